@@ -1,0 +1,81 @@
+// The Function App: Linux, Flex Consumption, Node.js, system-assigned identity always on,
+// optional user-assigned identity. App settings are applied by api-settings.bicep (after RBAC).
+param location string
+param tags object = {}
+param name string
+param planName string
+
+@allowed(['20', '22'])
+param nodeVersion string = '22'
+
+@description('Blob container URL for the deployment package, e.g. https://<account>.blob.core.windows.net/app-package')
+param deploymentContainerUrl string
+
+@description('Resource id of a user-assigned identity to use for Key Vault, storage and deployment. Empty = use the system-assigned identity.')
+param userAssignedIdentityId string = ''
+
+param instanceMemoryMB int = 2048
+param maximumInstanceCount int = 100
+
+var useUserAssigned = !empty(userAssignedIdentityId)
+
+module plan '../core/host/flex-consumption-plan.bicep' = {
+  name: 'flex-plan'
+  params: {
+    location: location
+    tags: tags
+    name: planName
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: useUserAssigned ? 'SystemAssigned, UserAssigned' : 'SystemAssigned'
+    userAssignedIdentities: useUserAssigned ? { '${userAssignedIdentityId}': {} } : null
+  }
+  properties: {
+    serverFarmId: plan.outputs.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: useUserAssigned ? userAssignedIdentityId : 'SystemAssigned'
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: useUserAssigned ? { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: userAssignedIdentityId } : { type: 'SystemAssignedIdentity' }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'node'
+        version: nodeVersion
+      }
+    }
+  }
+
+  // No FTP / SCM basic-auth publishing credentials; azd and `func publish` deploy with Entra ID.
+  resource ftpPublishing 'basicPublishingCredentialsPolicies' = {
+    name: 'ftp'
+    properties: { allow: false }
+  }
+
+  resource scmPublishing 'basicPublishingCredentialsPolicies' = {
+    name: 'scm'
+    properties: { allow: false }
+  }
+}
+
+output name string = functionApp.name
+output defaultHostName string = functionApp.properties.defaultHostName
+output systemAssignedPrincipalId string = functionApp.identity.principalId

@@ -1,0 +1,181 @@
+targetScope = 'subscription'
+
+// ---------------------------------------------------------------------------
+// Key Vault-reading Function App (Flex Consumption) with managed identity and
+// least-privilege RBAC. Deployed by `azd up` (see docs/deployment.md).
+// ---------------------------------------------------------------------------
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; used for the resource group name and the resource token.')
+param environmentName string
+
+@minLength(1)
+@description('Region for all resources. Must be a region that offers the Flex Consumption plan.')
+@metadata({ azd: { type: 'location' } })
+param location string
+
+@description('Object id of the deploying user/service principal (azd sets AZURE_PRINCIPAL_ID). Gets "Key Vault Secrets Officer" on the vault only, so it can set/rotate secrets. Leave empty to skip.')
+param principalId string = ''
+
+@description('Principal type of principalId.')
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param principalType string = 'User'
+
+@description('Also create a user-assigned identity and use it (instead of the system-assigned one) for Key Vault, storage and App Insights. The system-assigned identity is always enabled.')
+param useUserAssignedIdentity bool = false
+
+@description('Node.js major version for the Flex Consumption runtime.')
+@allowed(['20', '22'])
+param nodeVersion string = '22'
+
+@description('Key Vault public network access. "Disabled" requires private networking (not part of this template).')
+@allowed(['Enabled', 'Disabled'])
+param keyVaultPublicNetworkAccess string = 'Enabled'
+
+@description('Soft-delete retention for the vault (7-90 days, immutable after creation). With purge protection the vault name stays reserved this long after deletion.')
+@minValue(7)
+@maxValue(90)
+param keyVaultSoftDeleteRetentionInDays int = 7
+
+@description('SECRETS_ALLOWED: comma-separated secret names the /api/secrets endpoint may return.')
+param secretsAllowed string = 'demo-secret'
+
+@description('CONFIG_CHECK_SETTINGS: comma-separated app-setting names /api/config/check reports on (e.g. Key Vault references).')
+param configCheckSettings string = 'DEMO_SECRET_REFERENCE'
+
+@description('SECRET_CACHE_TTL_SECONDS: how long the app caches a secret value.')
+@minValue(0)
+param secretCacheTtlSeconds int = 300
+
+@secure()
+@description('Value of the demo secret. Defaults to a new GUID, so each provision writes a new secret version.')
+param demoSecretValue string = newGuid()
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+var functionAppName = 'func-api-${resourceToken}'
+var deploymentContainerName = 'app-package'
+var demoSecretName = 'demo-secret'
+
+resource rg 'Microsoft.Resources/resourceGroups@2021-04-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module monitoring 'core/monitor/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: 'log-${resourceToken}'
+    applicationInsightsName: 'appi-${resourceToken}'
+  }
+}
+
+module storage 'core/storage/storage-account.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'st${resourceToken}'
+    containerNames: [deploymentContainerName]
+  }
+}
+
+module keyVault 'core/security/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'kv-${resourceToken}'
+    publicNetworkAccess: keyVaultPublicNetworkAccess
+    softDeleteRetentionInDays: keyVaultSoftDeleteRetentionInDays
+  }
+}
+
+module demoSecret 'app/demo-secret.bicep' = {
+  name: 'demo-secret'
+  scope: rg
+  params: {
+    keyVaultName: keyVault.outputs.name
+    secretName: demoSecretName
+    secretValue: demoSecretValue
+  }
+}
+
+module apiIdentity 'core/security/user-assigned-identity.bicep' = if (useUserAssignedIdentity) {
+  name: 'api-identity'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'id-api-${resourceToken}'
+  }
+}
+
+var userAssignedIdentityId = apiIdentity.?outputs.resourceId ?? ''
+var userAssignedClientId = apiIdentity.?outputs.clientId ?? ''
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: functionAppName
+    planName: 'plan-${resourceToken}'
+    nodeVersion: nodeVersion
+    deploymentContainerUrl: '${storage.outputs.blobEndpoint}${deploymentContainerName}'
+    userAssignedIdentityId: userAssignedIdentityId
+  }
+}
+
+// The identity the app uses for Key Vault / storage / App Insights.
+var appPrincipalId = useUserAssignedIdentity ? (apiIdentity.?outputs.principalId ?? '') : api.outputs.systemAssignedPrincipalId
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    appPrincipalId: appPrincipalId
+    keyVaultName: keyVault.outputs.name
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+  }
+}
+
+// App settings are applied after the role assignments so the Key Vault reference
+// and identity-based storage connection resolve on first start.
+module apiSettings 'app/api-settings.bicep' = {
+  name: 'api-settings'
+  scope: rg
+  dependsOn: [rbac]
+  params: {
+    functionAppName: api.outputs.name
+    storageAccountName: storage.outputs.name
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    userAssignedClientId: userAssignedClientId
+    appSettings: {
+      KEY_VAULT_URL: keyVault.outputs.uri
+      SECRETS_ALLOWED: secretsAllowed
+      CONFIG_CHECK_SETTINGS: configCheckSettings
+      SECRET_CACHE_TTL_SECONDS: string(secretCacheTtlSeconds)
+      DEMO_SECRET_REFERENCE: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${demoSecretName}/)'
+    }
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output KEY_VAULT_URL string = keyVault.outputs.uri
+output PING_URL string = 'https://${api.outputs.defaultHostName}/api/ping'

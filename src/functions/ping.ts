@@ -1,0 +1,16 @@
+import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { APP_VERSION } from '../version.js';
+
+/** Liveness: touches no Azure service and needs no settings. */
+export async function ping(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  return { status: 200, jsonBody: { status: 'ok', version: APP_VERSION }, headers: { 'Cache-Control': 'no-store' } };
+}
+
+export const options = {
+  route: 'ping',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: ping,
+} satisfies HttpFunctionOptions;
+
+app.http('ping', options);

@@ -1,0 +1,41 @@
+/** Which credential the app uses, decided from the environment. Pure: no SDK import. */
+import type { Env } from '../settings.js';
+
+export interface IdentityChoice {
+  kind: 'managed-identity' | 'developer';
+  /** Client id of a user-assigned managed identity; undefined for system-assigned or developer. */
+  clientId?: string;
+  /** Short name for diagnostics, e.g. "ManagedIdentityCredential (system-assigned)". */
+  credential: string;
+  /** Phrase naming the identity in problem details. */
+  description: string;
+}
+
+/**
+ * Where the platform provides a managed identity endpoint (App Service / Functions set IDENTITY_ENDPOINT;
+ * older hosts MSI_ENDPOINT) the app uses ManagedIdentityCredential only: no probing chain in production.
+ * Elsewhere it uses the developer chain.
+ */
+export function chooseIdentity(env: Env): IdentityChoice {
+  const clientId = env.AZURE_CLIENT_ID?.trim() || undefined;
+  if (env.IDENTITY_ENDPOINT?.trim() || env.MSI_ENDPOINT?.trim()) {
+    return clientId
+      ? {
+          kind: 'managed-identity',
+          clientId,
+          credential: `ManagedIdentityCredential (user-assigned, client id ${clientId})`,
+          description: `the user-assigned managed identity with client id ${clientId}`,
+        }
+      : {
+          kind: 'managed-identity',
+          credential: 'ManagedIdentityCredential (system-assigned)',
+          description: "the Function App's system-assigned managed identity",
+        };
+  }
+  return {
+    kind: 'developer',
+    credential: 'Developer chain (EnvironmentCredential, AzureCliCredential, AzureDeveloperCliCredential, AzurePowerShellCredential)',
+    description:
+      'the developer credential (AZURE_CLIENT_ID/AZURE_TENANT_ID with a secret or certificate, or az / azd / PowerShell login)',
+  };
+}
