@@ -1,0 +1,71 @@
+/**
+ * `npm test` (after `npm run build`): starts Lowkey Vault, then runs every compiled test file with node's test
+ * runner in a child process whose environment trusts Lowkey's certificate (NODE_EXTRA_CA_CERTS is read only at
+ * process start) and points every identity endpoint at loopback.
+ *
+ * Integration tests need Lowkey (Java + its jar from Maven Central, or Docker). When it cannot be started they
+ * are skipped with a loud banner and the reason; with LOWKEY_REQUIRED=true a missing Lowkey fails the run.
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { appEnvFor, startLowkey, stopLowkey } from './lowkey.mjs';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const TEST_DIR = join(ROOT, 'dist', 'test');
+
+function testFiles(dir) {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) return testFiles(path);
+    return entry.endsWith('.test.js') ? [path] : [];
+  });
+}
+
+// Loopback-only identity endpoints for every test, whatever else happens: an unset IDENTITY_ENDPOINT would let
+// @azure/identity probe the instance metadata address. Port 9 (discard) on loopback refuses connections.
+const loopbackIdentity = {
+  IDENTITY_ENDPOINT: 'http://127.0.0.1:9/metadata/identity/oauth2/token',
+  IDENTITY_HEADER: 'unit-tests',
+  IMDS_ENDPOINT: 'http://127.0.0.1:9',
+  AZURE_POD_IDENTITY_AUTHORITY_HOST: 'http://127.0.0.1:9',
+};
+
+const env = { ...process.env, ...loopbackIdentity };
+for (const name of ['KEY_VAULT_URL', 'KEY_VAULT_URI', 'AZURE_CLIENT_ID', 'MSI_ENDPOINT', 'SECRETS_ALLOWED']) delete env[name];
+
+let lowkey;
+if (process.env.SKIP_INTEGRATION === 'true') {
+  env.LOWKEY_UNAVAILABLE = 'SKIP_INTEGRATION=true';
+} else {
+  try {
+    lowkey = await startLowkey({ dir: join(ROOT, '.lowkey', 'test') });
+    const appEnv = appEnvFor(lowkey);
+    Object.assign(env, {
+      NODE_EXTRA_CA_CERTS: appEnv.NODE_EXTRA_CA_CERTS,
+      LOWKEY_VAULT_URL: lowkey.vaultUrl,
+      LOWKEY_TOKEN_URL: lowkey.tokenUrl,
+      LOWKEY_TOKEN_AUTHORITY: lowkey.tokenAuthority,
+      LOWKEY_API_VERSION: lowkey.apiVersion,
+    });
+    console.log(`[tests] Lowkey Vault at ${lowkey.vaultUrl} (token endpoint ${lowkey.tokenUrl})`);
+  } catch (error) {
+    env.LOWKEY_UNAVAILABLE = error.message;
+    const line = '!'.repeat(100);
+    console.error(`\n${line}\n!!! INTEGRATION TESTS WILL NOT RUN: ${error.message}\n!!! They are reported as skipped below.\n${line}\n`);
+    if (process.env.LOWKEY_REQUIRED === 'true') {
+      console.error('LOWKEY_REQUIRED=true: failing because Lowkey Vault is unavailable.');
+      process.exit(1);
+    }
+  }
+}
+
+let status = 1;
+try {
+  const files = testFiles(TEST_DIR).sort();
+  const run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { env, stdio: 'inherit' });
+  status = run.status ?? 1;
+} finally {
+  if (lowkey) stopLowkey({ child: lowkey.child, dir: join(ROOT, '.lowkey', 'test') });
+}
+process.exit(status);

@@ -1,0 +1,462 @@
+/**
+ * Infra drift test: azure.yaml + infra/**\/*.bicep must keep matching what the app needs
+ * (settings it reads, least-privilege Key Vault access, identity-only storage, hardening).
+ * Text-level checks (no Bicep CLI needed); each assertion fails if the infra drifts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { REQUIRED_DEPLOYMENT_SETTINGS, APP_SETTINGS } from '../src/settings.js';
+
+const KEY_VAULT_SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
+const KEY_VAULT_SECRETS_OFFICER = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7';
+const DEMO_REFERENCE_SETTING = 'DEMO_SECRET_REFERENCE';
+/** Platform settings Bicep may set besides the app's own (identity-based only: no connection strings with keys). */
+const PLATFORM_SETTINGS = new Set([
+  'AzureWebJobsStorage__accountName',
+  'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+]);
+
+// ---------------------------------------------------------------------------------------------
+// Locating and reading files
+// ---------------------------------------------------------------------------------------------
+
+/** Walk up from `start` to the first directory that holds azure.yaml. */
+function findUp(start: string): string | undefined {
+  let dir = resolve(start);
+  for (;;) {
+    if (existsSync(join(dir, 'azure.yaml'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+const ROOT =
+  findUp(dirname(fileURLToPath(import.meta.url))) ??
+  findUp(process.cwd()) ??
+  assert.fail('azure.yaml not found above this test file or the working directory');
+
+function listFiles(dir: string, suffix: string): string[] {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) return listFiles(path, suffix);
+    return path.endsWith(suffix) ? [path] : [];
+  });
+}
+
+interface BicepFile {
+  path: string;
+  /** Raw text. */
+  raw: string;
+  /** Text with // and /* *\/ comments removed (strings kept). */
+  code: string;
+}
+
+/** Remove Bicep comments, leaving '...' strings (which may contain //) intact. */
+function stripComments(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i];
+    if (ch === "'") {
+      let j = i + 1;
+      while (j < text.length && text[j] !== "'") j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+    } else if (text.startsWith('//', i)) {
+      while (i < text.length && text[i] !== '\n') i++;
+    } else if (text.startsWith('/*', i)) {
+      const end = text.indexOf('*/', i + 2);
+      i = end < 0 ? text.length : end + 2;
+    } else {
+      out += ch;
+      i++;
+    }
+  }
+  return out;
+}
+
+const INFRA = join(ROOT, 'infra');
+const bicepFiles: BicepFile[] = listFiles(INFRA, '.bicep').map((path) => {
+  const raw = readFileSync(path, 'utf8');
+  return { path: relative(ROOT, path), raw, code: stripComments(raw) };
+});
+const mainBicep =
+  bicepFiles.find((f) => f.path === join('infra', 'main.bicep')) ?? assert.fail('infra/main.bicep is missing');
+
+// ---------------------------------------------------------------------------------------------
+// Small Bicep text helpers
+// ---------------------------------------------------------------------------------------------
+
+/** Index just past the bracket that closes the one at `open` (skipping '...' strings). */
+function matchingClose(code: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < code.length; i++) {
+    const ch = code[i];
+    if (ch === "'") {
+      i++;
+      while (i < code.length && code[i] !== "'") i += code[i] === '\\' ? 2 : 1;
+    } else if (ch === '{' || ch === '[' || ch === '(') depth++;
+    else if (ch === '}' || ch === ']' || ch === ')') {
+      depth--;
+      if (depth === 0) return i + 1;
+    }
+  }
+  throw new Error(`unbalanced brackets from offset ${open}`);
+}
+
+/** The expression starting at `start`: runs to the first newline outside any bracket. */
+function expressionAt(code: string, start: number): string {
+  let i = start;
+  while (i < code.length && code[i] !== '\n') {
+    if (code[i] === "'") {
+      i++;
+      while (i < code.length && code[i] !== "'") i += code[i] === '\\' ? 2 : 1;
+      i++;
+    } else if ('{[('.includes(code[i]!)) i = matchingClose(code, i);
+    else i++;
+  }
+  return code.slice(start, i);
+}
+
+interface ResourceBlock {
+  file: BicepFile;
+  symbol: string;
+  type: string;
+  existing: boolean;
+  body: string;
+}
+
+/** Every `resource sym 'Type@version' [existing] = [if (...)] [[for ...:] { body }` declaration. */
+function resourceBlocks(files: BicepFile[] = bicepFiles): ResourceBlock[] {
+  const blocks: ResourceBlock[] = [];
+  for (const file of files) {
+    const re = /\bresource\s+(\w+)\s+'([^'@]+)(?:@[^']*)?'\s*(existing\s*)?=/g;
+    for (let m = re.exec(file.code); m; m = re.exec(file.code)) {
+      const open = file.code.indexOf('{', re.lastIndex);
+      const body = file.code.slice(open, matchingClose(file.code, open));
+      blocks.push({ file, symbol: m[1]!, type: m[2]!, existing: Boolean(m[3]), body });
+    }
+  }
+  return blocks;
+}
+
+function declared(type: string): ResourceBlock[] {
+  return resourceBlocks().filter((b) => b.type.toLowerCase() === type.toLowerCase() && !b.existing);
+}
+
+function hasLine(body: string, pattern: string): boolean {
+  return new RegExp(`^\\s*${pattern}\\s*$`, 'm').test(body);
+}
+
+/** Literal value of `'x'`, or of an identifier declared as `param id <type> = 'x'` / `var id = 'x'` in `code`. */
+function resolveLiteral(expr: string, code: string): string | undefined {
+  const literal = /^'([^'$]*)'$/.exec(expr.trim());
+  if (literal) return literal[1];
+  const id = /^[A-Za-z_]\w*$/.exec(expr.trim())?.[0];
+  if (!id) return undefined;
+  const decl = new RegExp(`^\\s*(?:param\\s+${id}\\s+\\w+|var\\s+${id})\\s*=\\s*'([^'$]*)'\\s*$`, 'm').exec(code);
+  return decl?.[1];
+}
+
+export interface AppSetting {
+  name: string;
+  /** The Bicep value expression, as written. */
+  value: string;
+}
+
+/**
+ * App settings set in Bicep text. Looks at `var <x>Settings = <expr>` and `appSettings: <expr>`
+ * (a module param or siteConfig.appSettings) and reads, one per line,
+ *   - object form:          `NAME: value` / `'NAME': value`
+ *   - name/value array form: `name: 'NAME'` followed by `value: value`.
+ * Ternaries such as `cond ? { A: x } : {}` are included (both branches).
+ */
+export function extractAppSettings(bicepText: string): AppSetting[] {
+  const code = stripComments(bicepText);
+  const settings: AppSetting[] = [];
+  const starts = /^[ \t]*(?:var\s+\w*[Ss]ettings\w*\s*=|appSettings\s*:)[ \t]*/gm;
+  for (let m = starts.exec(code); m; m = starts.exec(code)) {
+    const expr = expressionAt(code, starts.lastIndex);
+    let pendingName: string | undefined;
+    for (const line of expr.split('\n')) {
+      const kv = /^\s*(?:'([^']+)'|([A-Za-z_][\w]*))\s*:\s*(.*?)\s*,?\s*$/.exec(line);
+      if (!kv) continue;
+      const key = (kv[1] ?? kv[2])!;
+      const value = kv[3]!;
+      if (key === 'name') {
+        pendingName = resolveLiteral(value, code);
+      } else if (key === 'value') {
+        if (pendingName !== undefined) settings.push({ name: pendingName, value });
+        pendingName = undefined;
+      } else {
+        settings.push({ name: key, value });
+      }
+    }
+  }
+  return settings;
+}
+
+interface LocatedSetting extends AppSetting {
+  file: BicepFile;
+}
+
+const appSettings: LocatedSetting[] = bicepFiles.flatMap((file) =>
+  extractAppSettings(file.raw).map((s) => ({ ...s, file })),
+);
+
+function setting(name: string): LocatedSetting {
+  const found = appSettings.filter((s) => s.name === name);
+  assert.equal(found.length, 1, `app setting ${name} should be set exactly once in infra (found ${found.length})`);
+  return found[0]!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// azure.yaml
+// ---------------------------------------------------------------------------------------------
+
+test('azure.yaml declares the api service as a TypeScript Function App rooted at the repo', () => {
+  const doc = parse(readFileSync(join(ROOT, 'azure.yaml'), 'utf8')) as {
+    name?: unknown;
+    services?: Record<string, { project?: unknown; language?: unknown; host?: unknown }>;
+  };
+  assert.match(String(doc.name), /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'azd project name');
+  const services = doc.services ?? {};
+  assert.deepEqual(Object.keys(services), ['api']);
+  const api = services.api!;
+  assert.equal(api.host, 'function');
+  assert.ok(['ts', 'typescript'].includes(String(api.language)), `language is ${String(api.language)}`);
+  assert.equal(typeof api.project, 'string');
+  assert.equal(resolve(ROOT, api.project as string), ROOT, 'project path must be the repo root');
+  assert.ok(existsSync(join(ROOT, api.project as string, 'package.json')), 'project dir has package.json');
+});
+
+// ---------------------------------------------------------------------------------------------
+// main.bicep / main.parameters.json
+// ---------------------------------------------------------------------------------------------
+
+test('main.parameters.json only passes parameters main.bicep declares, and covers the required ones', () => {
+  const json = JSON.parse(readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')) as {
+    parameters?: Record<string, { value?: unknown }>;
+  };
+  const passed = Object.keys(json.parameters ?? {});
+  assert.ok(passed.length > 0, 'parameters file passes nothing');
+  const declaredParams = new Map<string, boolean>(); // name -> has a default value
+  for (const m of mainBicep.code.matchAll(/^\s*param\s+(\w+)\s+([^\n]*)$/gm)) {
+    declaredParams.set(m[1]!, m[2]!.includes('='));
+  }
+  for (const name of passed) assert.ok(declaredParams.has(name), `main.parameters.json passes unknown param ${name}`);
+  for (const [name, hasDefault] of declaredParams) {
+    if (!hasDefault) assert.ok(passed.includes(name), `param ${name} has no default and is not in main.parameters.json`);
+  }
+  assert.equal(json.parameters?.environmentName?.value, '${AZURE_ENV_NAME}');
+  assert.equal(json.parameters?.location?.value, '${AZURE_LOCATION}');
+});
+
+test('main.bicep targets the subscription, creates rg-<env> and exposes the outputs azd and the docs use', () => {
+  assert.match(mainBicep.code, /^targetScope\s*=\s*'subscription'/m);
+  const rg = declared('Microsoft.Resources/resourceGroups');
+  assert.equal(rg.length, 1);
+  assert.match(rg[0]!.body, /name:\s*'rg-\$\{environmentName\}'/);
+  assert.match(rg[0]!.body, /tags:\s*tags/);
+  assert.match(mainBicep.code, /'azd-env-name':\s*environmentName/);
+  for (const output of ['AZURE_LOCATION', 'AZURE_TENANT_ID', 'AZURE_RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'KEY_VAULT_URL', 'PING_URL']) {
+    assert.match(mainBicep.code, new RegExp(`^output\\s+${output}\\s+string\\s*=`, 'm'), `output ${output}`);
+  }
+  assert.match(mainBicep.code, /^output\s+PING_URL\s+string\s*=\s*'https:\/\/\$\{[^}]+\}\/api\/ping'/m);
+});
+
+test('every module path referenced in Bicep exists', () => {
+  for (const file of bicepFiles) {
+    for (const m of file.code.matchAll(/\bmodule\s+\w+\s+'([^']+)'/g)) {
+      if (m[1]!.startsWith('br/') || m[1]!.startsWith('ts/')) continue;
+      const target = resolve(ROOT, dirname(file.path), m[1]!);
+      assert.ok(existsSync(target), `${file.path}: module ${m[1]} not found`);
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Security posture
+// ---------------------------------------------------------------------------------------------
+
+test('no account keys, SAS or listKeys anywhere in infra', () => {
+  const infraFiles = [...listFiles(INFRA, '.bicep'), ...listFiles(INFRA, '.json')];
+  for (const path of infraFiles) {
+    const text = readFileSync(path, 'utf8');
+    for (const banned of [/AccountKey=/i, /listKeys\(/i, /listAccountSas\(/i, /listServiceSas\(/i, /SharedAccessSignature=/i]) {
+      assert.doesNotMatch(text, banned, `${relative(ROOT, path)} contains ${banned}`);
+    }
+  }
+});
+
+test('Key Vault: RBAC mode, soft delete + purge protection, standard SKU, subscription tenant', () => {
+  const vaults = declared('Microsoft.KeyVault/vaults');
+  assert.equal(vaults.length, 1, 'exactly one Key Vault is declared');
+  const { body } = vaults[0]!;
+  assert.ok(hasLine(body, 'enableRbacAuthorization: true'), 'enableRbacAuthorization: true');
+  assert.ok(hasLine(body, 'enableSoftDelete: true'), 'enableSoftDelete: true');
+  assert.ok(hasLine(body, 'enablePurgeProtection: true'), 'enablePurgeProtection: true');
+  assert.ok(hasLine(body, 'tenantId: subscription\\(\\)\\.tenantId'), 'tenantId from subscription()');
+  assert.match(body, /sku:\s*\{[^}]*name:\s*'standard'/);
+  assert.match(body, /publicNetworkAccess:\s*\w+/);
+  assert.doesNotMatch(body, /accessPolicies:\s*\[\s*\{/, 'no access policies in RBAC mode');
+});
+
+/** Role assignments of `roleId` must be resource-scoped to a Key Vault and nothing broader. */
+function assertVaultScopedOnly(roleId: string, required: boolean): ResourceBlock[] {
+  const assignments = resourceBlocks().filter((b) => b.type === 'Microsoft.Authorization/roleAssignments' && !b.existing);
+  const found: ResourceBlock[] = [];
+  for (const file of bicepFiles) {
+    const vars = [...file.code.matchAll(new RegExp(`^\\s*var\\s+(\\w+)\\s*=\\s*'${roleId}'\\s*$`, 'gm'))].map((m) => m[1]!);
+    const vaultSymbols = resourceBlocks([file])
+      .filter((b) => b.type === 'Microsoft.KeyVault/vaults')
+      .map((b) => b.symbol);
+    const usesRole = (text: string) => text.includes(roleId) || vars.some((v) => new RegExp(`\\b${v}\\b`).test(text));
+    const scopedOk: string[] = [];
+    for (const block of assignments.filter((b) => b.file === file && usesRole(b.body))) {
+      const scope = /^\s*scope:\s*(\w+)\s*$/m.exec(block.body)?.[1];
+      assert.ok(
+        scope !== undefined && vaultSymbols.includes(scope),
+        `${file.path}: role assignment ${block.symbol} of ${roleId} must have scope: <Key Vault resource> (got ${scope ?? 'none'})`,
+      );
+      assert.match(block.body, new RegExp(`name:\\s*guid\\(${scope}\\.id,`), `${block.symbol}: name = guid(vault.id, ...)`);
+      scopedOk.push(block.body);
+      found.push(block);
+    }
+    // Any other mention of the role (literal or its var) would be an assignment somewhere else, e.g. a
+    // generic role module at resource-group or subscription scope.
+    let rest = file.code;
+    for (const body of scopedOk) rest = rest.replace(body, '');
+    rest = rest.replace(new RegExp(`^\\s*var\\s+\\w+\\s*=\\s*'${roleId}'\\s*$`, 'gm'), '');
+    assert.ok(!usesRole(rest), `${file.path}: ${roleId} is used outside a vault-scoped role assignment`);
+  }
+  if (required) assert.ok(found.length > 0, `no role assignment of ${roleId} found`);
+  return found;
+}
+
+test('Key Vault Secrets User is granted to the app identity, scoped to the vault only', () => {
+  for (const block of assertVaultScopedOnly(KEY_VAULT_SECRETS_USER, true)) {
+    assert.match(block.body, /principalType:\s*'ServicePrincipal'/, `${block.symbol}: granted to a managed identity`);
+  }
+});
+
+test('Key Vault Secrets Officer (deploying user), if present, is scoped to the vault only', () => {
+  assertVaultScopedOnly(KEY_VAULT_SECRETS_OFFICER, false);
+});
+
+test('storage: no shared keys, TLS 1.2, no public blobs', () => {
+  const accounts = declared('Microsoft.Storage/storageAccounts');
+  assert.ok(accounts.length >= 1);
+  for (const { body } of accounts) {
+    assert.ok(hasLine(body, 'allowSharedKeyAccess: false'), 'allowSharedKeyAccess: false');
+    assert.ok(hasLine(body, 'allowBlobPublicAccess: false'), 'allowBlobPublicAccess: false');
+    assert.ok(hasLine(body, "minimumTlsVersion: 'TLS1_2'"), "minimumTlsVersion: 'TLS1_2'");
+  }
+});
+
+test('Function App: Flex Consumption, node runtime, hardened, managed identity, azd tag', () => {
+  const plans = declared('Microsoft.Web/serverfarms');
+  assert.equal(plans.length, 1);
+  assert.match(plans[0]!.body, /name:\s*'FC1'/);
+  assert.match(plans[0]!.body, /tier:\s*'FlexConsumption'/);
+
+  const sites = declared('Microsoft.Web/sites');
+  assert.equal(sites.length, 1, 'exactly one Function App');
+  const { body } = sites[0]!;
+  assert.ok(hasLine(body, 'httpsOnly: true'), 'httpsOnly: true');
+  assert.ok(hasLine(body, "minTlsVersion: '1.2'"), "minTlsVersion: '1.2'");
+  assert.ok(hasLine(body, "ftpsState: 'Disabled'"), "ftpsState: 'Disabled'");
+  assert.match(body, /kind:\s*'functionapp,linux'/);
+  assert.match(body, /'azd-service-name':\s*'api'/);
+  assert.match(body, /type:\s*[^\n]*'SystemAssigned/, 'system-assigned identity');
+  assert.match(body, /keyVaultReferenceIdentity:\s*\S/);
+  assert.match(body, /functionAppConfig:\s*\{[\s\S]*runtime:\s*\{\s*name:\s*'node'/);
+  assert.match(body, /type:\s*'blobContainer'/);
+  assert.match(body, /authentication:[^\n]*(SystemAssignedIdentity|UserAssignedIdentity)/, 'identity-based deployment storage');
+
+  const policies = resourceBlocks().filter((b) => /basicPublishingCredentialsPolicies$/.test(b.type));
+  for (const name of ['ftp', 'scm']) {
+    const policy = policies.find((p) => new RegExp(`name:\\s*'${name}'`).test(p.body));
+    assert.ok(policy, `basicPublishingCredentialsPolicies ${name}`);
+    assert.match(policy.body, /allow:\s*false/, `${name} basic auth disabled`);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// App settings vs src/settings.ts
+// ---------------------------------------------------------------------------------------------
+
+test('extractAppSettings reads object and name/value forms (guards the checks below)', () => {
+  const sample = [
+    "var fooSettings = cond ? {",
+    "  KEY_VAULT_URL: vault.properties.vaultUri // comment",
+    "  'AzureWebJobsStorage__accountName': storage.name",
+    '} : {}',
+    'resource site ... = {',
+    '  siteConfig: {',
+    '    appSettings: [',
+    '      {',
+    "        name: 'SECRETS_ALLOWED'",
+    "        value: 'a,b'",
+    '      }',
+    '    ]',
+    "    location: 'not-a-setting'",
+    '  }',
+    '}',
+  ].join('\n');
+  assert.deepEqual(
+    extractAppSettings(sample).map((s) => [s.name, s.value]),
+    [
+      ['KEY_VAULT_URL', 'vault.properties.vaultUri'],
+      ['AzureWebJobsStorage__accountName', 'storage.name'],
+      ['SECRETS_ALLOWED', "'a,b'"],
+    ],
+  );
+});
+
+test('Bicep sets every app setting the app requires', () => {
+  for (const name of REQUIRED_DEPLOYMENT_SETTINGS) setting(name);
+  assert.match(setting(APP_SETTINGS.KEY_VAULT_URL).value, /vaultUri|outputs\.uri/, 'KEY_VAULT_URL comes from the vault');
+  setting('AzureWebJobsStorage__accountName');
+  setting(APP_SETTINGS.SECRET_CACHE_TTL_SECONDS);
+});
+
+test('Bicep sets no app setting the app does not know (typos, stale names, key-based connections)', () => {
+  const known = new Set<string>([...Object.values(APP_SETTINGS), ...PLATFORM_SETTINGS, DEMO_REFERENCE_SETTING]);
+  assert.ok(appSettings.length >= REQUIRED_DEPLOYMENT_SETTINGS.length);
+  for (const s of appSettings) {
+    assert.ok(known.has(s.name), `${s.file.path}: app setting ${s.name} is neither in APP_SETTINGS nor a known platform setting`);
+  }
+});
+
+test('the demo Key Vault reference is real and is what /api/config/check reports on', () => {
+  const reference = setting(DEMO_REFERENCE_SETTING);
+  assert.match(
+    reference.value,
+    /^'@Microsoft\.KeyVault\((SecretUri=[^)]*\/secrets\/[^)]+|SecretUri=\$\{[^}]+\}secrets\/[^)]+|VaultName=[^;)]+;SecretName=[^)]+)\)'$/,
+    'DEMO_SECRET_REFERENCE must be @Microsoft.KeyVault(SecretUri=...)',
+  );
+
+  const configCheck = setting(APP_SETTINGS.CONFIG_CHECK_SETTINGS);
+  const configCheckDefault = resolveLiteral(configCheck.value, configCheck.file.code);
+  assert.ok(configCheckDefault !== undefined, `CONFIG_CHECK_SETTINGS value ${configCheck.value} must be a literal or a param with a default`);
+  assert.ok(configCheckDefault.split(',').map((s) => s.trim()).includes(DEMO_REFERENCE_SETTING));
+
+  // The referenced secret is one the app may serve, and Bicep creates it.
+  const secretExpr = /secrets\/(?:\$\{(\w+)\}|([\w-]+))/.exec(reference.value);
+  assert.ok(secretExpr, 'secret name in the reference');
+  const secretName = secretExpr[2] ?? resolveLiteral(secretExpr[1]!, reference.file.code);
+  assert.ok(secretName, 'resolvable secret name');
+  const allowed = setting(APP_SETTINGS.SECRETS_ALLOWED);
+  const allowedDefault = resolveLiteral(allowed.value, allowed.file.code) ?? '';
+  assert.ok(allowedDefault.split(',').map((s) => s.trim()).includes(secretName), `SECRETS_ALLOWED default includes ${secretName}`);
+  assert.ok(declared('Microsoft.KeyVault/vaults/secrets').length >= 1, 'a secret resource is declared');
+});
