@@ -236,7 +236,7 @@ export class SecretStore {
     signal: AbortSignal,
     setTtl: (ttlMs: number) => void,
   ): Promise<Entry> {
-    const key = cacheKey(ref);
+    const what = `secret "${ref.name}"${ref.version ? ` version ${ref.version}` : ''} in ${ref.vaultUrl}`;
     let record: SecretRecord;
     try {
       record = await this.call(ref, signal);
@@ -255,7 +255,7 @@ export class SecretStore {
       if (isTransient(failure.kind) && previous?.kind === 'value' && this.withinMaxStale(previous)) {
         if (previous.staleBecause === undefined) {
           this.log.warn(
-            `Key Vault read of ${key} failed (${failure.kind}); serving the last good value until Key Vault ` +
+            `Key Vault read of ${what} failed (${failure.kind}); serving the last good value until Key Vault ` +
               `recovers (at most ${Math.round(this.policy.maxStaleMs / 1000)} s past its TTL).`,
           );
         }
@@ -269,7 +269,7 @@ export class SecretStore {
     }
 
     if (previous?.kind === 'value' && previous.staleBecause !== undefined) {
-      this.log.info(`Key Vault read of ${key} recovered after ${previous.staleBecause}.`);
+      this.log.info(`Key Vault read of ${what} recovered after ${previous.staleBecause}.`);
     }
     const now = this.clock.now();
     if (ref.version !== undefined) {

@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { KeyVaultFailure } from '../src/keyVault/errors.js';
+import { SecretStore } from '../src/keyVault/secretStore.js';
+import { CACHE_DEFAULTS, type CachePolicySettings } from '../src/settings.js';
+import { FakeClock, FakeVault, restError } from './support/fakeFetch.js';
+
+const VAULT = 'https://unit.vault.azure.net/';
+
+function setup(policy: Partial<CachePolicySettings> = {}, random = () => 0) {
+  const vault = new FakeVault();
+  const clock = new FakeClock();
+  const warnings: string[] = [];
+  const infos: string[] = [];
+  const store = new SecretStore(
+    vault.fetch,
+    { ...CACHE_DEFAULTS, ttlMs: 60_000, maxStaleMs: 600_000, negativeTtlMs: 10_000, ...policy },
+    { warn: (m) => warnings.push(m), info: (m) => infos.push(m) },
+    clock,
+    random,
+  );
+  return { vault, clock, store, warnings, infos };
+}
+
+test('miss then hit; one Key Vault call', async () => {
+  const { vault, store } = setup();
+  vault.set('db', 'v1');
+  assert.equal((await store.read({ vaultUrl: VAULT, name: 'db' })).cache, 'miss');
+  const second = await store.read({ vaultUrl: VAULT, name: 'DB' });
+  assert.equal(second.cache, 'hit');
+  assert.equal(second.record.value, 'v1');
+  assert.equal(vault.calls, 1);
+});
+
+test('1,000 concurrent cold reads of one name make exactly one Key Vault call and share its result', async () => {
+  const { vault, store } = setup();
+  vault.set('hot', 'value');
+  vault.delayMs = 20;
+  const reads = await Promise.all(Array.from({ length: 1000 }, () => store.read({ vaultUrl: VAULT, name: 'hot' })));
+  assert.equal(vault.calls, 1);
+  assert.ok(reads.every((r) => r.record.value === 'value'));
+});
+
+test('concurrent cold reads share the error too', async () => {
+  const { vault, store } = setup();
+  vault.failWith = restError(403, 'Forbidden');
+  vault.delayMs = 10;
+  const results = await Promise.allSettled(Array.from({ length: 50 }, () => store.read({ vaultUrl: VAULT, name: 'x' })));
+  assert.equal(vault.calls, 1);
+  assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as KeyVaultFailure).kind === 'access-denied'));
+});
+
+test('rotation is seen once the TTL has passed', async () => {
+  const { vault, clock, store } = setup();
+  vault.set('rot', 'old');
+  await store.read({ vaultUrl: VAULT, name: 'rot' });
+  vault.set('rot', 'new');
+  clock.advance(30_000);
+  assert.equal((await store.read({ vaultUrl: VAULT, name: 'rot' })).record.value, 'old');
+  clock.advance(30_001);
+  const after = await store.read({ vaultUrl: VAULT, name: 'rot' });
+  assert.equal(after.record.value, 'new');
+  assert.equal(after.cache, 'miss');
+});
+
+test('refresh ahead: a read late in the TTL is served from memory and refreshes in the background', async () => {
+  const { vault, clock, store } = setup({}, () => 0); // refresh point at 75% of the TTL
+  vault.set('ahead', 'old');
+  await store.read({ vaultUrl: VAULT, name: 'ahead' });
+  vault.set('ahead', 'new');
+  clock.advance(50_000); // 83% of the TTL: inside the refresh-ahead window
+  const inWindow = await store.read({ vaultUrl: VAULT, name: 'ahead' });
+  assert.equal(inWindow.cache, 'hit');
+  assert.equal(inWindow.record.value, 'old');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(vault.calls, 2);
+  const next = await store.read({ vaultUrl: VAULT, name: 'ahead' });
+  assert.equal(next.record.value, 'new');
+  assert.equal(next.cache, 'hit');
+});
+
+test('refresh-ahead points carry jitter', async () => {
+  const early = setup({}, () => 0);
+  const late = setup({}, () => 0.99);
+  for (const { vault, store } of [early, late]) {
+    vault.set('j', 'v');
+    await store.read({ vaultUrl: VAULT, name: 'j' });
+  }
+  early.clock.advance(46_000);
+  late.clock.advance(46_000);
+  await early.store.read({ vaultUrl: VAULT, name: 'j' });
+  await late.store.read({ vaultUrl: VAULT, name: 'j' });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(early.vault.calls, 2, 'random 0 refreshes from 75% of the TTL');
+  assert.equal(late.vault.calls, 1, 'random 0.99 waits until ~95% of the TTL');
+});
+
+test('force fresh bypasses the cached value', async () => {
+  const { vault, store } = setup();
+  vault.set('f', 'old');
+  await store.read({ vaultUrl: VAULT, name: 'f' });
+  vault.set('f', 'new');
+  const forced = await store.read({ vaultUrl: VAULT, name: 'f' }, { forceRefresh: true });
+  assert.equal(forced.record.value, 'new');
+  assert.equal(forced.cache, 'miss');
+  assert.equal(vault.calls, 2);
+});
+
+test('stale-if-error: transient failures serve the last good value, warn once per streak, and recover', async () => {
+  const { vault, clock, store, warnings, infos } = setup();
+  vault.set('s', 'pa55-w0rd-123');
+  await store.read({ vaultUrl: VAULT, name: 's' });
+  clock.advance(61_000);
+  vault.failWith = restError(503, 'Service Unavailable');
+  const stale = await store.read({ vaultUrl: VAULT, name: 's' });
+  assert.equal(stale.cache, 'stale');
+  assert.equal(stale.record.value, 'pa55-w0rd-123');
+  clock.advance(6_000);
+  vault.failWith = Object.assign(new Error('no token'), { name: 'CredentialUnavailableError' });
+  assert.equal((await store.read({ vaultUrl: VAULT, name: 's' })).cache, 'stale');
+  assert.equal(warnings.length, 1, 'one warning per key per failure streak');
+  assert.match(warnings[0]!, /secret "s"/);
+  assert.doesNotMatch(warnings[0]!, /pa55-w0rd-123/, 'the warning never carries the value');
+  assert.equal(store.stats().staleServes, 2);
+  assert.equal(store.stats().vaults[VAULT]?.lastError?.kind, 'identity-unavailable');
+
+  vault.failWith = undefined;
+  vault.set('s', 'rotated');
+  clock.advance(6_000);
+  const recovered = await store.read({ vaultUrl: VAULT, name: 's' });
+  assert.equal(recovered.record.value, 'rotated');
+  assert.equal(recovered.cache, 'miss');
+  assert.equal(infos.length, 1);
+});
+
+test('stale serving stops at the maximum staleness', async () => {
+  const { vault, clock, store } = setup({ maxStaleMs: 10_000 });
+  vault.set('m', 'good');
+  await store.read({ vaultUrl: VAULT, name: 'm' });
+  vault.failWith = restError(500, 'boom');
+  clock.advance(65_000);
+  assert.equal((await store.read({ vaultUrl: VAULT, name: 'm' })).cache, 'stale');
+  clock.advance(10_000);
+  await assert.rejects(store.read({ vaultUrl: VAULT, name: 'm' }), (e: KeyVaultFailure) => e.kind === 'service-error');
+});
+
+test('403 evicts: a revoked secret is never served stale', async () => {
+  const { vault, clock, store } = setup();
+  vault.set('r', 'secret');
+  await store.read({ vaultUrl: VAULT, name: 'r' });
+  clock.advance(61_000);
+  vault.failWith = restError(403, 'Forbidden');
+  await assert.rejects(store.read({ vaultUrl: VAULT, name: 'r' }), (e: KeyVaultFailure) => e.kind === 'access-denied');
+  vault.failWith = restError(503, 'down');
+  await assert.rejects(store.read({ vaultUrl: VAULT, name: 'r' }), (e: KeyVaultFailure) => e.kind === 'service-error');
+});
+
+test('404 evicts and is negative-cached for a short time', async () => {
+  const { vault, clock, store } = setup();
+  vault.set('gone', 'x');
+  await store.read({ vaultUrl: VAULT, name: 'gone' });
+  vault.delete('gone');
+  clock.advance(61_000);
+  for (let i = 0; i < 5; i++) {
+    await assert.rejects(store.read({ vaultUrl: VAULT, name: 'gone' }), (e: KeyVaultFailure) => e.kind === 'secret-not-found');
+  }
+  assert.equal(vault.calls, 2, 'the 404 is cached');
+  clock.advance(10_001);
+  vault.set('gone', 'back');
+  assert.equal((await store.read({ vaultUrl: VAULT, name: 'gone' })).record.value, 'back');
+});
+
+test('pinned versions are immutable: cached past the TTL', async () => {
+  const { vault, clock, store } = setup();
+  const v1 = vault.set('p', 'one');
+  vault.set('p', 'two');
+  const pinned = await store.read({ vaultUrl: VAULT, name: 'p', version: v1.version! });
+  assert.equal(pinned.record.value, 'one');
+  clock.advance(10 * 60_000);
+  assert.equal((await store.read({ vaultUrl: VAULT, name: 'p', version: v1.version! })).cache, 'hit');
+  assert.equal(vault.calls, 1);
+  await assert.rejects(
+    store.read({ vaultUrl: VAULT, name: 'p', version: 'f'.repeat(32) }),
+    (e: KeyVaultFailure) => e.kind === 'version-not-found',
+  );
+});
+
+test('per-call timeout fails fast with a timeout failure', async () => {
+  const { vault, store } = setup({ timeoutMs: 30 });
+  vault.hang = true;
+  await assert.rejects(store.read({ vaultUrl: VAULT, name: 'slow' }), (e: KeyVaultFailure) => e.kind === 'timeout');
+});
+
+test('Key Vault concurrency is bounded per vault', async () => {
+  const { vault, store } = setup({ maxConcurrency: 3 });
+  vault.delayMs = 5;
+  for (let i = 0; i < 20; i++) vault.set(`n${i}`, 'v');
+  await Promise.all(Array.from({ length: 20 }, (_, i) => store.read({ vaultUrl: VAULT, name: `n${i}` })));
+  assert.equal(vault.calls, 20);
+  assert.equal(vault.maxInFlight, 3);
+});
+
+test('memory is bounded: least recently used entries are evicted', async () => {
+  const { vault, store } = setup({ maxEntries: 2 });
+  for (const n of ['a', 'b', 'c']) vault.set(n, n);
+  await store.read({ vaultUrl: VAULT, name: 'a' });
+  await store.read({ vaultUrl: VAULT, name: 'b' });
+  await store.read({ vaultUrl: VAULT, name: 'a' });
+  await store.read({ vaultUrl: VAULT, name: 'c' });
+  assert.equal(store.stats().entries, 2);
+  assert.equal((await store.read({ vaultUrl: VAULT, name: 'a' })).cache, 'hit');
+  assert.equal((await store.read({ vaultUrl: VAULT, name: 'b' })).cache, 'miss');
+});
+
+test('statistics count hits, misses and Key Vault calls, never values', async () => {
+  const { vault, store } = setup();
+  vault.set('a', 'super-secret-value');
+  await store.read({ vaultUrl: VAULT, name: 'a' });
+  await store.read({ vaultUrl: VAULT, name: 'a' });
+  const stats = store.stats();
+  assert.equal(stats.hits, 1);
+  assert.equal(stats.misses, 1);
+  assert.equal(stats.keyVaultCalls, 1);
+  assert.doesNotMatch(JSON.stringify(stats), /super-secret-value/);
+});
