@@ -133,8 +133,8 @@ export class SecretStore {
     let entry = await this.cache.fetch(key, { context: { ref }, status, forceRefresh, allowStale: !forceRefresh });
     let fromMemory = status.fetch === 'hit' || status.returnedStale === true;
     if (entry !== undefined && this.clock.now() >= entry.expiresAt) {
-      // Served an expired entry while its refresh runs: wait for that refresh instead.
-      entry = await this.cache.fetch(key, { context: { ref }, allowStale: false });
+      // An expired entry: wait for a fresh one (joins the refresh already in flight, or starts one).
+      entry = await this.cache.fetch(key, { context: { ref }, allowStale: false, forceRefresh: true });
       fromMemory = false;
     }
     if (entry === undefined) throw new KeyVaultFailure('unexpected', 'The secret could not be loaded.');
