@@ -1,0 +1,119 @@
+/**
+ * The real SDK path (ManagedIdentityCredential + SecretClient) where no Key Vault server is needed: a vault that
+ * refuses connections, one that never answers, and lazy loading of the SDK. Loopback only.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as secretsModule from '../src/functions/secrets.js';
+import * as configCheckModule from '../src/functions/configCheck.js';
+import { configureKeyVaultService } from '../src/keyVault/service.js';
+import { body, capturingContext, get, header } from './support/handlers.js';
+
+let closedPort = 0;
+let blackhole: Server;
+let blackholePort = 0;
+const sockets: Socket[] = [];
+
+before(async () => {
+  // A port that was free a moment ago: nothing listens there.
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  closedPort = (probe.address() as { port: number }).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  // Accepts TCP connections and never says a word (a vault that hangs).
+  blackhole = createServer((s) => void sockets.push(s));
+  await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+  blackholePort = (blackhole.address() as { port: number }).port;
+});
+
+after(() => {
+  sockets.forEach((s) => s.destroy());
+  blackhole.close();
+});
+
+function env(vaultPort: number) {
+  return {
+    KEY_VAULT_URL: `https://127.0.0.1:${vaultPort}/`,
+    SECRETS_ALLOWED: 'db-password',
+    KEY_VAULT_TIMEOUT_MS: '500',
+    KEY_VAULT_API_VERSION: '7.5',
+    KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
+    IDENTITY_ENDPOINT: `http://127.0.0.1:${closedPort}/metadata/identity/oauth2/token`,
+    IDENTITY_HEADER: 'x',
+  };
+}
+
+async function read() {
+  const { context } = capturingContext('getSecret');
+  return secretsModule.getSecret(get('http://localhost/api/secrets/db-password', { name: 'db-password' }), context);
+}
+
+test('vault refusing connections: 503 with Retry-After, real SecretClient', async () => {
+  configureKeyVaultService({ env: env(closedPort) });
+  const response = await read();
+  assert.equal(response.status, 503);
+  assert.ok(header(response, 'retry-after'));
+  assert.match(String(body(response).detail), /unreachable|could not be reached|ECONNREFUSED/i);
+});
+
+test('vault that never answers: 503 within the timeout (KEY_VAULT_TIMEOUT_MS), real SecretClient', async () => {
+  configureKeyVaultService({ env: env(blackholePort) });
+  const response = await read();
+  assert.equal(response.status, 503);
+  assert.equal(body(response).reason, 'FetchTimedOut');
+  assert.match(String(body(response).detail), /timed out/);
+});
+
+test('config check against an unreachable vault: reachable false, canReadSecrets false', async () => {
+  configureKeyVaultService({ env: env(closedPort) });
+  const { context } = capturingContext('configCheck');
+  const response = await configCheckModule.configCheck(get('http://localhost/api/config/check'), context);
+  assert.equal(response.status, 503);
+  const kv = (body(response) as { keyVault: { reachable: boolean; canReadSecrets: boolean; detail: string } }).keyVault;
+  assert.equal(kv.reachable, false);
+  assert.equal(kv.canReadSecrets, false);
+  assert.match(kv.detail, /FetchTimedOut/);
+});
+
+test('cold start: loading the app and calling ping loads no Key Vault SDK, cache or identity library', () => {
+  const dist = fileURLToPath(new URL('../src/', import.meta.url));
+  const hooks = pathToFileURL(fileURLToPath(new URL('./support/loadHooks.js', import.meta.url))).href;
+  const log = join(mkdtempSync(join(tmpdir(), 'loads-')), 'loads.txt');
+  const script = `
+    import { register } from 'node:module';
+    register(${JSON.stringify(hooks)});
+    const { ping } = await import(${JSON.stringify(pathToFileURL(join(dist, 'functions/ping.js')).href)});
+    await import(${JSON.stringify(pathToFileURL(join(dist, 'index.js')).href)});
+    const { InvocationContext, HttpRequest } = (await import('@azure/functions')).default;
+    const r = await ping(new HttpRequest({ method: 'GET', url: 'http://localhost/api/ping' }), new InvocationContext());
+    const fs = await import('node:fs');
+    fs.appendFileSync(process.env.LOAD_LOG, 'PING ' + r.status + '\\n');
+    if (process.argv.includes('--touch-vault')) {
+      const { keyVaultService } = await import(${JSON.stringify(pathToFileURL(join(dist, 'keyVault/service.js')).href)});
+      await keyVaultService().probeAccess('https://127.0.0.1:${closedPort}/').catch(() => {});
+    }`;
+  const run = (touch: boolean) => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, ...(touch ? ['--', '--touch-vault'] : [])], {
+      env: { ...process.env, LOAD_LOG: log, KEY_VAULT_URL: `https://127.0.0.1:${closedPort}/`, KEY_VAULT_TIMEOUT_MS: '300' },
+      encoding: 'utf8',
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return readFileSync(log, 'utf8');
+  };
+  const pingOnly = run(false);
+  assert.match(pingOnly, /PING 200/);
+  assert.match(pingOnly, /@azure\/functions/);
+  for (const heavy of ['@azure/identity', '@azure/keyvault-secrets', '@azure/core-rest-pipeline', 'lru-cache', 'p-limit']) {
+    assert.equal(pingOnly.includes(`node_modules/${heavy}/`), false, `${heavy} was loaded by ping`);
+  }
+  const touched = run(true);
+  assert.match(touched, /node_modules\/@azure\/identity\//, 'the first Key Vault call does load the SDK');
+  assert.match(touched, /node_modules\/lru-cache\//);
+});
