@@ -169,6 +169,8 @@ export async function startLowkey({ dir = STATE_DIR, httpsPort, tokenPort, detac
     tokenUrl: `${tokenBase}/metadata/identity/oauth2/token`,
     tokenAuthority: tokenBase,
     certPath,
+    p12Path,
+    certPassword: password,
     apiVersion: LOWKEY_API_VERSION,
     logPath,
   };

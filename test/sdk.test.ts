@@ -37,11 +37,11 @@ after(() => {
   blackhole.close();
 });
 
-function env(vaultPort: number) {
+function env(vaultPort: number, timeoutMs = 500) {
   return {
     KEY_VAULT_URL: `https://127.0.0.1:${vaultPort}/`,
     SECRETS_ALLOWED: 'db-password',
-    KEY_VAULT_TIMEOUT_MS: '500',
+    KEY_VAULT_TIMEOUT_MS: String(timeoutMs),
     KEY_VAULT_API_VERSION: '7.5',
     KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
     IDENTITY_ENDPOINT: `http://127.0.0.1:${closedPort}/metadata/identity/oauth2/token`,
@@ -55,11 +55,12 @@ async function read() {
 }
 
 test('vault refusing connections: 503 with Retry-After, real SecretClient', async () => {
-  configureKeyVaultService({ env: env(closedPort) });
+  // Long enough for the SDK's own retries (2, short back-off) to give up before the app's timeout does.
+  configureKeyVaultService({ env: env(closedPort, 5000) });
   const response = await read();
   assert.equal(response.status, 503);
   assert.ok(header(response, 'retry-after'));
-  assert.match(String(body(response).detail), /unreachable|could not be reached|ECONNREFUSED/i);
+  assert.match(String(body(response).detail), /ECONNREFUSED/);
 });
 
 test('vault that never answers: 503 within the timeout (KEY_VAULT_TIMEOUT_MS), real SecretClient', async () => {

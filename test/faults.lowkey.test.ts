@@ -1,0 +1,153 @@
+/**
+ * Resilience against a real Key Vault API: Lowkey Vault behind the tests' fault-injecting HTTPS proxy, and
+ * Lowkey's token endpoint behind a plain HTTP one. The app runs the real ManagedIdentityCredential and SecretClient.
+ *
+ * Key Vault GETs are counted only when they carry a bearer token: the SDK's first request to a vault is an
+ * unauthenticated challenge (answered 401 with WWW-Authenticate) that is part of the protocol, not a read.
+ */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import * as secretsModule from '../src/functions/secrets.js';
+import { configureKeyVaultService, type KeyVaultService } from '../src/keyVault/service.js';
+import { FaultProxy } from './support/faultProxy.js';
+import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
+import { lowkey, seedClient, skipUnlessLowkey, uniqueName, useLowkeyIdentity } from './support/lowkey.js';
+
+describe('faults against Lowkey Vault', { skip: skipUnlessLowkey }, () => {
+  let vaultProxy: FaultProxy;
+  let tokenProxy: FaultProxy;
+  const hot = uniqueName('hot');
+  const cached = uniqueName('cached');
+  const revoked = uniqueName('revoked');
+  const VALUE = `value-${Math.random().toString(36).slice(2)}`;
+
+  before(async () => {
+    vaultProxy = await FaultProxy.start(lowkey!.vaultUrl, { pfx: lowkey!.pfx, passphrase: lowkey!.passphrase });
+    tokenProxy = await FaultProxy.start(lowkey!.tokenAuthority);
+    useLowkeyIdentity(`${tokenProxy.url}/metadata/identity/oauth2/token`);
+    for (const n of [hot, cached, revoked]) await seedClient().setSecret(n, VALUE);
+  });
+
+  after(async () => {
+    await vaultProxy?.close();
+    await tokenProxy?.close();
+  });
+
+  beforeEach(() => {
+    vaultProxy.reset();
+    tokenProxy.reset();
+  });
+
+  function configure(extra: Record<string, string> = {}): KeyVaultService {
+    return configureKeyVaultService({
+      env: {
+        ...process.env,
+        KEY_VAULT_URL: `${vaultProxy.url}/`,
+        KEY_VAULT_API_VERSION: lowkey!.apiVersion,
+        KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
+        SECRETS_ALLOWED: '*',
+        KEY_VAULT_TIMEOUT_MS: '2000',
+        ...extra,
+      },
+      log: { warn: (m) => console.warn(m), info: (m) => console.info(m) },
+    });
+  }
+
+  function read(name: string, headers: Record<string, string> = {}) {
+    const { context } = capturingContext('getSecret');
+    return secretsModule.getSecret(get(`http://localhost/api/secrets/${name}`, { name }, headers), context);
+  }
+
+  const reads = (name: string) => vaultProxy.requests.filter((r) => r.method === 'GET' && r.authorized && r.path.endsWith(`/secrets/${name}`)).length;
+
+  test('1,000 concurrent cold reads of one name → exactly one Key Vault GET', async () => {
+    configure();
+    vaultProxy.fault = { kind: 'delay', ms: 200 };
+    const responses = await Promise.all(Array.from({ length: 1000 }, () => read(hot)));
+    assert.ok(responses.every((r) => r.status === 200 && body(r).value === VALUE));
+    assert.equal(reads(hot), 1);
+  });
+
+  test('outage: cached values are served stale, uncached names get 503 + Retry-After within the timeout, then recovery', async () => {
+    const service = configure({ SECRET_CACHE_TTL_SECONDS: '1', KEY_VAULT_TIMEOUT_MS: '1500' });
+    assert.equal((await read(cached)).status, 200);
+    await new Promise((r) => setTimeout(r, 1_100));
+
+    vaultProxy.fault = { kind: 'hang' };
+    const { result: stale, output } = await captureConsole(() => read(cached));
+    assert.equal(stale.status, 200);
+    assert.equal(header(stale, 'x-cache'), 'stale');
+    assert.equal(body(stale).value, VALUE);
+    assert.match(output, /serving the last good value/);
+    assert.equal(output.includes(VALUE), false);
+
+    vaultProxy.fault = { kind: 'drop' };
+    const started = Date.now();
+    const uncached = await read(hot);
+    const elapsed = Date.now() - started;
+    assert.equal(uncached.status, 503);
+    assert.ok(header(uncached, 'retry-after'));
+    assert.ok(elapsed < 1500 + 1000, `answered in ${elapsed} ms, bound is KEY_VAULT_TIMEOUT_MS=1500 (+1 s slack)`);
+    assert.equal(service.stats().staleServes, 1);
+
+    vaultProxy.fault = { kind: 'pass' };
+    await new Promise((r) => setTimeout(r, 1_100));
+    const recovered = await read(cached, { 'cache-control': 'no-cache' });
+    assert.equal(recovered.status, 200);
+    assert.equal(header(recovered, 'x-cache'), 'miss');
+  });
+
+  test('500s from Key Vault also serve stale', async () => {
+    configure({ SECRET_CACHE_TTL_SECONDS: '1' });
+    await read(cached);
+    await new Promise((r) => setTimeout(r, 1_100));
+    vaultProxy.fault = { kind: 'status', status: 500 };
+    const r = await read(cached);
+    assert.equal(r.status, 200);
+    assert.equal(header(r, 'x-cache'), 'stale');
+  });
+
+  test('403 evicts: 502 naming the identity, and nothing stale afterwards', async () => {
+    configure();
+    assert.equal((await read(revoked)).status, 200);
+    vaultProxy.fault = { kind: 'status', status: 403 };
+    const denied = await read(revoked, { 'cache-control': 'no-cache' });
+    assert.equal(denied.status, 502);
+    assert.match(String(body(denied).detail), /system-assigned managed identity/);
+    assert.match(String(body(denied).detail), /Key Vault Secrets User/);
+    vaultProxy.fault = { kind: 'status', status: 500 };
+    const after403 = await read(revoked);
+    assert.equal(after403.status, 503, 'the revoked value was evicted, not served stale');
+  });
+
+  test('401 from Key Vault is also an identity problem: 502', async () => {
+    configure();
+    vaultProxy.fault = { kind: 'status', status: 401 };
+    const r = await read(uniqueName('unauth'));
+    assert.equal(r.status, 502);
+  });
+
+  test('404 is negative-cached: a missing name cannot hammer Key Vault', async () => {
+    configure();
+    const missing = uniqueName('missing');
+    for (let i = 0; i < 20; i++) assert.equal((await read(missing)).status, 404);
+    assert.equal(reads(missing), 1);
+  });
+
+  test('429 throttling: 503 with Retry-After', async () => {
+    configure({ KEY_VAULT_TIMEOUT_MS: '8000' });
+    vaultProxy.fault = { kind: 'status', status: 429, retryAfter: 1 };
+    const r = await read(uniqueName('throttled'));
+    assert.equal(r.status, 503);
+    assert.equal(header(r, 'retry-after'), '1');
+  });
+
+  test('identity endpoint down: 503 + Retry-After for uncached names, quickly', async () => {
+    configure({ KEY_VAULT_TIMEOUT_MS: '3000' });
+    tokenProxy.fault = { kind: 'drop' };
+    const r = await read(uniqueName('no-identity'));
+    assert.equal(r.status, 503);
+    assert.ok(header(r, 'retry-after'));
+    assert.ok(tokenProxy.requests.length >= 1, 'the token endpoint was asked');
+  });
+});

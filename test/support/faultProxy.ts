@@ -1,0 +1,121 @@
+/**
+ * A small fault-injecting proxy for tests, in front of Lowkey Vault (HTTPS, with Lowkey's own certificate so the
+ * app's trust of NODE_EXTRA_CA_CERTS covers it) or in front of Lowkey's token endpoint (plain HTTP).
+ * It forwards everything unchanged by default, counts requests, and on demand delays, drops connections, hangs,
+ * or answers an HTTP error (401/403/429/500...) itself. Loopback only.
+ */
+import { request as httpRequest, createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request as httpsRequest, createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type Fault =
+  | { kind: 'pass' }
+  | { kind: 'status'; status: number; retryAfter?: number }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'drop' }
+  | { kind: 'hang' };
+
+export interface ProxyRequest {
+  method: string;
+  path: string;
+  /** Whether the request carried a bearer token (the SDK's first request to a vault is an unauthenticated challenge). */
+  authorized: boolean;
+}
+
+export class FaultProxy {
+  readonly requests: ProxyRequest[] = [];
+  fault: Fault = { kind: 'pass' };
+  private server!: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly target: URL;
+
+  private constructor(target: string, private readonly tls?: { pfx: Buffer; passphrase: string }) {
+    this.target = new URL(target);
+  }
+
+  /** Start a proxy to `target` (e.g. https://127.0.0.1:8443). HTTPS when `tls` is given. */
+  static async start(target: string, tls?: { pfx: Buffer; passphrase: string }): Promise<FaultProxy> {
+    const proxy = new FaultProxy(target, tls);
+    const handler = (req: IncomingMessage, res: ServerResponse) => void proxy.handle(req, res);
+    proxy.server = tls ? createHttpsServer({ pfx: tls.pfx, passphrase: tls.passphrase }, handler) : createHttpServer(handler);
+    proxy.server.on('connection', (s: Socket) => {
+      proxy.sockets.add(s);
+      s.on('close', () => proxy.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Base URL of the proxy, same scheme as the target. */
+  get url(): string {
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  }
+
+  /** Requests whose path starts with `prefix`. */
+  count(prefix: string, method = 'GET'): number {
+    return this.requests.filter((r) => r.method === method && r.path.toLowerCase().startsWith(prefix.toLowerCase())).length;
+  }
+
+  reset(): void {
+    this.requests.length = 0;
+    this.fault = { kind: 'pass' };
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    this.requests.push({ method: req.method ?? 'GET', path, authorized: Boolean(req.headers.authorization) });
+    const fault = this.fault;
+    switch (fault.kind) {
+      case 'drop':
+        req.socket.destroy();
+        return;
+      case 'hang':
+        return; // never answers; the socket is destroyed on close()
+      case 'status': {
+        const headers: Record<string, string> = { 'content-type': 'application/json' };
+        if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter);
+        res.writeHead(fault.status, headers);
+        res.end(JSON.stringify({ error: { code: `Injected${fault.status}`, message: `Injected HTTP ${fault.status} by the test proxy.` } }));
+        return;
+      }
+      case 'delay':
+        await new Promise((r) => setTimeout(r, fault.ms));
+        break;
+      case 'pass':
+        break;
+    }
+    this.forward(req, res);
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse): void {
+    const send = this.target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const upstream = send(
+      {
+        hostname: this.target.hostname,
+        port: this.target.port,
+        method: req.method,
+        path: req.url,
+        // Lowkey matches vaults by host; keep the host it knows (its own), not the proxy's port.
+        headers: { ...req.headers, host: this.target.host },
+      },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    req.pipe(upstream);
+  }
+}
