@@ -97,9 +97,13 @@ async function fetchOk(url) {
 /** PEM certificates out of a PKCS#12 store, via the JDK's keytool (always beside java). */
 function p12ToPem(java, p12Path, password) {
   const keytool = java === 'java' ? 'keytool' : join(java, '..', 'keytool');
-  const r = spawnSync(keytool, ['-list', '-rfc', '-keystore', p12Path, '-storetype', 'PKCS12', '-storepass', password], {
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    keytool,
+    ['-list', '-rfc', '-keystore', p12Path, '-storetype', 'PKCS12', '-storepass', password],
+    {
+      encoding: 'utf8',
+    },
+  );
   const pems = (r.stdout ?? '').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
   if (!pems) throw new Error(`keytool could not read Lowkey's certificate: ${r.stderr || r.stdout}`);
   return `${pems.join('\n')}\n`;
@@ -109,7 +113,13 @@ function p12ToPem(java, p12Path, password) {
  * Start Lowkey on free loopback ports and wait until it serves. Returns the connection facts:
  * { vaultUrl, tokenUrl, certPath, pid, httpsPort, tokenPort, apiVersion, logPath }.
  */
-export async function startLowkey({ dir = STATE_DIR, httpsPort, tokenPort, detached = false, timeoutMs = 120_000 } = {}) {
+export async function startLowkey({
+  dir = STATE_DIR,
+  httpsPort,
+  tokenPort,
+  detached = false,
+  timeoutMs = 120_000,
+} = {}) {
   mkdirSync(dir, { recursive: true });
   httpsPort ??= await freePort();
   tokenPort ??= await freePort();
@@ -126,8 +136,17 @@ export async function startLowkey({ dir = STATE_DIR, httpsPort, tokenPort, detac
   } else if (dockerAvailable()) {
     child = spawn(
       'docker',
-      ['run', '--rm', '-p', `127.0.0.1:${httpsPort}:8443`, '-p', `127.0.0.1:${tokenPort}:8080`,
-        '-e', `LOWKEY_ARGS=--LOWKEY_VAULT_RELAXED_PORTS=true`, `nagyesta/lowkey-vault:${LOWKEY_VERSION}`],
+      [
+        'run',
+        '--rm',
+        '-p',
+        `127.0.0.1:${httpsPort}:8443`,
+        '-p',
+        `127.0.0.1:${tokenPort}:8080`,
+        '-e',
+        `LOWKEY_ARGS=--LOWKEY_VAULT_RELAXED_PORTS=true`,
+        `nagyesta/lowkey-vault:${LOWKEY_VERSION}`,
+      ],
       { stdio: ['ignore', log, log], detached },
     );
   } else {

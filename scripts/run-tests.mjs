@@ -32,7 +32,8 @@ const loopbackIdentity = {
 };
 
 const env = { ...process.env, ...loopbackIdentity };
-for (const name of ['KEY_VAULT_URL', 'KEY_VAULT_URI', 'AZURE_CLIENT_ID', 'MSI_ENDPOINT', 'SECRETS_ALLOWED']) delete env[name];
+for (const name of ['KEY_VAULT_URL', 'KEY_VAULT_URI', 'AZURE_CLIENT_ID', 'MSI_ENDPOINT', 'SECRETS_ALLOWED'])
+  delete env[name];
 
 let lowkey;
 if (process.env.SKIP_INTEGRATION === 'true') {
@@ -54,7 +55,9 @@ if (process.env.SKIP_INTEGRATION === 'true') {
   } catch (error) {
     env.LOWKEY_UNAVAILABLE = error.message;
     const line = '!'.repeat(100);
-    console.error(`\n${line}\n!!! INTEGRATION TESTS WILL NOT RUN: ${error.message}\n!!! They are reported as skipped below.\n${line}\n`);
+    console.error(
+      `\n${line}\n!!! INTEGRATION TESTS WILL NOT RUN: ${error.message}\n!!! They are reported as skipped below.\n${line}\n`,
+    );
     if (process.env.LOWKEY_REQUIRED === 'true') {
       console.error('LOWKEY_REQUIRED=true: failing because Lowkey Vault is unavailable.');
       process.exit(1);

@@ -16,9 +16,7 @@ export interface SecretReference {
 }
 
 export type ReferenceParse =
-  | { kind: 'not-reference' }
-  | { kind: 'invalid'; reason: string }
-  | { kind: 'reference'; reference: SecretReference };
+  { kind: 'not-reference' } | { kind: 'invalid'; reason: string } | { kind: 'reference'; reference: SecretReference };
 
 const REFERENCE_PATTERN = /^@Microsoft\.KeyVault\((.*)\)$/is;
 
@@ -55,7 +53,8 @@ export function parseKeyVaultReference(value: string, vaultDnsSuffix = DEFAULT_V
   if (vaultName === undefined || name === undefined) {
     return {
       kind: 'invalid',
-      reason: 'InvalidSyntax: expected SecretUri=<uri> or VaultName=<vault>;SecretName=<name>[;SecretVersion=<version>].',
+      reason:
+        'InvalidSyntax: expected SecretUri=<uri> or VaultName=<vault>;SecretName=<name>[;SecretVersion=<version>].',
     };
   }
   if (!/^[0-9A-Za-z-]{3,24}$/.test(vaultName)) {

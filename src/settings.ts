@@ -94,8 +94,7 @@ export function cachePolicyFrom(env: Env): CachePolicySettings {
     maxStaleMs:
       numberSetting(env, APP_SETTINGS.SECRET_CACHE_MAX_STALE_SECONDS, CACHE_DEFAULTS.maxStaleMs / 1000, 0) * 1000,
     negativeTtlMs:
-      numberSetting(env, APP_SETTINGS.SECRET_CACHE_NEGATIVE_TTL_SECONDS, CACHE_DEFAULTS.negativeTtlMs / 1000, 0) *
-      1000,
+      numberSetting(env, APP_SETTINGS.SECRET_CACHE_NEGATIVE_TTL_SECONDS, CACHE_DEFAULTS.negativeTtlMs / 1000, 0) * 1000,
     maxEntries: Math.floor(numberSetting(env, APP_SETTINGS.SECRET_CACHE_MAX_ENTRIES, CACHE_DEFAULTS.maxEntries, 1)),
     timeoutMs: numberSetting(env, APP_SETTINGS.KEY_VAULT_TIMEOUT_MS, CACHE_DEFAULTS.timeoutMs, 1),
     maxConcurrency: Math.floor(

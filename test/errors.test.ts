@@ -14,19 +14,34 @@ test('classification of Key Vault and identity errors', () => {
   assert.equal(throttled.kind, 'throttled');
   assert.equal(throttled.retryAfterSeconds, 7);
   assert.equal(classifyError(restError(503, 'busy')).kind, 'service-error');
-  assert.equal(classifyError(Object.assign(new Error('x'), { name: 'CredentialUnavailableError' })).kind, 'identity-unavailable');
-  assert.equal(classifyError(Object.assign(new Error('x'), { name: 'AuthenticationError', statusCode: 400 })).kind, 'identity-refused');
-  assert.equal(classifyError(Object.assign(new Error('x'), { name: 'AuthenticationError', statusCode: 500 })).kind, 'identity-unavailable');
+  assert.equal(
+    classifyError(Object.assign(new Error('x'), { name: 'CredentialUnavailableError' })).kind,
+    'identity-unavailable',
+  );
+  assert.equal(
+    classifyError(Object.assign(new Error('x'), { name: 'AuthenticationError', statusCode: 400 })).kind,
+    'identity-refused',
+  );
+  assert.equal(
+    classifyError(Object.assign(new Error('x'), { name: 'AuthenticationError', statusCode: 500 })).kind,
+    'identity-unavailable',
+  );
   assert.equal(classifyError(Object.assign(new Error('x'), { name: 'AbortError' })).kind, 'timeout');
-  const refused = Object.assign(new Error('send failed'), { name: 'RestError', code: 'REQUEST_SEND_ERROR', cause: { code: 'ECONNREFUSED' } });
+  const refused = Object.assign(new Error('send failed'), {
+    name: 'RestError',
+    code: 'REQUEST_SEND_ERROR',
+    cause: { code: 'ECONNREFUSED' },
+  });
   assert.equal(classifyError(refused).kind, 'unreachable');
   assert.equal(classifyError(Object.assign(new Error('dns'), { code: 'ENOTFOUND' })).kind, 'vault-not-found');
   assert.equal(classifyError('weird').kind, 'unexpected');
 });
 
 test('transient failures are the ones that may serve stale; 403 and 404 are not', () => {
-  for (const kind of ['throttled', 'timeout', 'service-error', 'unreachable', 'identity-unavailable'] as const) assert.equal(isTransient(kind), true, kind);
-  for (const kind of ['access-denied', 'secret-not-found', 'version-not-found', 'identity-refused'] as const) assert.equal(isTransient(kind), false, kind);
+  for (const kind of ['throttled', 'timeout', 'service-error', 'unreachable', 'identity-unavailable'] as const)
+    assert.equal(isTransient(kind), true, kind);
+  for (const kind of ['access-denied', 'secret-not-found', 'version-not-found', 'identity-refused'] as const)
+    assert.equal(isTransient(kind), false, kind);
 });
 
 test('platform reference-status words', () => {
@@ -38,7 +53,11 @@ test('platform reference-status words', () => {
   assert.equal(referenceStatusWord('identity-unavailable'), 'MSINotEnabled');
 });
 
-const ctx = { vaultUrl: 'https://v.vault.azure.net/', name: 'db', identity: "the Function App's system-assigned managed identity" };
+const ctx = {
+  vaultUrl: 'https://v.vault.azure.net/',
+  name: 'db',
+  identity: "the Function App's system-assigned managed identity",
+};
 
 test('403 maps to 502 naming the identity and the role to grant', () => {
   const r = problemForFailure(new KeyVaultFailure('access-denied', 'Forbidden', 403), ctx);

@@ -58,7 +58,8 @@ describe('faults against Lowkey Vault', { skip: skipUnlessLowkey }, () => {
     return secretsModule.getSecret(get(`http://localhost/api/secrets/${name}`, { name }, headers), context);
   }
 
-  const reads = (name: string) => vaultProxy.requests.filter((r) => r.method === 'GET' && r.authorized && r.path.endsWith(`/secrets/${name}`)).length;
+  const reads = (name: string) =>
+    vaultProxy.requests.filter((r) => r.method === 'GET' && r.authorized && r.path.endsWith(`/secrets/${name}`)).length;
 
   test('1,000 concurrent cold reads of one name → exactly one Key Vault GET', async () => {
     configure();

@@ -43,7 +43,11 @@ test('registration options are what the host will see', () => {
     { route: 'ping', methods: ['GET'], authLevel: 'anonymous' },
   );
   assert.deepEqual(
-    { route: secretsModule.options.route, methods: secretsModule.options.methods, authLevel: secretsModule.options.authLevel },
+    {
+      route: secretsModule.options.route,
+      methods: secretsModule.options.methods,
+      authLevel: secretsModule.options.authLevel,
+    },
     { route: 'secrets/{name}', methods: ['GET'], authLevel: 'function' },
   );
   assert.deepEqual(
@@ -62,7 +66,7 @@ test('registration options are what the host will see', () => {
 test('ping: 200 with the package version, no settings needed, no Key Vault', async () => {
   configureKeyVaultService({ env: {}, fetchSecret: vault.fetch });
   const { context } = capturingContext('ping');
-  const r = await pingModule.ping(get('http://localhost:7071/api/ping'), context);
+  const r = pingModule.ping(get('http://localhost:7071/api/ping'), context);
   assert.equal(r.status, 200);
   assert.deepEqual(body(r), { status: 'ok', version: APP_VERSION });
   assert.match(APP_VERSION, /^\d+\.\d+\.\d+/);
@@ -75,7 +79,10 @@ test('secret read: 200 with metadata, no-store, X-Cache miss then hit', async ()
   assert.equal(header(first.response, 'cache-control'), 'no-store');
   assert.equal(header(first.response, 'x-cache'), 'miss');
   const b = body(first.response);
-  assert.deepEqual(Object.keys(b).sort(), ['contentType', 'createdOn', 'enabled', 'expiresOn', 'name', 'updatedOn', 'value', 'version'].sort());
+  assert.deepEqual(
+    Object.keys(b).sort(),
+    ['contentType', 'createdOn', 'enabled', 'expiresOn', 'name', 'updatedOn', 'value', 'version'].sort(),
+  );
   assert.equal(b.value, SECRET_VALUE);
   assert.equal(b.contentType, 'text/plain');
   assert.equal(b.expiresOn, null);
@@ -147,7 +154,11 @@ test('404 for a missing secret and for a missing version', async () => {
 });
 
 test('403 from Key Vault: 502 naming the identity and what to grant', async () => {
-  configure({ KEY_VAULT_URL: VAULT, SECRETS_ALLOWED: 'db-password', AZURE_CLIENT_ID: '11111111-2222-3333-4444-555555555555' });
+  configure({
+    KEY_VAULT_URL: VAULT,
+    SECRETS_ALLOWED: 'db-password',
+    AZURE_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+  });
   vault.failWith = restError(403, 'Caller is not authorized to perform action on resource.');
   const { response } = await readSecret('db-password');
   assert.equal(response.status, 502);
@@ -189,13 +200,20 @@ test('X-Cache: stale while Key Vault is down for a cached secret', async () => {
 function check(env: Record<string, string>) {
   configure(env);
   const { context, lines } = capturingContext('configCheck');
-  return configCheckModule.configCheck(get('http://localhost:7071/api/config/check'), context).then((response) => ({ response, lines }));
+  return configCheckModule
+    .configCheck(get('http://localhost:7071/api/config/check'), context)
+    .then((response) => ({ response, lines }));
 }
 
 test('config check: healthy vault and loaded settings → 200 ok', async () => {
   const { response } = await check({ KEY_VAULT_URL: VAULT, CONFIG_CHECK_SETTINGS: 'PLAIN', PLAIN: 'hello' });
   assert.equal(response.status, 200);
-  const b = body(response) as { status: string; health: string; keyVault: Record<string, unknown>; settings: unknown[] };
+  const b = body(response) as {
+    status: string;
+    health: string;
+    keyVault: Record<string, unknown>;
+    settings: unknown[];
+  };
   assert.equal(b.status, 'ok');
   assert.equal(b.health, 'ok');
   assert.deepEqual(
@@ -224,7 +242,14 @@ test('config check: missing, empty, unresolved (readable and not) and invalid re
   });
   assert.equal(response.status, 503);
   assert.equal(header(response, 'content-type'), 'application/problem+json');
-  const b = body(response) as { status: number; health: string; type: string; title: string; detail: string; settings: Array<{ name: string; state: string; detail: string | null }> };
+  const b = body(response) as {
+    status: number;
+    health: string;
+    type: string;
+    title: string;
+    detail: string;
+    settings: Array<{ name: string; state: string; detail: string | null }>;
+  };
   assert.equal(b.status, 503);
   assert.equal(b.health, 'degraded');
   assert.ok(b.type && b.title && b.detail);
@@ -249,7 +274,10 @@ test('config check: Key Vault refusing the identity → failed, AccessToKeyVault
   vault.failWith = restError(403, 'Forbidden');
   const { response } = await check({ KEY_VAULT_URL: VAULT });
   assert.equal(response.status, 503);
-  const b = body(response) as { health: string; keyVault: { reachable: boolean; canReadSecrets: boolean; detail: string } };
+  const b = body(response) as {
+    health: string;
+    keyVault: { reachable: boolean; canReadSecrets: boolean; detail: string };
+  };
   assert.equal(b.health, 'failed');
   assert.equal(b.keyVault.reachable, true);
   assert.equal(b.keyVault.canReadSecrets, false);
@@ -271,10 +299,17 @@ test('config check reports cache statistics, never values', async () => {
   const { context } = capturingContext('configCheck');
   const response = await configCheckModule.configCheck(get('http://localhost:7071/api/config/check'), context);
   assert.equal(response.status, 200);
-  const report = body(response) as { cache: { entries: number; hits: number; misses: number; keyVaultCalls: number; staleServes: number } };
+  const report = body(response) as {
+    cache: { entries: number; hits: number; misses: number; keyVaultCalls: number; staleServes: number };
+  };
   // Two reads (one miss, one hit) plus the config check's access probe, which bypasses the cache.
   assert.deepEqual(
-    { entries: report.cache.entries, hits: report.cache.hits, misses: report.cache.misses, staleServes: report.cache.staleServes },
+    {
+      entries: report.cache.entries,
+      hits: report.cache.hits,
+      misses: report.cache.misses,
+      staleServes: report.cache.staleServes,
+    },
     { entries: 1, hits: 1, misses: 1, staleServes: 0 },
   );
   assert.equal(report.cache.keyVaultCalls, 2);
@@ -292,7 +327,11 @@ test('no secret value reaches any log line: handler context logs and console', a
     all.push(...(await readSecret('db-password')).lines);
     vault.failWith = restError(503, 'down');
     all.push(...(await readSecret('db-password')).lines);
-    const cc = await check({ KEY_VAULT_URL: VAULT, CONFIG_CHECK_SETTINGS: 'REF', REF: `@Microsoft.KeyVault(SecretUri=${VAULT}secrets/db-password)` });
+    const cc = await check({
+      KEY_VAULT_URL: VAULT,
+      CONFIG_CHECK_SETTINGS: 'REF',
+      REF: `@Microsoft.KeyVault(SecretUri=${VAULT}secrets/db-password)`,
+    });
     all.push(...cc.lines);
     return all;
   });

@@ -254,7 +254,8 @@ test('main.parameters.json only passes parameters main.bicep declares, and cover
   }
   for (const name of passed) assert.ok(declaredParams.has(name), `main.parameters.json passes unknown param ${name}`);
   for (const [name, hasDefault] of declaredParams) {
-    if (!hasDefault) assert.ok(passed.includes(name), `param ${name} has no default and is not in main.parameters.json`);
+    if (!hasDefault)
+      assert.ok(passed.includes(name), `param ${name} has no default and is not in main.parameters.json`);
   }
   assert.equal(json.parameters?.environmentName?.value, '${AZURE_ENV_NAME}');
   assert.equal(json.parameters?.location?.value, '${AZURE_LOCATION}');
@@ -267,7 +268,14 @@ test('main.bicep targets the subscription, creates rg-<env> and exposes the outp
   assert.match(rg[0]!.body, /name:\s*'rg-\$\{environmentName\}'/);
   assert.match(rg[0]!.body, /tags:\s*tags/);
   assert.match(mainBicep.code, /'azd-env-name':\s*environmentName/);
-  for (const output of ['AZURE_LOCATION', 'AZURE_TENANT_ID', 'AZURE_RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'KEY_VAULT_URL', 'PING_URL']) {
+  for (const output of [
+    'AZURE_LOCATION',
+    'AZURE_TENANT_ID',
+    'AZURE_RESOURCE_GROUP',
+    'AZURE_FUNCTION_APP_NAME',
+    'KEY_VAULT_URL',
+    'PING_URL',
+  ]) {
     assert.match(mainBicep.code, new RegExp(`^output\\s+${output}\\s+string\\s*=`, 'm'), `output ${output}`);
   }
   assert.match(mainBicep.code, /^output\s+PING_URL\s+string\s*=\s*'https:\/\/\$\{[^}]+\}\/api\/ping'/m);
@@ -291,7 +299,13 @@ test('no account keys, SAS or listKeys anywhere in infra', () => {
   const infraFiles = [...listFiles(INFRA, '.bicep'), ...listFiles(INFRA, '.json')];
   for (const path of infraFiles) {
     const text = readFileSync(path, 'utf8');
-    for (const banned of [/AccountKey=/i, /listKeys\(/i, /listAccountSas\(/i, /listServiceSas\(/i, /SharedAccessSignature=/i]) {
+    for (const banned of [
+      /AccountKey=/i,
+      /listKeys\(/i,
+      /listAccountSas\(/i,
+      /listServiceSas\(/i,
+      /SharedAccessSignature=/i,
+    ]) {
       assert.doesNotMatch(text, banned, `${relative(ROOT, path)} contains ${banned}`);
     }
   }
@@ -312,10 +326,14 @@ test('Key Vault: RBAC mode, soft delete + purge protection, standard SKU, subscr
 
 /** Role assignments of `roleId` must be resource-scoped to a Key Vault and nothing broader. */
 function assertVaultScopedOnly(roleId: string, required: boolean): ResourceBlock[] {
-  const assignments = resourceBlocks().filter((b) => b.type === 'Microsoft.Authorization/roleAssignments' && !b.existing);
+  const assignments = resourceBlocks().filter(
+    (b) => b.type === 'Microsoft.Authorization/roleAssignments' && !b.existing,
+  );
   const found: ResourceBlock[] = [];
   for (const file of bicepFiles) {
-    const vars = [...file.code.matchAll(new RegExp(`^\\s*var\\s+(\\w+)\\s*=\\s*'${roleId}'\\s*$`, 'gm'))].map((m) => m[1]!);
+    const vars = [...file.code.matchAll(new RegExp(`^\\s*var\\s+(\\w+)\\s*=\\s*'${roleId}'\\s*$`, 'gm'))].map(
+      (m) => m[1]!,
+    );
     const vaultSymbols = resourceBlocks([file])
       .filter((b) => b.type === 'Microsoft.KeyVault/vaults')
       .map((b) => b.symbol);
@@ -327,7 +345,11 @@ function assertVaultScopedOnly(roleId: string, required: boolean): ResourceBlock
         scope !== undefined && vaultSymbols.includes(scope),
         `${file.path}: role assignment ${block.symbol} of ${roleId} must have scope: <Key Vault resource> (got ${scope ?? 'none'})`,
       );
-      assert.match(block.body, new RegExp(`name:\\s*guid\\(${scope}\\.id,`), `${block.symbol}: name = guid(vault.id, ...)`);
+      assert.match(
+        block.body,
+        new RegExp(`name:\\s*guid\\(${scope}\\.id,`),
+        `${block.symbol}: name = guid(vault.id, ...)`,
+      );
       scopedOk.push(block.body);
       found.push(block);
     }
@@ -380,7 +402,11 @@ test('Function App: Flex Consumption, node runtime, hardened, managed identity, 
   assert.match(body, /keyVaultReferenceIdentity:\s*\S/);
   assert.match(body, /functionAppConfig:\s*\{[\s\S]*runtime:\s*\{\s*name:\s*'node'/);
   assert.match(body, /type:\s*'blobContainer'/);
-  assert.match(body, /authentication:[^\n]*(SystemAssignedIdentity|UserAssignedIdentity)/, 'identity-based deployment storage');
+  assert.match(
+    body,
+    /authentication:[^\n]*(SystemAssignedIdentity|UserAssignedIdentity)/,
+    'identity-based deployment storage',
+  );
 
   const policies = resourceBlocks().filter((b) => /basicPublishingCredentialsPolicies$/.test(b.type));
   for (const name of ['ftp', 'scm']) {
@@ -396,8 +422,8 @@ test('Function App: Flex Consumption, node runtime, hardened, managed identity, 
 
 test('extractAppSettings reads object and name/value forms (guards the checks below)', () => {
   const sample = [
-    "var fooSettings = cond ? {",
-    "  KEY_VAULT_URL: vault.properties.vaultUri // comment",
+    'var fooSettings = cond ? {',
+    '  KEY_VAULT_URL: vault.properties.vaultUri // comment',
     "  'AzureWebJobsStorage__accountName': storage.name",
     '} : {}',
     'resource site ... = {',
@@ -424,7 +450,11 @@ test('extractAppSettings reads object and name/value forms (guards the checks be
 
 test('Bicep sets every app setting the app requires', () => {
   for (const name of REQUIRED_DEPLOYMENT_SETTINGS) setting(name);
-  assert.match(setting(APP_SETTINGS.KEY_VAULT_URL).value, /vaultUri|outputs\.uri/, 'KEY_VAULT_URL comes from the vault');
+  assert.match(
+    setting(APP_SETTINGS.KEY_VAULT_URL).value,
+    /vaultUri|outputs\.uri/,
+    'KEY_VAULT_URL comes from the vault',
+  );
   setting('AzureWebJobsStorage__accountName');
   setting(APP_SETTINGS.SECRET_CACHE_TTL_SECONDS);
 });
@@ -433,7 +463,10 @@ test('Bicep sets no app setting the app does not know (typos, stale names, key-b
   const known = new Set<string>([...Object.values(APP_SETTINGS), ...PLATFORM_SETTINGS, DEMO_REFERENCE_SETTING]);
   assert.ok(appSettings.length >= REQUIRED_DEPLOYMENT_SETTINGS.length);
   for (const s of appSettings) {
-    assert.ok(known.has(s.name), `${s.file.path}: app setting ${s.name} is neither in APP_SETTINGS nor a known platform setting`);
+    assert.ok(
+      known.has(s.name),
+      `${s.file.path}: app setting ${s.name} is neither in APP_SETTINGS nor a known platform setting`,
+    );
   }
 });
 
@@ -447,8 +480,16 @@ test('the demo Key Vault reference is real and is what /api/config/check reports
 
   const configCheck = setting(APP_SETTINGS.CONFIG_CHECK_SETTINGS);
   const configCheckDefault = resolveLiteral(configCheck.value, configCheck.file.code);
-  assert.ok(configCheckDefault !== undefined, `CONFIG_CHECK_SETTINGS value ${configCheck.value} must be a literal or a param with a default`);
-  assert.ok(configCheckDefault.split(',').map((s) => s.trim()).includes(DEMO_REFERENCE_SETTING));
+  assert.ok(
+    configCheckDefault !== undefined,
+    `CONFIG_CHECK_SETTINGS value ${configCheck.value} must be a literal or a param with a default`,
+  );
+  assert.ok(
+    configCheckDefault
+      .split(',')
+      .map((s) => s.trim())
+      .includes(DEMO_REFERENCE_SETTING),
+  );
 
   // The referenced secret is one the app may serve, and Bicep creates it.
   const secretExpr = /secrets\/(?:\$\{(\w+)\}|([\w-]+))/.exec(reference.value);
@@ -457,6 +498,12 @@ test('the demo Key Vault reference is real and is what /api/config/check reports
   assert.ok(secretName, 'resolvable secret name');
   const allowed = setting(APP_SETTINGS.SECRETS_ALLOWED);
   const allowedDefault = resolveLiteral(allowed.value, allowed.file.code) ?? '';
-  assert.ok(allowedDefault.split(',').map((s) => s.trim()).includes(secretName), `SECRETS_ALLOWED default includes ${secretName}`);
+  assert.ok(
+    allowedDefault
+      .split(',')
+      .map((s) => s.trim())
+      .includes(secretName),
+    `SECRETS_ALLOWED default includes ${secretName}`,
+  );
   assert.ok(declared('Microsoft.KeyVault/vaults/secrets').length >= 1, 'a secret resource is declared');
 });

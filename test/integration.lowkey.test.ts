@@ -50,7 +50,10 @@ describe('against Lowkey Vault', { skip: skipUnlessLowkey }, () => {
   async function read(secret: string, query = '', headers: Record<string, string> = {}) {
     const { context, lines } = capturingContext('getSecret');
     const { result, output } = await captureConsole(() =>
-      secretsModule.getSecret(get(`http://localhost/api/secrets/${secret}${query}`, { name: secret }, headers), context),
+      secretsModule.getSecret(
+        get(`http://localhost/api/secrets/${secret}${query}`, { name: secret }, headers),
+        context,
+      ),
     );
     logLines.push(...lines, output);
     return result;
@@ -69,7 +72,10 @@ describe('against Lowkey Vault', { skip: skipUnlessLowkey }, () => {
     assert.match(String(b.createdOn), /^\d{4}-\d{2}-\d{2}T/);
     assert.equal(header(r, 'cache-control'), 'no-store');
     assert.equal(header(r, 'x-cache'), 'miss');
-    assert.ok(tokenProxy.count('/metadata/identity/oauth2/token') >= 1, 'ManagedIdentityCredential asked the token endpoint');
+    assert.ok(
+      tokenProxy.count('/metadata/identity/oauth2/token') >= 1,
+      'ManagedIdentityCredential asked the token endpoint',
+    );
   });
 
   test('rotation: the new version is served once the TTL has passed, a pinned version stays', async () => {

@@ -5,10 +5,13 @@ import { parseKeyVaultReference, vaultDnsSuffixFrom } from '../src/references.js
 const V = '0123456789abcdef0123456789abcdef';
 
 test('SecretUri form, with and without version and trailing slash', () => {
-  assert.deepEqual(parseKeyVaultReference('@Microsoft.KeyVault(SecretUri=https://MyVault.vault.azure.net/secrets/db-pass/)'), {
-    kind: 'reference',
-    reference: { vaultUrl: 'https://myvault.vault.azure.net/', name: 'db-pass' },
-  });
+  assert.deepEqual(
+    parseKeyVaultReference('@Microsoft.KeyVault(SecretUri=https://MyVault.vault.azure.net/secrets/db-pass/)'),
+    {
+      kind: 'reference',
+      reference: { vaultUrl: 'https://myvault.vault.azure.net/', name: 'db-pass' },
+    },
+  );
   assert.deepEqual(parseKeyVaultReference(`@Microsoft.KeyVault(SecretUri=https://v.vault.azure.cn/secrets/x/${V})`), {
     kind: 'reference',
     reference: { vaultUrl: 'https://v.vault.azure.cn/', name: 'x', version: V },
@@ -20,14 +23,20 @@ test('SecretUri form, with and without version and trailing slash', () => {
 });
 
 test('VaultName form uses the given DNS suffix (no hard-coded cloud)', () => {
-  assert.deepEqual(parseKeyVaultReference(`@Microsoft.KeyVault(VaultName=myvault;SecretName=api-key;SecretVersion=${V})`), {
-    kind: 'reference',
-    reference: { vaultUrl: 'https://myvault.vault.azure.net/', name: 'api-key', version: V },
-  });
-  assert.deepEqual(parseKeyVaultReference('@Microsoft.KeyVault(VaultName=myvault;SecretName=api-key)', 'vault.usgovcloudapi.net'), {
-    kind: 'reference',
-    reference: { vaultUrl: 'https://myvault.vault.usgovcloudapi.net/', name: 'api-key' },
-  });
+  assert.deepEqual(
+    parseKeyVaultReference(`@Microsoft.KeyVault(VaultName=myvault;SecretName=api-key;SecretVersion=${V})`),
+    {
+      kind: 'reference',
+      reference: { vaultUrl: 'https://myvault.vault.azure.net/', name: 'api-key', version: V },
+    },
+  );
+  assert.deepEqual(
+    parseKeyVaultReference('@Microsoft.KeyVault(VaultName=myvault;SecretName=api-key)', 'vault.usgovcloudapi.net'),
+    {
+      kind: 'reference',
+      reference: { vaultUrl: 'https://myvault.vault.usgovcloudapi.net/', name: 'api-key' },
+    },
+  );
 });
 
 test('plain values are not references', () => {

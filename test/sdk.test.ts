@@ -100,18 +100,33 @@ test('cold start: loading the app and calling ping loads no Key Vault SDK, cache
       await keyVaultService().probeAccess('https://127.0.0.1:${closedPort}/').catch(() => {});
     }`;
   const run = (touch: boolean) => {
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, ...(touch ? ['--', '--touch-vault'] : [])], {
-      env: { ...process.env, LOAD_LOG: log, KEY_VAULT_URL: `https://127.0.0.1:${closedPort}/`, KEY_VAULT_TIMEOUT_MS: '300' },
-      encoding: 'utf8',
-      cwd: fileURLToPath(new URL('../../', import.meta.url)),
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', script, ...(touch ? ['--', '--touch-vault'] : [])],
+      {
+        env: {
+          ...process.env,
+          LOAD_LOG: log,
+          KEY_VAULT_URL: `https://127.0.0.1:${closedPort}/`,
+          KEY_VAULT_TIMEOUT_MS: '300',
+        },
+        encoding: 'utf8',
+        cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      },
+    );
     assert.equal(r.status, 0, r.stderr);
     return readFileSync(log, 'utf8');
   };
   const pingOnly = run(false);
   assert.match(pingOnly, /PING 200/);
   assert.match(pingOnly, /@azure\/functions/);
-  for (const heavy of ['@azure/identity', '@azure/keyvault-secrets', '@azure/core-rest-pipeline', 'lru-cache', 'p-limit']) {
+  for (const heavy of [
+    '@azure/identity',
+    '@azure/keyvault-secrets',
+    '@azure/core-rest-pipeline',
+    'lru-cache',
+    'p-limit',
+  ]) {
     assert.equal(pingOnly.includes(`node_modules/${heavy}/`), false, `${heavy} was loaded by ping`);
   }
   const touched = run(true);

@@ -45,7 +45,9 @@ test('concurrent cold reads share the error too', async () => {
   const { vault, store } = setup();
   vault.failWith = restError(403, 'Forbidden');
   vault.delayMs = 10;
-  const results = await Promise.allSettled(Array.from({ length: 50 }, () => store.read({ vaultUrl: VAULT, name: 'x' })));
+  const results = await Promise.allSettled(
+    Array.from({ length: 50 }, () => store.read({ vaultUrl: VAULT, name: 'x' })),
+  );
   assert.equal(vault.calls, 1);
   assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as KeyVaultFailure).kind === 'access-denied'));
 });
@@ -162,7 +164,10 @@ test('404 evicts and is negative-cached for a short time', async () => {
   vault.delete('gone');
   clock.advance(61_000);
   for (let i = 0; i < 5; i++) {
-    await assert.rejects(store.read({ vaultUrl: VAULT, name: 'gone' }), (e: KeyVaultFailure) => e.kind === 'secret-not-found');
+    await assert.rejects(
+      store.read({ vaultUrl: VAULT, name: 'gone' }),
+      (e: KeyVaultFailure) => e.kind === 'secret-not-found',
+    );
   }
   assert.equal(vault.calls, 2, 'the 404 is cached');
   clock.advance(10_001);

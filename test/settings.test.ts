@@ -17,7 +17,11 @@ test('list settings are trimmed and drop empties', () => {
 
 test('cache policy: defaults, overrides, garbage falls back to defaults', () => {
   assert.deepEqual(cachePolicyFrom({}), CACHE_DEFAULTS);
-  const p = cachePolicyFrom({ SECRET_CACHE_TTL_SECONDS: '60', KEY_VAULT_TIMEOUT_MS: '250', SECRET_CACHE_MAX_ENTRIES: 'lots' });
+  const p = cachePolicyFrom({
+    SECRET_CACHE_TTL_SECONDS: '60',
+    KEY_VAULT_TIMEOUT_MS: '250',
+    SECRET_CACHE_MAX_ENTRIES: 'lots',
+  });
   assert.equal(p.ttlMs, 60_000);
   assert.equal(p.timeoutMs, 250);
   assert.equal(p.maxEntries, CACHE_DEFAULTS.maxEntries);
@@ -30,7 +34,10 @@ test('API version must be one the SDK knows', () => {
 });
 
 test('identity: managed identity only where the platform provides the endpoint', () => {
-  assert.equal(chooseIdentity({ IDENTITY_ENDPOINT: 'http://127.0.0.1:1/token' }).credential, 'ManagedIdentityCredential (system-assigned)');
+  assert.equal(
+    chooseIdentity({ IDENTITY_ENDPOINT: 'http://127.0.0.1:1/token' }).credential,
+    'ManagedIdentityCredential (system-assigned)',
+  );
   const user = chooseIdentity({ IDENTITY_ENDPOINT: 'http://127.0.0.1:1/token', AZURE_CLIENT_ID: 'abc' });
   assert.equal(user.clientId, 'abc');
   assert.match(user.description, /user-assigned managed identity with client id abc/);

@@ -8,7 +8,8 @@ test('secret names: 1-127 letters, digits, dashes', () => {
   assert.equal(isValidSecretName('x'.repeat(127)), true);
   assert.equal(isValidSecretName('x'.repeat(128)), false);
   assert.equal(isValidSecretName(''), false);
-  for (const bad of ['a_b', 'a.b', 'a/b', '../etc', 'a b', 'é', 'a%2Fb']) assert.equal(isValidSecretName(bad), false, bad);
+  for (const bad of ['a_b', 'a.b', 'a/b', '../etc', 'a b', 'é', 'a%2Fb'])
+    assert.equal(isValidSecretName(bad), false, bad);
 });
 
 test('versions: exactly 32 hex characters', () => {

@@ -1,4 +1,10 @@
-import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import {
+  app,
+  type HttpFunctionOptions,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+} from '@azure/functions';
 import { problem } from '../http/problems.js';
 import { classifyError, referenceStatusWord } from '../keyVault/errors.js';
 import { type KeyVaultService, keyVaultService, type StoreStats } from '../keyVault/service.js';
@@ -52,7 +58,14 @@ async function keyVaultReport(service: KeyVaultService): Promise<ConfigReport['k
     const failure = probe.failure ?? classifyError(new Error('unknown failure'));
     detail = `${referenceStatusWord(failure.kind)}: ${failure.message}`;
   }
-  return { configured: true, url, credential, reachable: probe.reachable, canReadSecrets: probe.canReadSecrets, detail };
+  return {
+    configured: true,
+    url,
+    credential,
+    reachable: probe.reachable,
+    canReadSecrets: probe.canReadSecrets,
+    detail,
+  };
 }
 
 async function settingReport(service: KeyVaultService, name: string): Promise<SettingReport> {
@@ -100,7 +113,9 @@ export async function configCheck(_request: HttpRequest, context: InvocationCont
   const service = keyVaultService();
   const [keyVault, settings] = await Promise.all([
     keyVaultReport(service),
-    Promise.all(listSetting(service.env, APP_SETTINGS.CONFIG_CHECK_SETTINGS).map((name) => settingReport(service, name))),
+    Promise.all(
+      listSetting(service.env, APP_SETTINGS.CONFIG_CHECK_SETTINGS).map((name) => settingReport(service, name)),
+    ),
   ]);
   const partial = { keyVault, settings, cache: service.stats() };
   const report: ConfigReport = { status: overallStatus(partial), ...partial };

@@ -1,8 +1,14 @@
-import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import {
+  app,
+  type HttpFunctionOptions,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+} from '@azure/functions';
 import { APP_VERSION } from '../version.js';
 
 /** Liveness: touches no Azure service and needs no settings. */
-export async function ping(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+export function ping(_request: HttpRequest, _context: InvocationContext): HttpResponseInit {
   return { status: 200, jsonBody: { status: 'ok', version: APP_VERSION }, headers: { 'Cache-Control': 'no-store' } };
 }
 

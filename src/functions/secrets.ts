@@ -1,4 +1,10 @@
-import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import {
+  app,
+  type HttpFunctionOptions,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+} from '@azure/functions';
 import { problem, problemForFailure, problemResponse } from '../http/problems.js';
 import { classifyError } from '../keyVault/errors.js';
 import { keyVaultService } from '../keyVault/service.js';
@@ -26,7 +32,9 @@ export async function getSecret(request: HttpRequest, context: InvocationContext
 
   const invalid = secretRequestError(name, version);
   if (invalid !== undefined || name === undefined) {
-    return problemResponse(problem('invalid-request', 'Invalid secret request', 400, invalid ?? 'Missing secret name.'));
+    return problemResponse(
+      problem('invalid-request', 'Invalid secret request', 400, invalid ?? 'Missing secret name.'),
+    );
   }
 
   const service = keyVaultService();
@@ -77,7 +85,9 @@ export async function getSecret(request: HttpRequest, context: InvocationContext
     };
   } catch (error) {
     const failure = classifyError(error, version !== undefined);
-    context.warn(`Reading secret "${name}" failed: ${failure.kind}${failure.statusCode ? ` (${failure.statusCode})` : ''}.`);
+    context.warn(
+      `Reading secret "${name}" failed: ${failure.kind}${failure.statusCode ? ` (${failure.statusCode})` : ''}.`,
+    );
     return problemForFailure(failure, { vaultUrl, name, version, identity: service.identity.description });
   }
 }

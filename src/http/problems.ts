@@ -68,9 +68,15 @@ export function problemForFailure(failure: KeyVaultFailure, ctx: FailureContext)
       );
     case 'version-not-found':
       return problemResponse(
-        problem('secret-version-not-found', 'Secret version not found', 404, `The vault ${ctx.vaultUrl} has no ${what}.`, {
-          reason,
-        }),
+        problem(
+          'secret-version-not-found',
+          'Secret version not found',
+          404,
+          `The vault ${ctx.vaultUrl} has no ${what}.`,
+          {
+            reason,
+          },
+        ),
       );
     case 'access-denied':
       return problemResponse(
@@ -96,7 +102,10 @@ export function problemForFailure(failure: KeyVaultFailure, ctx: FailureContext)
         ),
       );
     case 'throttled':
-      return transient('Key Vault is throttling requests', `Key Vault ${ctx.vaultUrl} throttled the read of ${what}; retry later.`);
+      return transient(
+        'Key Vault is throttling requests',
+        `Key Vault ${ctx.vaultUrl} throttled the read of ${what}; retry later.`,
+      );
     case 'timeout':
       return transient(
         'Key Vault did not answer in time',
@@ -114,9 +123,15 @@ export function problemForFailure(failure: KeyVaultFailure, ctx: FailureContext)
       return transient('Key Vault is unreachable', `Reading ${what} from ${ctx.vaultUrl} failed: ${failure.message}`);
     default:
       return problemResponse(
-        problem('key-vault-error', 'Key Vault request failed', 502, `Reading ${what} from ${ctx.vaultUrl} failed: ${failure.message}`, {
-          reason,
-        }),
+        problem(
+          'key-vault-error',
+          'Key Vault request failed',
+          502,
+          `Reading ${what} from ${ctx.vaultUrl} failed: ${failure.message}`,
+          {
+            reason,
+          },
+        ),
       );
   }
 }

@@ -106,7 +106,7 @@ function retryAfter(err: ErrorLike): number | undefined {
 
 /** First line of an SDK message, capped: Key Vault error messages name secrets, never their values. */
 function shortMessage(err: ErrorLike): string {
-  const text = typeof err.message === 'string' ? err.message : String(err);
+  const text = typeof err.message === 'string' ? err.message : 'Unknown error';
   const firstLine = text.split('\n')[0] ?? '';
   return firstLine.length > 300 ? `${firstLine.slice(0, 297)}...` : firstLine;
 }
@@ -144,7 +144,8 @@ export function classifyError(error: unknown, versionRequested = false): KeyVaul
   if (status === 401 || status === 403) return new KeyVaultFailure('access-denied', message, status);
   if (status === 429) return new KeyVaultFailure('throttled', message, 429, retryAfter(err));
   if (status === 408) return new KeyVaultFailure('timeout', message, 408);
-  if (status !== undefined && status >= 500) return new KeyVaultFailure('service-error', message, status, retryAfter(err));
+  if (status !== undefined && status >= 500)
+    return new KeyVaultFailure('service-error', message, status, retryAfter(err));
 
   const code = networkCode(err);
   if (code === 'ENOTFOUND') return new KeyVaultFailure('vault-not-found', `The vault host does not resolve (${code}).`);

@@ -34,7 +34,8 @@ export function chooseIdentity(env: Env): IdentityChoice {
   }
   return {
     kind: 'developer',
-    credential: 'Developer chain (EnvironmentCredential, AzureCliCredential, AzureDeveloperCliCredential, AzurePowerShellCredential)',
+    credential:
+      'Developer chain (EnvironmentCredential, AzureCliCredential, AzureDeveloperCliCredential, AzurePowerShellCredential)',
     description:
       'the developer credential (AZURE_CLIENT_ID/AZURE_TENANT_ID with a secret or certificate, or az / azd / PowerShell login)',
   };

@@ -24,7 +24,9 @@ export interface AccessProbe {
   failure?: KeyVaultFailure;
 }
 
-export async function createRuntime(options: RuntimeOptions): Promise<{ store: SecretStore; probeAccess: (vaultUrl: string) => Promise<AccessProbe> }> {
+export async function createRuntime(
+  options: RuntimeOptions,
+): Promise<{ store: SecretStore; probeAccess: (vaultUrl: string) => Promise<AccessProbe> }> {
   let fetchSecret = options.fetchSecret;
   if (!fetchSecret) {
     const { SecretClients } = await import('./sdk.js');

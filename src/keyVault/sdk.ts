@@ -19,7 +19,9 @@ import type { SecretFetch, SecretRecord } from './secretStore.js';
 export function createCredential(identity: IdentityChoice, env: Env): TokenCredential {
   if (identity.kind === 'managed-identity') {
     // ManagedIdentityCredential does not read AZURE_CLIENT_ID by itself: pass it for a user-assigned identity.
-    return identity.clientId ? new ManagedIdentityCredential({ clientId: identity.clientId }) : new ManagedIdentityCredential();
+    return identity.clientId
+      ? new ManagedIdentityCredential({ clientId: identity.clientId })
+      : new ManagedIdentityCredential();
   }
   const authorityHost = env.AZURE_AUTHORITY_HOST?.trim() || undefined;
   return new ChainedTokenCredential(

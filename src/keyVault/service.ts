@@ -88,7 +88,8 @@ export class KeyVaultService {
     if (raw === undefined) return undefined;
     const parsed = parseKeyVaultReference(raw, this.vaultDnsSuffix());
     if (parsed.kind === 'not-reference') return raw;
-    if (parsed.kind === 'invalid') throw new Error(`App setting ${name} holds an invalid Key Vault reference: ${parsed.reason}`);
+    if (parsed.kind === 'invalid')
+      throw new Error(`App setting ${name} holds an invalid Key Vault reference: ${parsed.reason}`);
     return (await this.readSecret(parsed.reference)).record.value;
   }
 }

@@ -10,7 +10,7 @@ export class FakeVault {
   inFlight = 0;
   maxInFlight = 0;
   /** When set, every call fails with this error (after `delayMs`). */
-  failWith: unknown;
+  failWith: Error | undefined;
   delayMs = 0;
   /** When true, calls never settle until aborted. */
   hang = false;

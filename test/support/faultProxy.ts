@@ -4,7 +4,13 @@
  * It forwards everything unchanged by default, counts requests, and on demand delays, drops connections, hangs,
  * or answers an HTTP error (401/403/429/500...) itself. Loopback only.
  */
-import { request as httpRequest, createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  request as httpRequest,
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { request as httpsRequest, createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -29,7 +35,10 @@ export class FaultProxy {
   private readonly sockets = new Set<Socket>();
   private readonly target: URL;
 
-  private constructor(target: string, private readonly tls?: { pfx: Buffer; passphrase: string }) {
+  private constructor(
+    target: string,
+    private readonly tls?: { pfx: Buffer; passphrase: string },
+  ) {
     this.target = new URL(target);
   }
 
@@ -37,7 +46,9 @@ export class FaultProxy {
   static async start(target: string, tls?: { pfx: Buffer; passphrase: string }): Promise<FaultProxy> {
     const proxy = new FaultProxy(target, tls);
     const handler = (req: IncomingMessage, res: ServerResponse) => void proxy.handle(req, res);
-    proxy.server = tls ? createHttpsServer({ pfx: tls.pfx, passphrase: tls.passphrase }, handler) : createHttpServer(handler);
+    proxy.server = tls
+      ? createHttpsServer({ pfx: tls.pfx, passphrase: tls.passphrase }, handler)
+      : createHttpServer(handler);
     proxy.server.on('connection', (s: Socket) => {
       proxy.sockets.add(s);
       s.on('close', () => proxy.sockets.delete(s));
@@ -57,7 +68,8 @@ export class FaultProxy {
 
   /** Requests whose path starts with `prefix`. */
   count(prefix: string, method = 'GET'): number {
-    return this.requests.filter((r) => r.method === method && r.path.toLowerCase().startsWith(prefix.toLowerCase())).length;
+    return this.requests.filter((r) => r.method === method && r.path.toLowerCase().startsWith(prefix.toLowerCase()))
+      .length;
   }
 
   reset(): void {
@@ -84,7 +96,11 @@ export class FaultProxy {
         const headers: Record<string, string> = { 'content-type': 'application/json' };
         if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter);
         res.writeHead(fault.status, headers);
-        res.end(JSON.stringify({ error: { code: `Injected${fault.status}`, message: `Injected HTTP ${fault.status} by the test proxy.` } }));
+        res.end(
+          JSON.stringify({
+            error: { code: `Injected${fault.status}`, message: `Injected HTTP ${fault.status} by the test proxy.` },
+          }),
+        );
         return;
       }
       case 'delay':

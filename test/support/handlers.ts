@@ -32,7 +32,7 @@ export function get(
 
 /** The response body as an object (handlers set jsonBody). */
 export function body(response: HttpResponseInit): Record<string, unknown> {
-  return (response.jsonBody ?? JSON.parse(String(response.body ?? '{}'))) as Record<string, unknown>;
+  return (response.jsonBody ?? {}) as Record<string, unknown>;
 }
 
 export function header(response: HttpResponseInit, name: string): string | undefined {
@@ -45,7 +45,7 @@ export function header(response: HttpResponseInit, name: string): string | undef
 /** Captures everything written through console.* while `fn` runs. */
 export async function captureConsole<T>(fn: () => Promise<T>): Promise<{ result: T; output: string }> {
   const methods = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
-  const saved = methods.map((m) => console[m]);
+  const saved = methods.map((m) => console[m].bind(console));
   const chunks: string[] = [];
   for (const m of methods) console[m] = (...args: unknown[]) => void chunks.push(args.map(String).join(' '));
   try {
