@@ -13,7 +13,7 @@ import { FaultProxy } from './support/faultProxy.js';
 import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
 import { lowkey, seedClient, skipUnlessLowkey, uniqueName, useLowkeyIdentity } from './support/lowkey.js';
 
-describe('faults against Lowkey Vault', { skip: skipUnlessLowkey }, () => {
+describe('faults against Lowkey Vault', () => {
   let vaultProxy: FaultProxy;
   let tokenProxy: FaultProxy;
   const hot = uniqueName('hot');
@@ -22,6 +22,7 @@ describe('faults against Lowkey Vault', { skip: skipUnlessLowkey }, () => {
   const VALUE = `value-${Math.random().toString(36).slice(2)}`;
 
   before(async () => {
+    if (!lowkey) return;
     vaultProxy = await FaultProxy.start(lowkey!.vaultUrl, { pfx: lowkey!.pfx, passphrase: lowkey!.passphrase });
     tokenProxy = await FaultProxy.start(lowkey!.tokenAuthority);
     useLowkeyIdentity(`${tokenProxy.url}/metadata/identity/oauth2/token`);
@@ -34,6 +35,7 @@ describe('faults against Lowkey Vault', { skip: skipUnlessLowkey }, () => {
   });
 
   beforeEach(() => {
+    if (!lowkey) return;
     vaultProxy.reset();
     tokenProxy.reset();
   });
@@ -61,7 +63,7 @@ describe('faults against Lowkey Vault', { skip: skipUnlessLowkey }, () => {
   const reads = (name: string) =>
     vaultProxy.requests.filter((r) => r.method === 'GET' && r.authorized && r.path.endsWith(`/secrets/${name}`)).length;
 
-  test('1,000 concurrent cold reads of one name → exactly one Key Vault GET', async () => {
+  test('1,000 concurrent cold reads of one name → exactly one Key Vault GET', { skip: skipUnlessLowkey }, async () => {
     configure();
     vaultProxy.fault = { kind: 'delay', ms: 200 };
     const responses = await Promise.all(Array.from({ length: 1000 }, () => read(hot)));
@@ -69,36 +71,40 @@ describe('faults against Lowkey Vault', { skip: skipUnlessLowkey }, () => {
     assert.equal(reads(hot), 1);
   });
 
-  test('outage: cached values are served stale, uncached names get 503 + Retry-After within the timeout, then recovery', async () => {
-    const service = configure({ SECRET_CACHE_TTL_SECONDS: '1', KEY_VAULT_TIMEOUT_MS: '1500' });
-    assert.equal((await read(cached)).status, 200);
-    await new Promise((r) => setTimeout(r, 1_100));
+  test(
+    'outage: cached values are served stale, uncached names get 503 + Retry-After within the timeout, then recovery',
+    { skip: skipUnlessLowkey },
+    async () => {
+      const service = configure({ SECRET_CACHE_TTL_SECONDS: '1', KEY_VAULT_TIMEOUT_MS: '1500' });
+      assert.equal((await read(cached)).status, 200);
+      await new Promise((r) => setTimeout(r, 1_100));
 
-    vaultProxy.fault = { kind: 'hang' };
-    const { result: stale, output } = await captureConsole(() => read(cached));
-    assert.equal(stale.status, 200);
-    assert.equal(header(stale, 'x-cache'), 'stale');
-    assert.equal(body(stale).value, VALUE);
-    assert.match(output, /serving the last good value/);
-    assert.equal(output.includes(VALUE), false);
+      vaultProxy.fault = { kind: 'hang' };
+      const { result: stale, output } = await captureConsole(() => read(cached));
+      assert.equal(stale.status, 200);
+      assert.equal(header(stale, 'x-cache'), 'stale');
+      assert.equal(body(stale).value, VALUE);
+      assert.match(output, /serving the last good value/);
+      assert.equal(output.includes(VALUE), false);
 
-    vaultProxy.fault = { kind: 'drop' };
-    const started = Date.now();
-    const uncached = await read(hot);
-    const elapsed = Date.now() - started;
-    assert.equal(uncached.status, 503);
-    assert.ok(header(uncached, 'retry-after'));
-    assert.ok(elapsed < 1500 + 1000, `answered in ${elapsed} ms, bound is KEY_VAULT_TIMEOUT_MS=1500 (+1 s slack)`);
-    assert.equal(service.stats().staleServes, 1);
+      vaultProxy.fault = { kind: 'drop' };
+      const started = Date.now();
+      const uncached = await read(hot);
+      const elapsed = Date.now() - started;
+      assert.equal(uncached.status, 503);
+      assert.ok(header(uncached, 'retry-after'));
+      assert.ok(elapsed < 1500 + 1000, `answered in ${elapsed} ms, bound is KEY_VAULT_TIMEOUT_MS=1500 (+1 s slack)`);
+      assert.equal(service.stats().staleServes, 1);
 
-    vaultProxy.fault = { kind: 'pass' };
-    await new Promise((r) => setTimeout(r, 1_100));
-    const recovered = await read(cached, { 'cache-control': 'no-cache' });
-    assert.equal(recovered.status, 200);
-    assert.equal(header(recovered, 'x-cache'), 'miss');
-  });
+      vaultProxy.fault = { kind: 'pass' };
+      await new Promise((r) => setTimeout(r, 1_100));
+      const recovered = await read(cached, { 'cache-control': 'no-cache' });
+      assert.equal(recovered.status, 200);
+      assert.equal(header(recovered, 'x-cache'), 'miss');
+    },
+  );
 
-  test('500s from Key Vault also serve stale', async () => {
+  test('500s from Key Vault also serve stale', { skip: skipUnlessLowkey }, async () => {
     configure({ SECRET_CACHE_TTL_SECONDS: '1' });
     await read(cached);
     await new Promise((r) => setTimeout(r, 1_100));
@@ -108,7 +114,7 @@ describe('faults against Lowkey Vault', { skip: skipUnlessLowkey }, () => {
     assert.equal(header(r, 'x-cache'), 'stale');
   });
 
-  test('403 evicts: 502 naming the identity, and nothing stale afterwards', async () => {
+  test('403 evicts: 502 naming the identity, and nothing stale afterwards', { skip: skipUnlessLowkey }, async () => {
     configure();
     assert.equal((await read(revoked)).status, 200);
     vaultProxy.fault = { kind: 'status', status: 403 };
@@ -121,21 +127,21 @@ describe('faults against Lowkey Vault', { skip: skipUnlessLowkey }, () => {
     assert.equal(after403.status, 503, 'the revoked value was evicted, not served stale');
   });
 
-  test('401 from Key Vault is also an identity problem: 502', async () => {
+  test('401 from Key Vault is also an identity problem: 502', { skip: skipUnlessLowkey }, async () => {
     configure();
     vaultProxy.fault = { kind: 'status', status: 401 };
     const r = await read(uniqueName('unauth'));
     assert.equal(r.status, 502);
   });
 
-  test('404 is negative-cached: a missing name cannot hammer Key Vault', async () => {
+  test('404 is negative-cached: a missing name cannot hammer Key Vault', { skip: skipUnlessLowkey }, async () => {
     configure();
     const missing = uniqueName('missing');
     for (let i = 0; i < 20; i++) assert.equal((await read(missing)).status, 404);
     assert.equal(reads(missing), 1);
   });
 
-  test('429 throttling: 503 with Retry-After', async () => {
+  test('429 throttling: 503 with Retry-After', { skip: skipUnlessLowkey }, async () => {
     configure({ KEY_VAULT_TIMEOUT_MS: '8000' });
     vaultProxy.fault = { kind: 'status', status: 429, retryAfter: 1 };
     const r = await read(uniqueName('throttled'));
@@ -143,12 +149,16 @@ describe('faults against Lowkey Vault', { skip: skipUnlessLowkey }, () => {
     assert.equal(header(r, 'retry-after'), '1');
   });
 
-  test('identity endpoint down: 503 + Retry-After for uncached names, quickly', async () => {
-    configure({ KEY_VAULT_TIMEOUT_MS: '3000' });
-    tokenProxy.fault = { kind: 'drop' };
-    const r = await read(uniqueName('no-identity'));
-    assert.equal(r.status, 503);
-    assert.ok(header(r, 'retry-after'));
-    assert.ok(tokenProxy.requests.length >= 1, 'the token endpoint was asked');
-  });
+  test(
+    'identity endpoint down: 503 + Retry-After for uncached names, quickly',
+    { skip: skipUnlessLowkey },
+    async () => {
+      configure({ KEY_VAULT_TIMEOUT_MS: '3000' });
+      tokenProxy.fault = { kind: 'drop' };
+      const r = await read(uniqueName('no-identity'));
+      assert.equal(r.status, 503);
+      assert.ok(header(r, 'retry-after'));
+      assert.ok(tokenProxy.requests.length >= 1, 'the token endpoint was asked');
+    },
+  );
 });
