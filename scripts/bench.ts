@@ -1,0 +1,189 @@
+/**
+ * `npm run bench` (not part of `npm test`): prints, measured in one run,
+ *  1. Key Vault calls and p50/p99 handler latency for 10,000 secret reads over 5 names at 100 concurrency, through
+ *     this app's store and through a naive per-request fetch (new credential + client + GET per request: the pattern
+ *     of the samples this project replaces), side by side, as ratios; plus the ping handler for reference;
+ *  2. module load time of the app entry (unbundled dist/ and the esbuild bundle) vs a bare `@azure/functions` load.
+ *
+ * Backend: a real vault when KEY_VAULT_URL is set (e.g. after `npm run vault:start`, with the settings it prints;
+ * real SDK and credential), else an in-process stand-in for the Key Vault call with a fixed latency
+ * (BENCH_KV_LATENCY_MS, default 10) at the service's fetch seam — labelled as such in the output.
+ */
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import functions, { type HttpResponseInit } from '@azure/functions';
+import { getSecret } from '../src/functions/secrets.js';
+import { ping } from '../src/functions/ping.js';
+import { configureKeyVaultService } from '../src/keyVault/service.js';
+import type { SecretFetch } from '../src/keyVault/secretStore.js';
+import { vaultUrlFrom } from '../src/settings.js';
+
+const { HttpRequest, InvocationContext } = functions;
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const READS = Number(process.env.BENCH_READS ?? 10_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
+const NAMES = ['bench-a', 'bench-b', 'bench-c', 'bench-d', 'bench-e'];
+const LOAD_RUNS = Number(process.env.BENCH_LOAD_RUNS ?? 15);
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
+function median(values: number[]): number {
+  return quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
+}
+
+const quietContext = () => new InvocationContext({ logHandler: () => undefined });
+
+async function runLoad(
+  call: (name: string) => Promise<HttpResponseInit> | HttpResponseInit,
+): Promise<{ p50: number; p99: number; errors: number }> {
+  const latencies: number[] = [];
+  let next = 0;
+  let errors = 0;
+  async function worker(): Promise<void> {
+    while (next < READS) {
+      const i = next++;
+      const started = performance.now();
+      const response = await call(NAMES[i % NAMES.length]!);
+      latencies.push(performance.now() - started);
+      if ((response.status ?? 200) !== 200) errors += 1;
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  latencies.sort((a, b) => a - b);
+  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), errors };
+}
+
+function secretRequest(name: string) {
+  return new HttpRequest({ method: 'GET', url: `http://localhost/api/secrets/${name}`, params: { name } });
+}
+
+async function cacheBench(): Promise<void> {
+  const realVault = vaultUrlFrom(process.env);
+  const latencyMs = Number(process.env.BENCH_KV_LATENCY_MS ?? 10);
+  let calls = 0;
+  let backend: string;
+  let storeFetch: SecretFetch | undefined;
+  let naiveRead: (name: string) => Promise<unknown>;
+
+  if (realVault) {
+    backend = `real vault ${realVault} (real SDK and credential)`;
+    const { SecretClients } = await import('../src/keyVault/sdk.js');
+    const { chooseIdentity } = await import('../src/keyVault/identity.js');
+    const seed = new SecretClients(chooseIdentity(process.env), process.env).client(realVault);
+    for (const name of NAMES) await seed.setSecret(name, `value-of-${name}`);
+    const counted = new SecretClients(chooseIdentity(process.env), process.env);
+    storeFetch = (...args) => {
+      calls += 1;
+      return counted.fetchSecret(...args);
+    };
+    naiveRead = async (name) => {
+      calls += 1;
+      // The naive pattern: a new credential and client per request.
+      const perRequest = new SecretClients(chooseIdentity(process.env), process.env);
+      return perRequest.client(realVault).getSecret(name);
+    };
+  } else {
+    backend = `in-process stand-in for the Key Vault call, ${latencyMs} ms per call (set KEY_VAULT_URL for a real vault)`;
+    const fake: SecretFetch = async (_vault, name, version) => {
+      calls += 1;
+      await new Promise((r) => setTimeout(r, latencyMs));
+      return {
+        name,
+        value: `value-of-${name}`,
+        version: version ?? '0'.repeat(32),
+        contentType: null,
+        enabled: true,
+        createdOn: null,
+        updatedOn: null,
+        expiresOn: null,
+      };
+    };
+    storeFetch = fake;
+    naiveRead = (name) => fake('https://bench.vault.azure.net/', name, undefined, new AbortController().signal);
+  }
+
+  const env = {
+    ...process.env,
+    KEY_VAULT_URL: realVault ?? 'https://bench.vault.azure.net/',
+    SECRETS_ALLOWED: 'bench-*',
+    KEY_VAULT_TIMEOUT_MS: '30000',
+  };
+  configureKeyVaultService({ env, fetchSecret: storeFetch, log: { warn: () => undefined, info: () => undefined } });
+
+  console.log(`\n== Secret reads: ${READS} over ${NAMES.length} names at concurrency ${CONCURRENCY}`);
+  console.log(`   backend: ${backend}`);
+
+  calls = 0;
+  const storeResult = await runLoad((name) => getSecret(secretRequest(name), quietContext()));
+  const storeCalls = calls;
+
+  // The cached steady state: same store, now warm.
+  calls = 0;
+  const warm = await runLoad((name) => getSecret(secretRequest(name), quietContext()));
+  const warmCalls = calls;
+  const pingResult = await runLoad(() =>
+    ping(new HttpRequest({ method: 'GET', url: 'http://localhost/api/ping' }), quietContext()),
+  );
+
+  calls = 0;
+  const naiveResult = await runLoad(async (name) => {
+    await naiveRead(name);
+    return { status: 200 };
+  });
+  const naiveCalls = calls;
+
+  const row = (label: string, kvCalls: number | string, r: { p50: number; p99: number; errors: number }) =>
+    console.log(
+      `   ${label.padEnd(34)} Key Vault calls ${String(kvCalls).padStart(6)}   p50 ${r.p50.toFixed(3).padStart(8)} ms   p99 ${r.p99.toFixed(3).padStart(8)} ms   errors ${r.errors}`,
+    );
+  row('naive per-request fetch', naiveCalls, naiveResult);
+  row('this store (cold start of run)', storeCalls, storeResult);
+  row('this store (warm)', warmCalls, warm);
+  row('ping handler (reference)', '-', pingResult);
+  console.log(
+    `   Key Vault calls, naive / store: ${(naiveCalls / Math.max(storeCalls, 1)).toFixed(0)}x fewer (target >= 1000x)`,
+  );
+  console.log(
+    `   handler p50, naive / store: ${(naiveResult.p50 / storeResult.p50).toFixed(1)}x; p99: ${(naiveResult.p99 / storeResult.p99).toFixed(1)}x`,
+  );
+  console.log(
+    `   cached read vs ping handler, p50: ${(warm.p50 / pingResult.p50).toFixed(2)}x, p99: ${(warm.p99 / pingResult.p99).toFixed(2)}x (target <= 2x)`,
+  );
+}
+
+/** Median time (ms) to import `specifier` in a fresh Node process, measured inside the process. */
+function loadTime(specifier: string, cwd: string): number {
+  const script = `const t = performance.now(); await import(${JSON.stringify(specifier)}); process.stdout.write(String(performance.now() - t));`;
+  const samples: number[] = [];
+  for (let i = 0; i < LOAD_RUNS; i++) {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`loading ${specifier} failed: ${r.stderr}`);
+    samples.push(Number(r.stdout));
+  }
+  return median(samples);
+}
+
+function loadBench(): void {
+  console.log(`\n== Module load (median of ${LOAD_RUNS} fresh processes each)`);
+  const bare = loadTime('@azure/functions', ROOT);
+  const entry = loadTime(pathToFileURL(resolve(ROOT, 'dist/src/index.js')).href, ROOT);
+  const bundle = loadTime(pathToFileURL(resolve(ROOT, 'dist-bundle/index.js')).href, ROOT);
+  const sdk = loadTime(pathToFileURL(resolve(ROOT, 'dist/src/keyVault/sdk.js')).href, ROOT);
+  const line = (label: string, ms: number) =>
+    console.log(`   ${label.padEnd(46)} ${ms.toFixed(1).padStart(7)} ms   ${(ms / bare).toFixed(2)}x bare`);
+  line("bare require('@azure/functions')", bare);
+  line('app entry, unbundled (dist/src/index.js)', entry);
+  line('app entry, esbuild bundle (dist-bundle/index.js)', bundle);
+  line('for scale: the lazily loaded SDK (sdk.js)', sdk);
+  console.log('   target: entry load <= 1.25x a bare @azure/functions load');
+}
+
+await cacheBench();
+loadBench();
