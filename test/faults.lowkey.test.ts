@@ -23,8 +23,8 @@ describe('faults against Lowkey Vault', () => {
 
   before(async () => {
     if (!lowkey) return;
-    vaultProxy = await FaultProxy.start(lowkey!.vaultUrl, { pfx: lowkey!.pfx, passphrase: lowkey!.passphrase });
-    tokenProxy = await FaultProxy.start(lowkey!.tokenAuthority);
+    vaultProxy = await FaultProxy.start(lowkey.vaultUrl, { pfx: lowkey.pfx, passphrase: lowkey.passphrase });
+    tokenProxy = await FaultProxy.start(lowkey.tokenAuthority);
     useLowkeyIdentity(`${tokenProxy.url}/metadata/identity/oauth2/token`);
     for (const n of [hot, cached, revoked]) await seedClient().setSecret(n, VALUE);
   });

@@ -23,7 +23,7 @@ describe('against Lowkey Vault', () => {
 
   before(async () => {
     if (!lowkey) return;
-    tokenProxy = await FaultProxy.start(lowkey!.tokenAuthority);
+    tokenProxy = await FaultProxy.start(lowkey.tokenAuthority);
     useLowkeyIdentity(`${tokenProxy.url}/metadata/identity/oauth2/token`);
     const seeded = await seedClient().setSecret(name, VALUE_1, { contentType: 'text/plain' });
     firstVersion = seeded.properties.version!;
