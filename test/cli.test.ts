@@ -1,0 +1,77 @@
+/** The secrets CLI (scripts/secrets.ts): input checks offline; set/get/list/delete against Lowkey Vault. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import * as secretsModule from '../src/functions/secrets.js';
+import { configureKeyVaultService } from '../src/keyVault/service.js';
+import { body, capturingContext, get } from './support/handlers.js';
+import { lowkey, skipUnlessLowkey, uniqueName, useLowkeyIdentity } from './support/lowkey.js';
+
+const CLI = fileURLToPath(new URL('../scripts/secrets.js', import.meta.url));
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    // A throw-away cwd-independent run: settings only from the environment given here.
+    env: { ...process.env, KEY_VAULT_URL: 'https://127.0.0.1:9/', ...env },
+  });
+}
+
+test('bad names and unknown commands are rejected (exit 2) before any Key Vault call', () => {
+  const bad = cli(['get', 'bad_name']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /not a valid secret name/);
+  const unknown = cli(['frobnicate']);
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /usage/);
+  const noValue = cli(['set', 'ok-name']);
+  assert.equal(noValue.status, 2);
+});
+
+test('an unreachable vault is a clear error (exit 1), not a stack trace', () => {
+  const r = cli(['get', 'some-name'], { KEY_VAULT_TIMEOUT_MS: '2000' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^unreachable \(FetchTimedOut\): Key Vault could not be reached/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+describe('against Lowkey Vault', () => {
+  test(
+    'seed with the CLI, read through the handler; values printed only when asked',
+    { skip: skipUnlessLowkey },
+    async () => {
+      const identity = useLowkeyIdentity();
+      const env = {
+        ...identity,
+        KEY_VAULT_URL: lowkey!.vaultUrl,
+        KEY_VAULT_API_VERSION: lowkey!.apiVersion,
+        KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
+      };
+      const name = uniqueName('cli');
+      const value = `cli-value-${Math.random().toString(36).slice(2)}`;
+      const set = cli(['set', name, value], env);
+      assert.equal(set.status, 0, set.stderr);
+      assert.equal(set.stdout.includes(value), false);
+
+      const hidden = cli(['get', name], env);
+      assert.equal(hidden.status, 0, hidden.stderr);
+      assert.equal(hidden.stdout.includes(value), false);
+      assert.match(hidden.stdout, /value hidden/);
+      const shown = cli(['get', name, '--show'], env);
+      assert.match(shown.stdout, new RegExp(value));
+      const list = cli(['list'], env);
+      assert.match(list.stdout, new RegExp(name));
+      assert.equal(list.stdout.includes(value), false);
+
+      configureKeyVaultService({ env: { ...process.env, ...env, SECRETS_ALLOWED: name } });
+      const { context } = capturingContext();
+      const r = await secretsModule.getSecret(get(`http://localhost/api/secrets/${name}`, { name }), context);
+      assert.equal(r.status, 200);
+      assert.equal(body(r).value, value);
+
+      assert.equal(cli(['delete', name], env).status, 0);
+      assert.equal(cli(['get', name], env).status, 1);
+    },
+  );
+});
