@@ -32,8 +32,7 @@ const loopbackIdentity = {
 };
 
 const env = { ...process.env, ...loopbackIdentity };
-for (const name of ['KEY_VAULT_URL', 'KEY_VAULT_URI', 'AZURE_CLIENT_ID', 'MSI_ENDPOINT', 'SECRETS_ALLOWED'])
-  delete env[name];
+for (const name of ['KEY_VAULT_URL', 'KEY_VAULT_URI', 'AZURE_CLIENT_ID', 'SECRETS_ALLOWED']) delete env[name];
 
 let lowkey;
 if (process.env.SKIP_INTEGRATION === 'true') {

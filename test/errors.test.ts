@@ -27,6 +27,14 @@ test('classification of Key Vault and identity errors', () => {
     'identity-unavailable',
   );
   assert.equal(classifyError(Object.assign(new Error('x'), { name: 'AbortError' })).kind, 'timeout');
+  // ManagedIdentityCredential wraps the identity endpoint's answer: its status is in the cause chain.
+  const wrongClientId = Object.assign(new Error('ManagedIdentityCredential: identity not found'), {
+    name: 'CredentialUnavailableError',
+    cause: { name: 'ServerError', status: 400 },
+  });
+  assert.equal(classifyError(wrongClientId).kind, 'identity-refused');
+  const endpoint500 = Object.assign(new Error('x'), { name: 'CredentialUnavailableError', cause: { status: 500 } });
+  assert.equal(classifyError(endpoint500).kind, 'identity-unavailable');
   const refused = Object.assign(new Error('send failed'), {
     name: 'RestError',
     code: 'REQUEST_SEND_ERROR',

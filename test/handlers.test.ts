@@ -19,7 +19,7 @@ let vault: FakeVault;
 
 function configure(env: Record<string, string>) {
   return configureKeyVaultService({
-    env: { IDENTITY_ENDPOINT: 'http://127.0.0.1:9/token', ...env },
+    env: { IDENTITY_ENDPOINT: 'http://127.0.0.1:9/token', IDENTITY_HEADER: 'unit', ...env },
     fetchSecret: vault.fetch,
     log: { warn: (m) => console.warn(m), info: (m) => console.info(m) },
   });

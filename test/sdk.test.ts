@@ -133,3 +133,44 @@ test('cold start: loading the app and calling ping loads no Key Vault SDK, cache
   assert.match(touched, /node_modules\/@azure\/identity\//, 'the first Key Vault call does load the SDK');
   assert.match(touched, /node_modules\/lru-cache\//);
 });
+
+test('the real ManagedIdentityCredential: its failures classify as refused (4xx) or unavailable (down)', async () => {
+  const { createServer: createHttpServer } = await import('node:http');
+  const { randomUUID } = await import('node:crypto');
+  const { createCredential } = await import('../src/keyVault/sdk.js');
+  const { chooseIdentity } = await import('../src/keyVault/identity.js');
+  const { classifyError } = await import('../src/keyVault/errors.js');
+  // A token endpoint that refuses, as App Service does for an identity that is not assigned to the app.
+  const refusing = createHttpServer((_req, res) => {
+    res.writeHead(400, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ statusCode: 400, message: 'Unable to load the proper Managed Identity.' }));
+  });
+  await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
+  const refusingUrl = `http://127.0.0.1:${(refusing.address() as { port: number }).port}/msi/token`;
+  const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+  const tokenFailure = async (endpoint: string) => {
+    process.env.IDENTITY_ENDPOINT = endpoint;
+    process.env.IDENTITY_HEADER = 'x';
+    // A fresh client id each time: msal-node caches managed-identity tokens process-wide by client id.
+    const env = { IDENTITY_ENDPOINT: endpoint, IDENTITY_HEADER: 'x', AZURE_CLIENT_ID: randomUUID() };
+    const credential = createCredential(chooseIdentity(env), env);
+    try {
+      await credential.getToken('https://vault.azure.net/.default');
+      return undefined;
+    } catch (error) {
+      return classifyError(error);
+    }
+  };
+  try {
+    const refused = await tokenFailure(refusingUrl);
+    assert.equal(refused?.kind, 'identity-refused');
+    // Same URL (msal-node remembers the managed-identity source process-wide), endpoint now down.
+    await new Promise<void>((r) => refusing.close(() => r()));
+    const down = await tokenFailure(refusingUrl);
+    assert.equal(down?.kind, 'identity-unavailable');
+  } finally {
+    process.env.IDENTITY_ENDPOINT = saved.endpoint;
+    process.env.IDENTITY_HEADER = saved.header;
+    refusing.close();
+  }
+});

@@ -108,6 +108,8 @@ test('force fresh bypasses the cached value', async () => {
   assert.equal(vault.calls, 2);
 });
 
+const settle = () => new Promise((r) => setImmediate(r));
+
 test('stale-if-error: transient failures serve the last good value, warn once per streak, and recover', async () => {
   const { vault, clock, store, warnings, infos } = setup();
   vault.set('s', 'pa55-w0rd-123');
@@ -117,22 +119,68 @@ test('stale-if-error: transient failures serve the last good value, warn once pe
   const stale = await store.read({ vaultUrl: VAULT, name: 's' });
   assert.equal(stale.cache, 'stale');
   assert.equal(stale.record.value, 'pa55-w0rd-123');
+  assert.equal(vault.calls, 2);
+
+  // Within the retry interval: served from memory, Key Vault is not asked again.
+  assert.equal((await store.read({ vaultUrl: VAULT, name: 's' })).cache, 'stale');
+  assert.equal(vault.calls, 2);
+
+  // After it: still served at once (no caller waits on a failing Key Vault); one background retry.
   clock.advance(6_000);
   vault.failWith = Object.assign(new Error('no token'), { name: 'CredentialUnavailableError' });
   assert.equal((await store.read({ vaultUrl: VAULT, name: 's' })).cache, 'stale');
+  await settle();
+  assert.equal(vault.calls, 3);
   assert.equal(warnings.length, 1, 'one warning per key per failure streak');
   assert.match(warnings[0]!, /secret "s"/);
   assert.doesNotMatch(warnings[0]!, /pa55-w0rd-123/, 'the warning never carries the value');
-  assert.equal(store.stats().staleServes, 2);
+  assert.equal(store.stats().staleServes, 3);
   assert.equal(store.stats().vaults[VAULT]?.lastError?.kind, 'identity-unavailable');
 
+  // Recovery: the next retry succeeds in the background and the following reads are fresh hits.
   vault.failWith = undefined;
   vault.set('s', 'rotated');
   clock.advance(6_000);
+  await store.read({ vaultUrl: VAULT, name: 's' });
+  await settle();
   const recovered = await store.read({ vaultUrl: VAULT, name: 's' });
   assert.equal(recovered.record.value, 'rotated');
-  assert.equal(recovered.cache, 'miss');
+  assert.equal(recovered.cache, 'hit');
   assert.equal(infos.length, 1);
+});
+
+test('a failed refresh ahead within the TTL keeps serving the value as fresh', async () => {
+  const { vault, clock, store, warnings } = setup();
+  vault.set('fa', 'v');
+  await store.read({ vaultUrl: VAULT, name: 'fa' });
+  vault.failWith = restError(500, 'boom');
+  clock.advance(50_000); // refresh-ahead window, TTL not over
+  assert.equal((await store.read({ vaultUrl: VAULT, name: 'fa' })).cache, 'hit');
+  await settle();
+  assert.equal(vault.calls, 2, 'the background refresh was tried');
+  assert.equal((await store.read({ vaultUrl: VAULT, name: 'fa' })).cache, 'hit');
+  assert.equal(warnings.length, 0);
+  assert.equal(store.stats().staleServes, 0);
+});
+
+test('a TTL of 0 asks Key Vault once per read, not twice', async () => {
+  const { vault, store } = setup({ ttlMs: 0, negativeTtlMs: 0 });
+  vault.set('z', 'v');
+  await store.read({ vaultUrl: VAULT, name: 'z' });
+  assert.equal(vault.calls, 1);
+  await assert.rejects(store.read({ vaultUrl: VAULT, name: 'nope' }));
+  assert.equal(vault.calls, 2);
+});
+
+test('a read whose key is evicted while in flight still gets its value', async () => {
+  const { vault, store } = setup({ maxEntries: 1 });
+  vault.delayMs = 5;
+  for (const n of ['e1', 'e2', 'e3']) vault.set(n, n);
+  const reads = await Promise.all(['e1', 'e2', 'e3'].map((name) => store.read({ vaultUrl: VAULT, name })));
+  assert.deepEqual(
+    reads.map((r) => r.record.value),
+    ['e1', 'e2', 'e3'],
+  );
 });
 
 test('stale serving stops at the maximum staleness', async () => {

@@ -35,12 +35,21 @@ test('API version must be one the SDK knows', () => {
 
 test('identity: managed identity only where the platform provides the endpoint', () => {
   assert.equal(
-    chooseIdentity({ IDENTITY_ENDPOINT: 'http://127.0.0.1:1/token' }).credential,
+    chooseIdentity({ IDENTITY_ENDPOINT: 'http://127.0.0.1:1/token', IDENTITY_HEADER: 'h' }).credential,
     'ManagedIdentityCredential (system-assigned)',
   );
-  const user = chooseIdentity({ IDENTITY_ENDPOINT: 'http://127.0.0.1:1/token', AZURE_CLIENT_ID: 'abc' });
+  const user = chooseIdentity({
+    IDENTITY_ENDPOINT: 'http://127.0.0.1:1/token',
+    IDENTITY_HEADER: 'h',
+    AZURE_CLIENT_ID: 'abc',
+  });
   assert.equal(user.clientId, 'abc');
   assert.match(user.description, /user-assigned managed identity with client id abc/);
   assert.equal(chooseIdentity({}).kind, 'developer');
+  assert.equal(
+    chooseIdentity({ IDENTITY_ENDPOINT: 'http://127.0.0.1:1/token' }).kind,
+    'developer',
+    'the SDK needs the header too',
+  );
   assert.equal(chooseIdentity({ AZURE_CLIENT_ID: 'abc' }).kind, 'developer');
 });

@@ -95,6 +95,14 @@ function networkCode(err: ErrorLike | undefined, depth = 0): string | undefined 
   return networkCode(err.cause as ErrorLike | undefined, depth + 1);
 }
 
+/** An HTTP status anywhere in the cause chain (@azure/identity wraps MSAL errors that carry `status`). */
+function causeStatus(err: ErrorLike | undefined, depth = 0): number | undefined {
+  if (!err || typeof err !== 'object' || depth > 4) return undefined;
+  const own = (err as { status?: unknown }).status ?? err.statusCode;
+  if (typeof own === 'number') return own;
+  return causeStatus(err.cause as ErrorLike | undefined, depth + 1);
+}
+
 function retryAfter(err: ErrorLike): number | undefined {
   const raw = err.response?.headers?.get?.('retry-after');
   if (raw === undefined) return undefined;
@@ -122,15 +130,34 @@ export function classifyError(error: unknown, versionRequested = false): KeyVaul
   const message = shortMessage(err);
   const status = typeof err.statusCode === 'number' ? err.statusCode : undefined;
 
-  if (name === 'CredentialUnavailableError' || name === 'AggregateAuthenticationError') {
-    return new KeyVaultFailure('identity-unavailable', `No usable identity: ${message}`);
-  }
-  if (name === 'AuthenticationError' || name === 'AuthenticationRequiredError') {
-    // The identity endpoint answered but refused (e.g. 400 "identity not found"): a configuration problem.
-    if (status !== undefined && status >= 400 && status < 500) {
-      return new KeyVaultFailure('identity-refused', `The identity endpoint refused a token: ${message}`, status);
+  if (
+    name === 'CredentialUnavailableError' ||
+    name === 'AggregateAuthenticationError' ||
+    name === 'AuthenticationError' ||
+    name === 'AuthenticationRequiredError'
+  ) {
+    // ManagedIdentityCredential wraps every failure, the HTTP status of the identity endpoint's answer is in the
+    // cause chain. A 4xx (e.g. 400 "identity not found": wrong AZURE_CLIENT_ID, identity not enabled) is a
+    // configuration problem, not an outage: it must not be retried into a timeout or served stale.
+    const identityStatus = causeStatus(err);
+    if (
+      identityStatus !== undefined &&
+      identityStatus >= 400 &&
+      identityStatus < 500 &&
+      identityStatus !== 408 &&
+      identityStatus !== 429
+    ) {
+      return new KeyVaultFailure(
+        'identity-refused',
+        `The identity endpoint refused a token: ${message}`,
+        identityStatus,
+      );
     }
-    return new KeyVaultFailure('identity-unavailable', `The identity endpoint failed: ${message}`, status);
+    return new KeyVaultFailure(
+      'identity-unavailable',
+      `No token from the identity endpoint: ${message}`,
+      identityStatus,
+    );
   }
   if (name === 'AbortError' || name === 'TimeoutError') {
     return new KeyVaultFailure('timeout', 'The Key Vault request was aborted before it completed.');

@@ -12,13 +12,13 @@ export interface IdentityChoice {
 }
 
 /**
- * Where the platform provides a managed identity endpoint (App Service / Functions set IDENTITY_ENDPOINT;
- * older hosts MSI_ENDPOINT) the app uses ManagedIdentityCredential only: no probing chain in production.
+ * Where the platform provides a managed identity endpoint (App Service / Functions set IDENTITY_ENDPOINT and
+ * IDENTITY_HEADER; the SDK needs both) the app uses ManagedIdentityCredential only: no probing chain in production.
  * Elsewhere it uses the developer chain.
  */
 export function chooseIdentity(env: Env): IdentityChoice {
   const clientId = env.AZURE_CLIENT_ID?.trim() || undefined;
-  if (env.IDENTITY_ENDPOINT?.trim() || env.MSI_ENDPOINT?.trim()) {
+  if (env.IDENTITY_ENDPOINT?.trim() && env.IDENTITY_HEADER?.trim()) {
     return clientId
       ? {
           kind: 'managed-identity',

@@ -46,7 +46,9 @@ export async function createRuntime(
     } catch (error) {
       const failure = classifyError(error);
       if (failure.kind === 'secret-not-found') return { reachable: true, canReadSecrets: true };
-      const reachable = failure.kind === 'access-denied';
+      // Key Vault answered (refused, throttled or failed) as opposed to never answering.
+      const reachable =
+        failure.kind === 'access-denied' || failure.kind === 'throttled' || failure.kind === 'service-error';
       return { reachable, canReadSecrets: false, failure };
     }
   }

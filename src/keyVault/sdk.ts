@@ -19,9 +19,12 @@ import type { SecretFetch, SecretRecord } from './secretStore.js';
 export function createCredential(identity: IdentityChoice, env: Env): TokenCredential {
   if (identity.kind === 'managed-identity') {
     // ManagedIdentityCredential does not read AZURE_CLIENT_ID by itself: pass it for a user-assigned identity.
+    // One retry only: its own HTTP client otherwise retries for several seconds (20 s on a 404), past
+    // KEY_VAULT_TIMEOUT_MS, while the store already bounds each call, retries later and serves stale.
+    const retryOptions = { maxRetries: 1 };
     return identity.clientId
-      ? new ManagedIdentityCredential({ clientId: identity.clientId })
-      : new ManagedIdentityCredential();
+      ? new ManagedIdentityCredential({ clientId: identity.clientId, retryOptions })
+      : new ManagedIdentityCredential({ retryOptions });
   }
   const authorityHost = env.AZURE_AUTHORITY_HOST?.trim() || undefined;
   return new ChainedTokenCredential(

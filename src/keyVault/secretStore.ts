@@ -119,8 +119,11 @@ export class SecretStore {
       // Entries past their refresh-ahead point are still served while one background fetch refreshes them;
       // `read` makes sure nothing past its hard expiry is served.
       allowStale: true,
-      fetchMethod: (key, previous, { signal, options, context }) =>
-        this.load(context.ref, previous, signal, (ttl) => {
+      // A read already in flight completes even if its key is evicted meanwhile (a working set larger than
+      // SECRET_CACHE_MAX_ENTRIES): its callers get the value, it is just not kept. The timeout still bounds it.
+      ignoreFetchAbort: true,
+      fetchMethod: (_key, previous, { options, context }) =>
+        this.load(context.ref, previous, (ttl) => {
           options.ttl = ttl;
         }),
     });
@@ -130,14 +133,15 @@ export class SecretStore {
   async read(ref: SecretReference, { forceRefresh = false } = {}): Promise<SecretRead> {
     const key = cacheKey(ref);
     const status: LRUCache.Status<string, Entry, FetchContext> = {};
-    let entry = await this.cache.fetch(key, { context: { ref }, status, forceRefresh, allowStale: !forceRefresh });
+    let entry = await this.fetchEntry(key, ref, { status, forceRefresh, allowStale: !forceRefresh });
     let fromMemory = status.fetch === 'hit' || status.returnedStale === true;
-    if (entry !== undefined && this.clock.now() >= entry.expiresAt) {
-      // An expired entry: wait for a fresh one (joins the refresh already in flight, or starts one).
-      entry = await this.cache.fetch(key, { context: { ref }, allowStale: false, forceRefresh: true });
+    if (fromMemory && this.clock.now() >= entry.expiresAt && !this.servableStale(entry)) {
+      // Served from memory but past its hard expiry: wait for a fresh one (joins the refresh already in flight,
+      // or starts one). A last-known-good value during an outage is the exception: it is returned at once while
+      // the background refresh lru-cache just started retries Key Vault.
+      entry = await this.fetchEntry(key, ref, { allowStale: false, forceRefresh: true });
       fromMemory = false;
     }
-    if (entry === undefined) throw new KeyVaultFailure('unexpected', 'The secret could not be loaded.');
     if (entry.kind === 'missing') {
       this.misses += fromMemory ? 0 : 1;
       throw entry.failure;
@@ -151,10 +155,24 @@ export class SecretStore {
     return { record: entry.record, cache: fromMemory ? 'hit' : 'miss' };
   }
 
+  private async fetchEntry(
+    key: string,
+    ref: SecretReference,
+    options: LRUCache.FetchOptions<string, Entry, FetchContext>,
+  ): Promise<Entry> {
+    const entry = await this.cache.fetch(key, { ...options, context: { ref } });
+    if (entry === undefined) throw new KeyVaultFailure('unexpected', 'The secret could not be loaded.');
+    return entry;
+  }
+
+  /** A last-known-good value that may still be served while Key Vault fails. */
+  private servableStale(entry: Entry): boolean {
+    return entry.kind === 'value' && entry.staleBecause !== undefined && this.withinMaxStale(entry);
+  }
+
   /** One bounded Key Vault call that bypasses the cache (used by the access probe). The value is discarded. */
   async fetchUncached(ref: SecretReference): Promise<void> {
-    const controller = new AbortController();
-    await this.call(ref, controller.signal);
+    await this.call(ref);
   }
 
   stats(): StoreStats {
@@ -197,11 +215,9 @@ export class SecretStore {
   }
 
   /** One Key Vault call, bounded by the per-vault limiter and the timeout (queue time included). */
-  private async call(ref: SecretReference, cacheSignal: AbortSignal): Promise<SecretRecord> {
+  private async call(ref: SecretReference): Promise<SecretRecord> {
     const stats = this.vaultStats(ref.vaultUrl);
     const controller = new AbortController();
-    const onCacheAbort = (): void => controller.abort(cacheSignal.reason);
-    cacheSignal.addEventListener('abort', onCacheAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -225,7 +241,6 @@ export class SecretStore {
       throw classifyError(failure, ref.version !== undefined);
     } finally {
       clearTimeout(timer);
-      cacheSignal.removeEventListener('abort', onCacheAbort);
       task.catch(() => undefined);
     }
   }
@@ -233,13 +248,12 @@ export class SecretStore {
   private async load(
     ref: SecretReference,
     previous: Entry | undefined,
-    signal: AbortSignal,
     setTtl: (ttlMs: number) => void,
   ): Promise<Entry> {
     const what = `secret "${ref.name}"${ref.version ? ` version ${ref.version}` : ''} in ${ref.vaultUrl}`;
     let record: SecretRecord;
     try {
-      record = await this.call(ref, signal);
+      record = await this.call(ref);
     } catch (error) {
       const failure = classifyError(error, ref.version !== undefined);
       this.vaultStats(ref.vaultUrl).lastError = {
@@ -253,15 +267,21 @@ export class SecretStore {
         return { kind: 'missing', failure, expiresAt: this.clock.now() + this.policy.negativeTtlMs };
       }
       if (isTransient(failure.kind) && previous?.kind === 'value' && this.withinMaxStale(previous)) {
+        const now = this.clock.now();
+        const retryMs = Math.min(STALE_RETRY_MS, this.policy.ttlMs || STALE_RETRY_MS);
+        setTtl(retryMs);
+        if (now < previous.expiresAt) {
+          // A refresh ahead failed while the value is still within its TTL: keep serving it as it is and retry.
+          return { ...previous, staleBecause: undefined };
+        }
         if (previous.staleBecause === undefined) {
           this.log.warn(
             `Key Vault read of ${what} failed (${failure.kind}); serving the last good value until Key Vault ` +
               `recovers (at most ${Math.round(this.policy.maxStaleMs / 1000)} s past its TTL).`,
           );
         }
-        const retryMs = Math.min(STALE_RETRY_MS, this.policy.ttlMs || STALE_RETRY_MS);
-        setTtl(retryMs);
-        return { ...previous, staleBecause: failure.kind, expiresAt: this.clock.now() + retryMs };
+        const staleUntil = previous.fetchedAt + this.policy.ttlMs + this.policy.maxStaleMs;
+        return { ...previous, staleBecause: failure.kind, expiresAt: Math.min(now + retryMs, staleUntil) };
       }
       // 401/403 (access revoked), identity refused, or nothing good to fall back on: rejecting makes
       // lru-cache delete the key, so a revoked secret is never served again.
