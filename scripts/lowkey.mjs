@@ -9,6 +9,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -94,19 +95,21 @@ async function fetchOk(url) {
   }
 }
 
-/** PEM certificates out of a PKCS#12 store, via the JDK's keytool (always beside java). */
-function p12ToPem(java, p12Path, password) {
-  const keytool = java === 'java' ? 'keytool' : join(java, '..', 'keytool');
-  const r = spawnSync(
-    keytool,
-    ['-list', '-rfc', '-keystore', p12Path, '-storetype', 'PKCS12', '-storepass', password],
-    {
-      encoding: 'utf8',
-    },
-  );
-  const pems = (r.stdout ?? '').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-  if (!pems) throw new Error(`keytool could not read Lowkey's certificate: ${r.stderr || r.stdout}`);
-  return `${pems.join('\n')}\n`;
+/**
+ * Lowkey's TLS certificate as PEM, read from the TLS handshake itself (works the same for the jar and the Docker
+ * image, needs no keytool). Only this one self-signed certificate is then trusted, via NODE_EXTRA_CA_CERTS.
+ */
+export function serverCertificatePem(port) {
+  return new Promise((resolvePem, reject) => {
+    // rejectUnauthorized: false only for this one handshake whose purpose is to fetch the certificate to trust.
+    const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, servername: 'localhost' }, () => {
+      const der = socket.getPeerCertificate().raw;
+      socket.end();
+      const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n');
+      resolvePem(`-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`);
+    });
+    socket.on('error', reject);
+  });
 }
 
 /**
@@ -178,7 +181,7 @@ export async function startLowkey({
   const p12Path = join(dir, 'lowkey-vault.p12');
   writeFileSync(p12Path, p12);
   const certPath = join(dir, 'lowkey-vault.pem');
-  writeFileSync(certPath, p12ToPem(java ?? 'java', p12Path, password));
+  writeFileSync(certPath, await serverCertificatePem(httpsPort));
 
   const facts = {
     pid: child.pid,

@@ -7,7 +7,7 @@
  * are skipped with a loud banner and the reason; with LOWKEY_REQUIRED=true a missing Lowkey fails the run.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { appEnvFor, startLowkey, stopLowkey } from './lowkey.mjs';
 
@@ -34,15 +34,52 @@ const loopbackIdentity = {
 const env = { ...process.env, ...loopbackIdentity };
 for (const name of ['KEY_VAULT_URL', 'KEY_VAULT_URI', 'AZURE_CLIENT_ID', 'SECRETS_ALLOWED']) delete env[name];
 
+/** A self-signed key and certificate for 127.0.0.1 made with openssl, or undefined without openssl. */
+function proxyCertificate(dir) {
+  const key = join(dir, 'proxy-key.pem');
+  const cert = join(dir, 'proxy-cert.pem');
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
+  return r.status === 0 ? { key, cert } : undefined;
+}
+
 let lowkey;
 if (process.env.SKIP_INTEGRATION === 'true') {
   env.LOWKEY_UNAVAILABLE = 'SKIP_INTEGRATION=true';
 } else {
   try {
-    lowkey = await startLowkey({ dir: join(ROOT, '.lowkey', 'test') });
+    const dir = join(ROOT, '.lowkey', 'test');
+    lowkey = await startLowkey({ dir });
     const appEnv = appEnvFor(lowkey);
+    // The tests' fault proxy serves HTTPS with a throw-away certificate of its own; trust exactly the two.
+    const proxyTls = proxyCertificate(dir);
+    const caPath = join(dir, 'trusted.pem');
+    writeFileSync(
+      caPath,
+      readFileSync(appEnv.NODE_EXTRA_CA_CERTS, 'utf8') + (proxyTls ? readFileSync(proxyTls.cert, 'utf8') : ''),
+    );
     Object.assign(env, {
-      NODE_EXTRA_CA_CERTS: appEnv.NODE_EXTRA_CA_CERTS,
+      NODE_EXTRA_CA_CERTS: caPath,
+      ...(proxyTls ? { TEST_PROXY_KEY: proxyTls.key, TEST_PROXY_CERT: proxyTls.cert } : {}),
       LOWKEY_VAULT_URL: lowkey.vaultUrl,
       LOWKEY_TOKEN_URL: lowkey.tokenUrl,
       LOWKEY_TOKEN_AUTHORITY: lowkey.tokenAuthority,
@@ -67,7 +104,12 @@ if (process.env.SKIP_INTEGRATION === 'true') {
 let status = 1;
 try {
   const files = testFiles(TEST_DIR).sort();
-  const run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { env, stdio: 'inherit' });
+  // One test file at a time: the integration files share one Lowkey, and their fault and timing checks must not
+  // compete with each other for it.
+  const run = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+    env,
+    stdio: 'inherit',
+  });
   status = run.status ?? 1;
 } finally {
   if (lowkey) stopLowkey({ child: lowkey.child, dir: join(ROOT, '.lowkey', 'test') });

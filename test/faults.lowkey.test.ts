@@ -24,7 +24,7 @@ describe('faults against Lowkey Vault', () => {
 
   before(async () => {
     if (!lowkey) return;
-    vaultProxy = await FaultProxy.start(lowkey.vaultUrl, { pfx: lowkey.pfx, passphrase: lowkey.passphrase });
+    vaultProxy = await FaultProxy.start(lowkey.vaultUrl, lowkey.proxyTls);
     tokenProxy = await FaultProxy.start(lowkey.tokenAuthority);
     useLowkeyIdentity(`${tokenProxy.url}/metadata/identity/oauth2/token`);
     for (const n of [hot, cached, revoked]) await seedClient().setSecret(n, VALUE);

@@ -11,7 +11,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { request as httpsRequest, createServer as createHttpsServer } from 'node:https';
+import { request as httpsRequest, createServer as createHttpsServer, type ServerOptions } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type Fault =
@@ -37,18 +37,16 @@ export class FaultProxy {
 
   private constructor(
     target: string,
-    private readonly tls?: { pfx: Buffer; passphrase: string },
+    private readonly tls?: ServerOptions,
   ) {
     this.target = new URL(target);
   }
 
   /** Start a proxy to `target` (e.g. https://127.0.0.1:8443). HTTPS when `tls` is given. */
-  static async start(target: string, tls?: { pfx: Buffer; passphrase: string }): Promise<FaultProxy> {
+  static async start(target: string, tls?: ServerOptions): Promise<FaultProxy> {
     const proxy = new FaultProxy(target, tls);
     const handler = (req: IncomingMessage, res: ServerResponse) => void proxy.handle(req, res);
-    proxy.server = tls
-      ? createHttpsServer({ pfx: tls.pfx, passphrase: tls.passphrase }, handler)
-      : createHttpServer(handler);
+    proxy.server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
     proxy.server.on('connection', (s: Socket) => {
       proxy.sockets.add(s);
       s.on('close', () => proxy.sockets.delete(s));

@@ -11,8 +11,8 @@ export interface Lowkey {
   tokenUrl: string;
   tokenAuthority: string;
   apiVersion: '7.2' | '7.3' | '7.4' | '7.5' | '7.6';
-  pfx: Buffer;
-  passphrase: string;
+  /** TLS for the tests' HTTPS fault proxy: a throw-away certificate (trusted by the runner), else Lowkey's own. */
+  proxyTls: { key: Buffer; cert: Buffer } | { pfx: Buffer; passphrase: string };
 }
 
 function load(): Lowkey | undefined {
@@ -23,8 +23,10 @@ function load(): Lowkey | undefined {
     tokenUrl: e.LOWKEY_TOKEN_URL,
     tokenAuthority: e.LOWKEY_TOKEN_AUTHORITY ?? new URL(e.LOWKEY_TOKEN_URL).origin,
     apiVersion: (e.LOWKEY_API_VERSION ?? '7.5') as Lowkey['apiVersion'],
-    pfx: readFileSync(e.LOWKEY_CERT_P12),
-    passphrase: e.LOWKEY_CERT_PASSWORD ?? 'changeit',
+    proxyTls:
+      e.TEST_PROXY_KEY && e.TEST_PROXY_CERT
+        ? { key: readFileSync(e.TEST_PROXY_KEY), cert: readFileSync(e.TEST_PROXY_CERT) }
+        : { pfx: readFileSync(e.LOWKEY_CERT_P12), passphrase: e.LOWKEY_CERT_PASSWORD ?? 'changeit' },
   };
 }
 
