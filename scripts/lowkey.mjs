@@ -30,13 +30,33 @@ function m2Path(group, artifact, version) {
   return join(homedir(), '.m2', 'repository', ...group.split('.'), artifact, version, `${artifact}-${version}.jar`);
 }
 
-/** The Lowkey jar path, downloading it with Maven when needed. Returns { jar } or { error }. */
+/**
+ * A Lowkey app jar dropped into the workspace's shared/ folder (beside the clone, as CI has it), for machines whose
+ * Maven mirror does not serve it: shared/lowkey-vault-app-<version>.jar or shared/lowkey/lowkey-vault-app-*.jar.
+ */
+function sharedJar() {
+  for (const dir of [join(ROOT, '..', 'shared'), join(ROOT, '..', 'shared', 'lowkey')]) {
+    if (!existsSync(dir)) continue;
+    const jars = readdirSync(dir)
+      .filter((f) => /^lowkey-vault-app-[\d.]+\.jar$/.test(f))
+      .sort();
+    if (jars.length > 0) return join(dir, jars[jars.length - 1]);
+  }
+  return undefined;
+}
+
+/**
+ * The Lowkey jar path: LOWKEY_VAULT_JAR, else a jar in shared/, else the pinned version from the local Maven
+ * repository, downloading it with `mvn dependency:get` when needed. Returns { jar } or { error }.
+ */
 export function resolveJar({ quiet = false } = {}) {
   if (process.env.LOWKEY_VAULT_JAR) {
     return existsSync(process.env.LOWKEY_VAULT_JAR)
       ? { jar: process.env.LOWKEY_VAULT_JAR }
       : { error: `LOWKEY_VAULT_JAR=${process.env.LOWKEY_VAULT_JAR} does not exist` };
   }
+  const shared = sharedJar();
+  if (shared) return { jar: shared };
   const tried = [];
   for (const [group, artifact] of LOWKEY_COORDINATES) {
     const jar = m2Path(group, artifact, LOWKEY_VERSION);
@@ -51,7 +71,11 @@ export function resolveJar({ quiet = false } = {}) {
     if (mvn.error) return { error: `mvn is not available (${mvn.error.message})` };
     if (existsSync(jar)) return { jar };
   }
-  return { error: `Maven could not fetch ${tried.join(' or ')} from the configured repositories` };
+  return {
+    error:
+      `Maven could not fetch ${tried.join(' or ')} from the configured repositories, and neither ` +
+      'LOWKEY_VAULT_JAR nor shared/lowkey-vault-app-<version>.jar provides the jar',
+  };
 }
 
 /** The newest java binary: $JAVA_HOME, then /usr/lib/jvm/* (highest version), then PATH. */
