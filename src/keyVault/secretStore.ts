@@ -142,16 +142,14 @@ export class SecretStore {
       entry = await this.fetchEntry(key, ref, { allowStale: false, forceRefresh: true });
       fromMemory = false;
     }
-    if (entry.kind === 'missing') {
-      this.misses += fromMemory ? 0 : 1;
-      throw entry.failure;
-    }
-    if (entry.staleBecause !== undefined) {
+    if (entry.kind === 'value' && entry.staleBecause !== undefined) {
       this.staleServes += 1;
       return { record: entry.record, cache: 'stale' };
     }
+    // A remembered 404 counts like any other answer from memory.
     if (fromMemory) this.hits += 1;
     else this.misses += 1;
+    if (entry.kind === 'missing') throw entry.failure;
     return { record: entry.record, cache: fromMemory ? 'hit' : 'miss' };
   }
 
