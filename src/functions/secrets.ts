@@ -8,7 +8,6 @@ import {
 import { problem, problemForFailure, problemResponse } from '../http/problems.js';
 import { classifyError } from '../keyVault/errors.js';
 import { keyVaultService } from '../keyVault/service.js';
-import { APP_SETTINGS, listSetting } from '../settings.js';
 import { isSecretAllowed, secretRequestError } from '../validation.js';
 
 function iso(date: Date | null): string | null {
@@ -38,7 +37,7 @@ export async function getSecret(request: HttpRequest, context: InvocationContext
   }
 
   const service = keyVaultService();
-  if (!isSecretAllowed(name, listSetting(service.env, APP_SETTINGS.SECRETS_ALLOWED))) {
+  if (!isSecretAllowed(name, service.allowedSecrets)) {
     return problemResponse(
       problem(
         'secret-not-allowed',

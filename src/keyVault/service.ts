@@ -7,7 +7,7 @@
  */
 import { parseKeyVaultReference, vaultDnsSuffixFrom } from '../references.js';
 import type { SecretReference } from '../references.js';
-import { APP_SETTINGS, type Env, vaultUrlFrom } from '../settings.js';
+import { APP_SETTINGS, type Env, listSetting, vaultUrlFrom } from '../settings.js';
 import { chooseIdentity, type IdentityChoice } from './identity.js';
 import type { AccessProbe } from './runtime.js';
 import type { Clock, SecretFetch, SecretRead, SecretStore, StoreLogger, StoreStats } from './secretStore.js';
@@ -30,14 +30,16 @@ export class KeyVaultService {
   private runtime: Promise<{ store: SecretStore; probeAccess: (vaultUrl: string) => Promise<AccessProbe> }> | undefined;
   private loadedStore: SecretStore | undefined;
 
+  /** The configured vault (`KEY_VAULT_URL` / `KEY_VAULT_URI`), or undefined. */
+  readonly vaultUrl: string | undefined;
+  /** `SECRETS_ALLOWED`, parsed once: app settings only change with a restart, and this is on every read. */
+  readonly allowedSecrets: readonly string[];
+
   constructor(private readonly options: ServiceOptions = {}) {
     this.env = options.env ?? process.env;
     this.identity = chooseIdentity(this.env);
-  }
-
-  /** The configured vault (`KEY_VAULT_URL` / `KEY_VAULT_URI`), or undefined. */
-  get vaultUrl(): string | undefined {
-    return vaultUrlFrom(this.env);
+    this.vaultUrl = vaultUrlFrom(this.env);
+    this.allowedSecrets = listSetting(this.env, APP_SETTINGS.SECRETS_ALLOWED);
   }
 
   private load() {
