@@ -186,33 +186,39 @@ export async function startLowkey({
   });
 
   const tokenBase = `http://127.0.0.1:${tokenPort}`;
+  const tokenUrl = `${tokenBase}/metadata/identity/oauth2/token`;
+  // Ready when the managed-identity token endpoint (the feature the tests need) answers.
   const deadline = Date.now() + timeoutMs;
-  let password;
-  while (Date.now() < deadline) {
+  let ready = false;
+  while (!ready && Date.now() < deadline) {
     if (exited !== null) throw new Error(`Lowkey Vault exited with ${exited}; see ${logPath}`);
-    const r = await fetchOk(`${tokenBase}/metadata/default-cert/password`);
-    if (r) {
-      password = (await r.text()).trim();
-      break;
-    }
-    await sleep(500);
+    ready =
+      (await fetchOk(`${tokenUrl}?resource=${encodeURIComponent(`https://127.0.0.1:${httpsPort}`)}`)) !== undefined;
+    if (!ready) await sleep(500);
   }
-  if (password === undefined) {
+  if (!ready) {
     child.kill();
-    throw new Error(`Lowkey Vault did not start within ${timeoutMs} ms; see ${logPath}`);
+    throw new Error(`Lowkey Vault did not serve its token endpoint within ${timeoutMs} ms; see ${logPath}`);
   }
-  const p12 = Buffer.from(await (await fetch(`${tokenBase}/metadata/default-cert/lowkey-vault.p12`)).arrayBuffer());
-  const p12Path = join(dir, 'lowkey-vault.p12');
-  writeFileSync(p12Path, p12);
   const certPath = join(dir, 'lowkey-vault.pem');
   writeFileSync(certPath, await serverCertificatePem(httpsPort));
+  // Lowkey's key store (for the fault proxy's TLS when openssl is missing); best effort.
+  let p12Path;
+  let password;
+  const pw = await fetchOk(`${tokenBase}/metadata/default-cert/password`);
+  const p12 = pw && (await fetchOk(`${tokenBase}/metadata/default-cert/lowkey-vault.p12`));
+  if (pw && p12) {
+    password = (await pw.text()).trim();
+    p12Path = join(dir, 'lowkey-vault.p12');
+    writeFileSync(p12Path, Buffer.from(await p12.arrayBuffer()));
+  }
 
   const facts = {
     pid: child.pid,
     httpsPort,
     tokenPort,
     vaultUrl: `https://127.0.0.1:${httpsPort}/`,
-    tokenUrl: `${tokenBase}/metadata/identity/oauth2/token`,
+    tokenUrl,
     tokenAuthority: tokenBase,
     certPath,
     p12Path,

@@ -84,8 +84,7 @@ if (process.env.SKIP_INTEGRATION === 'true') {
       LOWKEY_TOKEN_URL: lowkey.tokenUrl,
       LOWKEY_TOKEN_AUTHORITY: lowkey.tokenAuthority,
       LOWKEY_API_VERSION: lowkey.apiVersion,
-      LOWKEY_CERT_P12: lowkey.p12Path,
-      LOWKEY_CERT_PASSWORD: lowkey.certPassword,
+      ...(lowkey.p12Path ? { LOWKEY_CERT_P12: lowkey.p12Path, LOWKEY_CERT_PASSWORD: lowkey.certPassword } : {}),
     });
     console.log(`[tests] Lowkey Vault at ${lowkey.vaultUrl} (token endpoint ${lowkey.tokenUrl})`);
   } catch (error) {

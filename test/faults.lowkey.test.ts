@@ -12,7 +12,7 @@ import * as secretsModule from '../src/functions/secrets.js';
 import { configureKeyVaultService, type KeyVaultService } from '../src/keyVault/service.js';
 import { FaultProxy } from './support/faultProxy.js';
 import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
-import { lowkey, seedClient, skipUnlessLowkey, uniqueName, useLowkeyIdentity } from './support/lowkey.js';
+import { lowkey, seedClient, skipUnlessFaultProxy, uniqueName, useLowkeyIdentity } from './support/lowkey.js';
 
 describe('faults against Lowkey Vault', () => {
   let vaultProxy: FaultProxy;
@@ -23,7 +23,7 @@ describe('faults against Lowkey Vault', () => {
   const VALUE = `value-${Math.random().toString(36).slice(2)}`;
 
   before(async () => {
-    if (!lowkey) return;
+    if (!lowkey?.proxyTls) return;
     vaultProxy = await FaultProxy.start(lowkey.vaultUrl, lowkey.proxyTls);
     tokenProxy = await FaultProxy.start(lowkey.tokenAuthority);
     useLowkeyIdentity(`${tokenProxy.url}/metadata/identity/oauth2/token`);
@@ -36,7 +36,7 @@ describe('faults against Lowkey Vault', () => {
   });
 
   beforeEach(() => {
-    if (!lowkey) return;
+    if (!lowkey?.proxyTls) return;
     vaultProxy.reset();
     tokenProxy.reset();
   });
@@ -67,17 +67,21 @@ describe('faults against Lowkey Vault', () => {
       (r) => r.method === 'GET' && r.authorized && new RegExp(`/secrets/${name}/?$`).test(r.path),
     ).length;
 
-  test('1,000 concurrent cold reads of one name → exactly one Key Vault GET', { skip: skipUnlessLowkey }, async () => {
-    configure();
-    vaultProxy.fault = { kind: 'delay', ms: 200 };
-    const responses = await Promise.all(Array.from({ length: 1000 }, () => read(hot)));
-    assert.ok(responses.every((r) => r.status === 200 && body(r).value === VALUE));
-    assert.equal(reads(hot), 1);
-  });
+  test(
+    '1,000 concurrent cold reads of one name → exactly one Key Vault GET',
+    { skip: skipUnlessFaultProxy },
+    async () => {
+      configure();
+      vaultProxy.fault = { kind: 'delay', ms: 200 };
+      const responses = await Promise.all(Array.from({ length: 1000 }, () => read(hot)));
+      assert.ok(responses.every((r) => r.status === 200 && body(r).value === VALUE));
+      assert.equal(reads(hot), 1);
+    },
+  );
 
   test(
     'outage: cached values are served stale, uncached names get 503 + Retry-After within the timeout, then recovery',
-    { skip: skipUnlessLowkey },
+    { skip: skipUnlessFaultProxy },
     async () => {
       const service = configure({ SECRET_CACHE_TTL_SECONDS: '1', KEY_VAULT_TIMEOUT_MS: '1500' });
       assert.equal((await read(cached)).status, 200);
@@ -108,7 +112,7 @@ describe('faults against Lowkey Vault', () => {
     },
   );
 
-  test('500s from Key Vault also serve stale', { skip: skipUnlessLowkey }, async () => {
+  test('500s from Key Vault also serve stale', { skip: skipUnlessFaultProxy }, async () => {
     configure({ SECRET_CACHE_TTL_SECONDS: '1' });
     await read(cached);
     await new Promise((r) => setTimeout(r, 1_100));
@@ -118,34 +122,38 @@ describe('faults against Lowkey Vault', () => {
     assert.equal(header(r, 'x-cache'), 'stale');
   });
 
-  test('403 evicts: 502 naming the identity, and nothing stale afterwards', { skip: skipUnlessLowkey }, async () => {
-    configure();
-    assert.equal((await read(revoked)).status, 200);
-    vaultProxy.fault = { kind: 'status', status: 403 };
-    const denied = await read(revoked, { 'cache-control': 'no-cache' });
-    assert.equal(denied.status, 502);
-    assert.match(String(body(denied).detail), /system-assigned managed identity/);
-    assert.match(String(body(denied).detail), /Key Vault Secrets User/);
-    vaultProxy.fault = { kind: 'status', status: 500 };
-    const after403 = await read(revoked);
-    assert.equal(after403.status, 503, 'the revoked value was evicted, not served stale');
-  });
+  test(
+    '403 evicts: 502 naming the identity, and nothing stale afterwards',
+    { skip: skipUnlessFaultProxy },
+    async () => {
+      configure();
+      assert.equal((await read(revoked)).status, 200);
+      vaultProxy.fault = { kind: 'status', status: 403 };
+      const denied = await read(revoked, { 'cache-control': 'no-cache' });
+      assert.equal(denied.status, 502);
+      assert.match(String(body(denied).detail), /system-assigned managed identity/);
+      assert.match(String(body(denied).detail), /Key Vault Secrets User/);
+      vaultProxy.fault = { kind: 'status', status: 500 };
+      const after403 = await read(revoked);
+      assert.equal(after403.status, 503, 'the revoked value was evicted, not served stale');
+    },
+  );
 
-  test('401 from Key Vault is also an identity problem: 502', { skip: skipUnlessLowkey }, async () => {
+  test('401 from Key Vault is also an identity problem: 502', { skip: skipUnlessFaultProxy }, async () => {
     configure();
     vaultProxy.fault = { kind: 'status', status: 401 };
     const r = await read(uniqueName('unauth'));
     assert.equal(r.status, 502);
   });
 
-  test('404 is negative-cached: a missing name cannot hammer Key Vault', { skip: skipUnlessLowkey }, async () => {
+  test('404 is negative-cached: a missing name cannot hammer Key Vault', { skip: skipUnlessFaultProxy }, async () => {
     configure();
     const missing = uniqueName('missing');
     for (let i = 0; i < 20; i++) assert.equal((await read(missing)).status, 404);
     assert.equal(reads(missing), 1);
   });
 
-  test('429 throttling: 503 with Retry-After', { skip: skipUnlessLowkey }, async () => {
+  test('429 throttling: 503 with Retry-After', { skip: skipUnlessFaultProxy }, async () => {
     configure({ KEY_VAULT_TIMEOUT_MS: '8000' });
     vaultProxy.fault = { kind: 'status', status: 429, retryAfter: 1 };
     const r = await read(uniqueName('throttled'));
@@ -155,7 +163,7 @@ describe('faults against Lowkey Vault', () => {
 
   test(
     'identity endpoint down: 503 + Retry-After for uncached names, quickly',
-    { skip: skipUnlessLowkey },
+    { skip: skipUnlessFaultProxy },
     async () => {
       // msal-node keeps managed-identity tokens in a process-wide cache keyed by client id: a fresh client id
       // (Lowkey ignores it) makes this credential really ask the (now failing) token endpoint.

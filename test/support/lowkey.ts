@@ -12,12 +12,12 @@ export interface Lowkey {
   tokenAuthority: string;
   apiVersion: '7.2' | '7.3' | '7.4' | '7.5' | '7.6';
   /** TLS for the tests' HTTPS fault proxy: a throw-away certificate (trusted by the runner), else Lowkey's own. */
-  proxyTls: { key: Buffer; cert: Buffer } | { pfx: Buffer; passphrase: string };
+  proxyTls: { key: Buffer; cert: Buffer } | { pfx: Buffer; passphrase: string } | undefined;
 }
 
 function load(): Lowkey | undefined {
   const e = process.env;
-  if (!e.LOWKEY_VAULT_URL || !e.LOWKEY_TOKEN_URL || !e.LOWKEY_CERT_P12) return undefined;
+  if (!e.LOWKEY_VAULT_URL || !e.LOWKEY_TOKEN_URL) return undefined;
   return {
     vaultUrl: e.LOWKEY_VAULT_URL,
     tokenUrl: e.LOWKEY_TOKEN_URL,
@@ -26,7 +26,9 @@ function load(): Lowkey | undefined {
     proxyTls:
       e.TEST_PROXY_KEY && e.TEST_PROXY_CERT
         ? { key: readFileSync(e.TEST_PROXY_KEY), cert: readFileSync(e.TEST_PROXY_CERT) }
-        : { pfx: readFileSync(e.LOWKEY_CERT_P12), passphrase: e.LOWKEY_CERT_PASSWORD ?? 'changeit' },
+        : e.LOWKEY_CERT_P12
+          ? { pfx: readFileSync(e.LOWKEY_CERT_P12), passphrase: e.LOWKEY_CERT_PASSWORD ?? 'changeit' }
+          : undefined,
   };
 }
 
@@ -36,6 +38,11 @@ export const lowkey = load();
 export const skipUnlessLowkey: string | false = lowkey
   ? false
   : `INTEGRATION SKIPPED: Lowkey Vault unavailable (${process.env.LOWKEY_UNAVAILABLE ?? 'not started by scripts/run-tests.mjs'})`;
+
+/** Like skipUnlessLowkey, and the HTTPS fault proxy needs a certificate (openssl, or Lowkey's key store). */
+export const skipUnlessFaultProxy: string | false =
+  skipUnlessLowkey ||
+  (lowkey?.proxyTls ? false : 'FAULT TESTS SKIPPED: no TLS material for the fault proxy (openssl missing)');
 
 /**
  * Point the real ManagedIdentityCredential at Lowkey's token endpoint (App Service style), and every other
