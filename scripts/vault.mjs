@@ -3,9 +3,26 @@
  * managed-identity token endpoint) for `npm start`, on https://127.0.0.1:8443 and http://127.0.0.1:8080 by default
  * (LOWKEY_HTTPS_PORT / LOWKEY_TOKEN_PORT to change). Same implementation as the test set-up (scripts/lowkey.mjs).
  */
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { appEnvFor, STATE_DIR, startLowkey, stopLowkey } from './lowkey.mjs';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+/** Seed the demo secret that local.settings.json.example allows and references, through the secrets CLI. */
+function seedDemoSecret(state) {
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (build.status !== 0) return console.error('Build failed; demo secret not seeded.');
+  const value = `demo-${randomUUID()}`;
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'secrets.js'), 'set', 'demo-secret', value], {
+    cwd: ROOT,
+    env: { ...process.env, ...appEnvFor(state) },
+    encoding: 'utf8',
+  });
+  console.log(r.status === 0 ? `Seeded: ${r.stdout.trim()}` : `Could not seed demo-secret: ${r.stderr.trim()}`);
+}
 
 const command = process.argv[2] ?? 'start';
 const statePath = join(STATE_DIR, 'state.json');
@@ -50,6 +67,7 @@ if (command === 'start') {
         tokenPort: Number(process.env.LOWKEY_TOKEN_PORT ?? 8080),
         detached: true,
       });
+      seedDemoSecret(state);
       printSettings(state);
       process.exit(0);
     } catch (error) {
