@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import * as secretsModule from '../src/functions/secrets.js';
 import { configureKeyVaultService } from '../src/keyVault/service.js';
 import { body, capturingContext, get } from './support/handlers.js';
-import { lowkey, skipUnlessLowkey, uniqueName, useLowkeyIdentity } from './support/lowkey.js';
+import { vaultSettings, skipUnlessLowkey, uniqueName, useLowkeyIdentity } from './support/lowkey.js';
 
 const CLI = fileURLToPath(new URL('../scripts/secrets.js', import.meta.url));
 
@@ -44,9 +44,7 @@ describe('against Lowkey Vault', () => {
       const identity = useLowkeyIdentity();
       const env = {
         ...identity,
-        KEY_VAULT_URL: lowkey!.vaultUrl,
-        KEY_VAULT_API_VERSION: lowkey!.apiVersion,
-        KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
+        ...vaultSettings(),
       };
       const name = uniqueName('cli');
       const value = `cli-value-${Math.random().toString(36).slice(2)}`;

@@ -12,7 +12,14 @@ import * as secretsModule from '../src/functions/secrets.js';
 import { configureKeyVaultService, type KeyVaultService } from '../src/keyVault/service.js';
 import { FaultProxy } from './support/faultProxy.js';
 import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
-import { lowkey, seedClient, skipUnlessFaultProxy, uniqueName, useLowkeyIdentity } from './support/lowkey.js';
+import {
+  lowkey,
+  vaultSettings,
+  seedClient,
+  skipUnlessFaultProxy,
+  uniqueName,
+  useLowkeyIdentity,
+} from './support/lowkey.js';
 
 describe('faults against Lowkey Vault', () => {
   let vaultProxy: FaultProxy;
@@ -45,9 +52,7 @@ describe('faults against Lowkey Vault', () => {
     return configureKeyVaultService({
       env: {
         ...process.env,
-        KEY_VAULT_URL: `${vaultProxy.url}/`,
-        KEY_VAULT_API_VERSION: lowkey!.apiVersion,
-        KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
+        ...vaultSettings(`${vaultProxy.url}/`),
         SECRETS_ALLOWED: '*',
         KEY_VAULT_TIMEOUT_MS: '2000',
         ...extra,

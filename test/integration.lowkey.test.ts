@@ -10,7 +10,14 @@ import * as secretsModule from '../src/functions/secrets.js';
 import { configureKeyVaultService } from '../src/keyVault/service.js';
 import { FaultProxy } from './support/faultProxy.js';
 import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
-import { lowkey, seedClient, skipUnlessLowkey, uniqueName, useLowkeyIdentity } from './support/lowkey.js';
+import {
+  lowkey,
+  vaultSettings,
+  seedClient,
+  skipUnlessLowkey,
+  uniqueName,
+  useLowkeyIdentity,
+} from './support/lowkey.js';
 
 describe('against Lowkey Vault', () => {
   const name = uniqueName('db-password');
@@ -38,9 +45,7 @@ describe('against Lowkey Vault', () => {
     return configureKeyVaultService({
       env: {
         ...process.env,
-        KEY_VAULT_URL: lowkey!.vaultUrl,
-        KEY_VAULT_API_VERSION: lowkey!.apiVersion,
-        KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
+        ...vaultSettings(),
         SECRETS_ALLOWED: `${name},missing-*`,
         KEY_VAULT_TIMEOUT_MS: '10000',
         ...extra,

@@ -59,6 +59,15 @@ export function useLowkeyIdentity(tokenUrl = lowkey!.tokenUrl): Record<string, s
   return identity;
 }
 
+/** The app settings that point the app at a Lowkey vault (directly, or through a proxy at `vaultUrl`). */
+export function vaultSettings(vaultUrl = lowkey!.vaultUrl): Record<string, string> {
+  return {
+    KEY_VAULT_URL: vaultUrl,
+    KEY_VAULT_API_VERSION: lowkey!.apiVersion,
+    KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
+  };
+}
+
 /** Lowkey accepts any bearer token; seeding uses a fixed one so it does not depend on the code under test. */
 const seedCredential: TokenCredential = {
   getToken: async () => ({ token: 'seed-token', expiresOnTimestamp: Date.now() + 3_600_000 }),
