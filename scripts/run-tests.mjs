@@ -7,7 +7,7 @@
  * are skipped with a loud banner and the reason; with LOWKEY_REQUIRED=true a missing Lowkey fails the run.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { appEnvFor, startLowkey, stopLowkey } from './lowkey.mjs';
 
@@ -62,16 +62,28 @@ function proxyCertificate(dir) {
   return r.status === 0 ? { key, cert } : undefined;
 }
 
+// The tests' HTTPS fault fixtures serve a throw-away certificate of their own (needs openssl); trusted through
+// NODE_EXTRA_CA_CERTS together with the emulator's, and nothing else is trusted beyond the system store.
+const certDir = join(ROOT, '.lowkey', 'test');
+mkdirSync(certDir, { recursive: true });
+const proxyTls = proxyCertificate(certDir);
+if (proxyTls) {
+  Object.assign(env, {
+    NODE_EXTRA_CA_CERTS: proxyTls.cert,
+    TEST_PROXY_KEY: proxyTls.key,
+    TEST_PROXY_CERT: proxyTls.cert,
+  });
+}
+
 let lowkey;
 if (process.env.SKIP_INTEGRATION === 'true') {
   env.LOWKEY_UNAVAILABLE = 'SKIP_INTEGRATION=true';
 } else {
   try {
-    const dir = join(ROOT, '.lowkey', 'test');
+    const dir = certDir;
     lowkey = await startLowkey({ dir });
     const appEnv = appEnvFor(lowkey);
-    // The tests' fault proxy serves HTTPS with a throw-away certificate of its own; trust exactly the two.
-    const proxyTls = proxyCertificate(dir);
+    // Trust exactly the two: the emulator's certificate and the fault fixtures'.
     const caPath = join(dir, 'trusted.pem');
     writeFileSync(
       caPath,
@@ -79,7 +91,6 @@ if (process.env.SKIP_INTEGRATION === 'true') {
     );
     Object.assign(env, {
       NODE_EXTRA_CA_CERTS: caPath,
-      ...(proxyTls ? { TEST_PROXY_KEY: proxyTls.key, TEST_PROXY_CERT: proxyTls.cert } : {}),
       LOWKEY_VAULT_URL: lowkey.vaultUrl,
       LOWKEY_TOKEN_URL: lowkey.tokenUrl,
       LOWKEY_TOKEN_AUTHORITY: lowkey.tokenAuthority,

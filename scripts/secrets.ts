@@ -1,6 +1,11 @@
 /**
  * `npm run secrets -- <command>`: a small secrets CLI for developers, through the app's own credential and client
- * code (src/keyVault/sdk.ts) and settings (KEY_VAULT_URL etc. from the environment, else local.settings.json).
+ * code (the Key Vault module's public face) and configuration (KEY_VAULT_URL etc. from the environment, else
+ * local.settings.json, parsed by src/config.ts like the app's own).
+ *
+ * Scripts rule: TypeScript scripts (bench.ts, secrets.ts) import app code and are compiled with it by `npm run
+ * build` into dist/scripts/; .mjs scripts (test runner, emulator harness, bundler, start) run from source and
+ * import no app code.
  *
  *   set <name> <value> | set <name> --stdin     create a new version
  *   get <name> [--version <v>] [--show]         metadata; the value only with --show
@@ -10,11 +15,14 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { classifyError, referenceStatusWord } from '../src/keyVault/errors.js';
-import { chooseIdentity } from '../src/keyVault/identity.js';
-import { SecretClients } from '../src/keyVault/sdk.js';
-import { vaultUrlFrom } from '../src/settings.js';
-import { isValidSecretName, isValidSecretVersion } from '../src/validation.js';
+import { parseConfig } from '../src/config.js';
+import {
+  classifyError,
+  isValidSecretName,
+  isValidSecretVersion,
+  referenceStatusWord,
+  sdkSecretClient,
+} from '../src/keyVault/index.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const USAGE = `usage: npm run secrets -- set <name> <value>|--stdin | get <name> [--version <v>] [--show] | list | delete <name>`;
@@ -69,9 +77,10 @@ async function main(args: string[]): Promise<void> {
   if (!command || !['set', 'get', 'list', 'delete'].includes(command)) throw new UsageError(USAGE);
   // Bad input is rejected before anything talks to Key Vault.
   if (command !== 'list') checkName(rest[0]);
-  const vaultUrl = vaultUrlFrom(env);
+  const config = parseConfig(env);
+  const vaultUrl = config.vaultUrl;
   if (!vaultUrl) throw new UsageError('KEY_VAULT_URL is not set (environment or local.settings.json).');
-  const client = new SecretClients(chooseIdentity(env), env).client(vaultUrl);
+  const client = await sdkSecretClient(config);
 
   switch (command) {
     case 'set': {

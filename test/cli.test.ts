@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import * as secretsModule from '../src/functions/secrets.js';
-import { configureKeyVaultService } from '../src/keyVault/service.js';
+import * as getSecretModule from '../src/functions/getSecret.js';
+import { parseConfig } from '../src/config.js';
+import { configureKeyVault } from '../src/keyVault/index.js';
 import { body, capturingContext, get } from './support/handlers.js';
 import { vaultSettings, skipUnlessLowkey, uniqueName, useLowkeyIdentity } from './support/lowkey.js';
 
@@ -62,9 +63,9 @@ describe('against Lowkey Vault', () => {
       assert.match(list.stdout, new RegExp(name));
       assert.equal(list.stdout.includes(value), false);
 
-      configureKeyVaultService({ env: { ...process.env, ...env, SECRETS_ALLOWED: name } });
+      configureKeyVault({ config: parseConfig({ ...process.env, ...env, SECRETS_ALLOWED: name }) });
       const { context } = capturingContext();
-      const r = await secretsModule.getSecret(get(`http://localhost/api/secrets/${name}`, { name }), context);
+      const r = await getSecretModule.getSecret(get(`http://localhost/api/secrets/${name}`, { name }), context);
       assert.equal(r.status, 200);
       assert.equal(body(r).value, value);
 

@@ -8,8 +8,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import * as secretsModule from '../src/functions/secrets.js';
-import { configureKeyVaultService, type KeyVaultService } from '../src/keyVault/service.js';
+import * as getSecretModule from '../src/functions/getSecret.js';
+import { parseConfig } from '../src/config.js';
+import { configureKeyVault, type KeyVaultService } from '../src/keyVault/index.js';
 import { FaultProxy } from './support/faultProxy.js';
 import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
 import {
@@ -49,21 +50,21 @@ describe('faults against Lowkey Vault', () => {
   });
 
   function configure(extra: Record<string, string> = {}): KeyVaultService {
-    return configureKeyVaultService({
-      env: {
+    return configureKeyVault({
+      config: parseConfig({
         ...process.env,
         ...vaultSettings(`${vaultProxy.url}/`),
         SECRETS_ALLOWED: '*',
         KEY_VAULT_TIMEOUT_MS: '2000',
         ...extra,
-      },
+      }),
       log: { warn: (m) => console.warn(m), info: (m) => console.info(m) },
     });
   }
 
   function read(name: string, headers: Record<string, string> = {}) {
     const { context } = capturingContext('getSecret');
-    return secretsModule.getSecret(get(`http://localhost/api/secrets/${name}`, { name }, headers), context);
+    return getSecretModule.getSecret(get(`http://localhost/api/secrets/${name}`, { name }, headers), context);
   }
 
   // Authorised GETs of one secret. Without a version the SDK asks for `/secrets/<name>/` (trailing slash).

@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { beforeEach, test } from 'node:test';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as pingModule from '../src/functions/ping.js';
-import * as secretsModule from '../src/functions/secrets.js';
-import { configureKeyVaultService } from '../src/keyVault/service.js';
+import * as getSecretModule from '../src/functions/getSecret.js';
+import { parseConfig } from '../src/config.js';
+import { configureKeyVault } from '../src/keyVault/index.js';
 import { APP_VERSION } from '../src/version.js';
 import { FakeVault, restError } from './support/fakeFetch.js';
 import { body, capturingContext, captureConsole, get, header } from './support/handlers.js';
@@ -18,8 +19,8 @@ const SECRET_VALUE = 'tr0ub4dor&3-handlers';
 let vault: FakeVault;
 
 function configure(env: Record<string, string>) {
-  return configureKeyVaultService({
-    env: { IDENTITY_ENDPOINT: 'http://127.0.0.1:9/token', IDENTITY_HEADER: 'unit', ...env },
+  return configureKeyVault({
+    config: parseConfig({ IDENTITY_ENDPOINT: 'http://127.0.0.1:9/token', IDENTITY_HEADER: 'unit', ...env }),
     fetchSecret: vault.fetch,
     log: { warn: (m) => console.warn(m), info: (m) => console.info(m) },
   });
@@ -28,7 +29,7 @@ function configure(env: Record<string, string>) {
 function readSecret(name: string, query = '', headers: Record<string, string> = {}) {
   const { context, lines } = capturingContext('getSecret');
   const request = get(`http://localhost:7071/api/secrets/${encodeURIComponent(name)}${query}`, { name }, headers);
-  return secretsModule.getSecret(request, context).then((response) => ({ response, lines }));
+  return getSecretModule.getSecret(request, context).then((response) => ({ response, lines }));
 }
 
 beforeEach(() => {
@@ -44,9 +45,9 @@ test('registration options are what the host will see', () => {
   );
   assert.deepEqual(
     {
-      route: secretsModule.options.route,
-      methods: secretsModule.options.methods,
-      authLevel: secretsModule.options.authLevel,
+      route: getSecretModule.options.route,
+      methods: getSecretModule.options.methods,
+      authLevel: getSecretModule.options.authLevel,
     },
     { route: 'secrets/{name}', methods: ['GET'], authLevel: 'function' },
   );
@@ -59,12 +60,12 @@ test('registration options are what the host will see', () => {
     { route: 'config/check', methods: ['GET'], authLevel: 'function' },
   );
   assert.equal(pingModule.options.handler, pingModule.ping);
-  assert.equal(secretsModule.options.handler, secretsModule.getSecret);
+  assert.equal(getSecretModule.options.handler, getSecretModule.getSecret);
   assert.equal(configCheckModule.options.handler, configCheckModule.configCheck);
 });
 
 test('ping: 200 with the package version, no settings needed, no Key Vault', async () => {
-  configureKeyVaultService({ env: {}, fetchSecret: vault.fetch });
+  configureKeyVault({ config: parseConfig({}), fetchSecret: vault.fetch });
   const { context } = capturingContext('ping');
   const r = pingModule.ping(get('http://localhost:7071/api/ping'), context);
   assert.equal(r.status, 200);

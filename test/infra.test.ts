@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { REQUIRED_DEPLOYMENT_SETTINGS, APP_SETTINGS } from '../src/settings.js';
+import { REQUIRED_DEPLOYMENT_SETTINGS, APP_SETTINGS } from '../src/config.js';
 
 const KEY_VAULT_SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
 const KEY_VAULT_SECRETS_OFFICER = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7';

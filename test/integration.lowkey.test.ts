@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as configCheckModule from '../src/functions/configCheck.js';
-import * as secretsModule from '../src/functions/secrets.js';
-import { configureKeyVaultService } from '../src/keyVault/service.js';
+import * as getSecretModule from '../src/functions/getSecret.js';
+import { parseConfig } from '../src/config.js';
+import { configureKeyVault, resolveSetting } from '../src/keyVault/index.js';
 import { FaultProxy } from './support/faultProxy.js';
 import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
 import {
@@ -42,21 +43,21 @@ describe('against Lowkey Vault', () => {
   });
 
   function configure(extra: Record<string, string> = {}) {
-    return configureKeyVaultService({
-      env: {
+    return configureKeyVault({
+      config: parseConfig({
         ...process.env,
         ...vaultSettings(),
         SECRETS_ALLOWED: `${name},missing-*`,
         KEY_VAULT_TIMEOUT_MS: '10000',
         ...extra,
-      },
+      }),
     });
   }
 
   async function read(secret: string, query = '', headers: Record<string, string> = {}) {
     const { context, lines } = capturingContext('getSecret');
     const { result, output } = await captureConsole(() =>
-      secretsModule.getSecret(
+      getSecretModule.getSecret(
         get(`http://localhost/api/secrets/${secret}${query}`, { name: secret }, headers),
         context,
       ),
@@ -172,14 +173,14 @@ describe('against Lowkey Vault', () => {
   );
 
   test(
-    'getSetting resolves an unresolved reference itself, through the cache',
+    'resolveSetting resolves an unresolved reference itself, through the cache',
     { skip: skipUnlessLowkey },
     async () => {
       const service = configure({ MY_REF: `@Microsoft.KeyVault(SecretUri=${lowkey!.vaultUrl}secrets/${name})` });
       const latest = (await seedClient().getSecret(name)).value;
-      assert.equal(await service.getSetting('MY_REF'), latest);
+      assert.equal(await resolveSetting('MY_REF'), latest);
       assert.equal(service.stats().keyVaultCalls, 1);
-      assert.equal(await service.getSetting('MY_REF'), latest);
+      assert.equal(await resolveSetting('MY_REF'), latest);
       assert.equal(service.stats().keyVaultCalls, 1);
     },
   );

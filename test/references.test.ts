@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseKeyVaultReference, vaultDnsSuffixFrom } from '../src/references.js';
+import { parseKeyVaultReference } from '../src/keyVault/references.js';
 
 const V = '0123456789abcdef0123456789abcdef';
 
@@ -61,10 +61,4 @@ test('malformed references are invalid, with an InvalidSyntax reason', () => {
     assert.equal(parsed.kind, 'invalid', value);
     if (parsed.kind === 'invalid') assert.match(parsed.reason, /^InvalidSyntax/, value);
   }
-});
-
-test('vault DNS suffix: explicit setting, else the configured vault, else public cloud', () => {
-  assert.equal(vaultDnsSuffixFrom('vault.azure.cn', 'https://a.vault.azure.net/'), 'vault.azure.cn');
-  assert.equal(vaultDnsSuffixFrom(undefined, 'https://a.vault.usgovcloudapi.net/'), 'vault.usgovcloudapi.net');
-  assert.equal(vaultDnsSuffixFrom(undefined, undefined), 'vault.azure.net');
 });

@@ -5,11 +5,16 @@ import {
   type HttpResponseInit,
   type InvocationContext,
 } from '@azure/functions';
-import { problem } from '../http/problems.js';
-import { classifyError, referenceStatusWord } from '../keyVault/errors.js';
-import { type KeyVaultService, keyVaultService, type StoreStats } from '../keyVault/service.js';
-import { parseKeyVaultReference } from '../references.js';
-import { APP_SETTINGS, listSetting } from '../settings.js';
+import type { ConfigProblem } from '../config.js';
+import { DEFAULT_RETRY_AFTER_SECONDS, problem, problemResponse } from '../http/problems.js';
+import {
+  keyVault,
+  type KeyVaultService,
+  type KeyVaultStats,
+  isTransient,
+  KeyVaultFailure,
+  referenceStatusWord,
+} from '../keyVault/index.js';
 
 export type SettingState = 'loaded' | 'missing' | 'empty' | 'unresolved-reference' | 'invalid-reference';
 
@@ -30,20 +35,39 @@ export interface ConfigReport {
     detail: string;
   };
   settings: SettingReport[];
-  cache: StoreStats;
+  /** App settings of this app that are malformed or out of range (their defaults are in use). */
+  configuration: { problems: ConfigProblem[] };
+  cache: KeyVaultStats;
 }
 
-async function keyVaultReport(service: KeyVaultService): Promise<ConfigReport['keyVault']> {
+/** A part of the report, and whether retrying could change it (a transient failure was involved). */
+interface Part<T> {
+  value: T;
+  transient: boolean;
+}
+
+/** Whether retrying could help: a transient Key Vault or identity failure, or a failed module load. */
+function transient(failure: KeyVaultFailure | undefined): boolean {
+  return failure !== undefined && (isTransient(failure.kind) || failure.kind === 'unexpected');
+}
+
+async function keyVaultReport(service: KeyVaultService): Promise<Part<ConfigReport['keyVault']>> {
   const url = service.vaultUrl;
   const credential = service.identity.credential;
   if (url === undefined) {
+    const invalid = service.config.problems.find((p) => p.setting === 'KEY_VAULT_URL' || p.setting === 'KEY_VAULT_URI');
     return {
-      configured: false,
-      url: null,
-      credential,
-      reachable: null,
-      canReadSecrets: null,
-      detail: 'KEY_VAULT_URL is not set: the secret-read function answers 503 until it is.',
+      transient: false,
+      value: {
+        configured: false,
+        url: null,
+        credential,
+        reachable: null,
+        canReadSecrets: null,
+        detail: invalid
+          ? `${invalid.message} The secret-read function answers 503 until it is fixed.`
+          : 'KEY_VAULT_URL is not set: the secret-read function answers 503 until it is.',
+      },
     };
   }
   const probe = await service.probeAccess(url);
@@ -55,95 +79,132 @@ async function keyVaultReport(service: KeyVaultService): Promise<ConfigReport['k
       `AccessToKeyVaultDenied: Key Vault answered ${probe.failure.statusCode ?? 403} for ${service.identity.description}. ` +
       'Grant it the role "Key Vault Secrets User" on the vault, or an access policy with secret permission "get".';
   } else {
-    const failure = probe.failure ?? classifyError(new Error('unknown failure'));
+    const failure = probe.failure ?? new KeyVaultFailure('unexpected', 'The access probe failed.');
     detail = `${referenceStatusWord(failure.kind)}: ${failure.message}`;
   }
   return {
-    configured: true,
-    url,
-    credential,
-    reachable: probe.reachable,
-    canReadSecrets: probe.canReadSecrets,
-    detail,
+    transient: transient(probe.failure),
+    value: {
+      configured: true,
+      url,
+      credential,
+      reachable: probe.reachable,
+      canReadSecrets: probe.canReadSecrets,
+      detail,
+    },
   };
 }
 
-async function settingReport(service: KeyVaultService, name: string): Promise<SettingReport> {
-  const value = service.env[name];
-  if (value === undefined) return { name, state: 'missing', detail: 'The app setting is not set.' };
-  if (value.trim() === '') return { name, state: 'empty', detail: 'The app setting is set but empty.' };
-
-  const parsed = parseKeyVaultReference(value, service.vaultDnsSuffix());
-  if (parsed.kind === 'not-reference') return { name, state: 'loaded', detail: null };
-  if (parsed.kind === 'invalid') return { name, state: 'invalid-reference', detail: parsed.reason };
-
-  const { vaultUrl, name: secretName, version } = parsed.reference;
-  const target = `secret "${secretName}"${version ? ` version ${version}` : ''} in ${vaultUrl}`;
-  const prefix = 'The platform left this Key Vault reference unresolved';
-  try {
-    await service.readSecret(parsed.reference);
-    return {
-      name,
-      state: 'unresolved-reference',
-      detail:
-        `${prefix}, but the app's own identity can read ${target}, so access works: the app resolves it itself ` +
-        "(getSetting). In Azure, check the platform side: the reference's identity (keyVaultReferenceIdentity), " +
-        'network access from the platform to the vault, and the reference status in the portal.',
-    };
-  } catch (error) {
-    const failure = classifyError(error, version !== undefined);
-    return {
-      name,
-      state: 'unresolved-reference',
-      detail:
+async function settingReport(service: KeyVaultService, name: string): Promise<Part<SettingReport>> {
+  const resolution = await service.resolveSetting(name);
+  const report = (state: SettingState, detail: string | null, isTransient = false) => ({
+    transient: isTransient,
+    value: { name, state, detail },
+  });
+  switch (resolution.kind) {
+    case 'missing':
+      return report('missing', 'The app setting is not set.');
+    case 'plain':
+      return resolution.value.trim() === ''
+        ? report('empty', 'The app setting is set but empty.')
+        : report('loaded', null);
+    case 'invalid-reference':
+      return report('invalid-reference', resolution.reason);
+    case 'resolved':
+    case 'failed': {
+      const { vaultUrl, name: secretName, version } = resolution.reference;
+      const target = `secret "${secretName}"${version ? ` version ${version}` : ''} in ${vaultUrl}`;
+      const prefix = 'The platform left this Key Vault reference unresolved';
+      if (resolution.kind === 'resolved') {
+        return report(
+          'unresolved-reference',
+          `${prefix}, but the app's own identity can read ${target}, so access works: the app resolves it itself ` +
+            "(resolveSetting). In Azure, check the platform side: the reference's identity " +
+            '(keyVaultReferenceIdentity), network access from the platform to the vault, and the reference status ' +
+            'in the portal.',
+        );
+      }
+      const failure = resolution.failure;
+      return report(
+        'unresolved-reference',
         `${prefix}, and the app's own identity cannot read ${target} either: ` +
-        `${referenceStatusWord(failure.kind)} (${failure.message}).`,
-    };
+          `${referenceStatusWord(failure.kind)} (${failure.message}).`,
+        transient(failure),
+      );
+    }
   }
 }
 
 function overallStatus(report: Omit<ConfigReport, 'status'>): ConfigReport['status'] {
   if (report.keyVault.configured && !report.keyVault.canReadSecrets) return 'failed';
-  if (!report.keyVault.configured || report.settings.some((s) => s.state !== 'loaded')) return 'degraded';
+  if (
+    !report.keyVault.configured ||
+    report.settings.some((s) => s.state !== 'loaded') ||
+    report.configuration.problems.length > 0
+  ) {
+    return 'degraded';
+  }
   return 'ok';
 }
 
-/** GET /api/config/check: what is configured and whether it works, never a value. */
+const NO_STORE = { 'Cache-Control': 'no-store' };
+
+/** GET /api/config/check: what is configured and whether it works, never a value. Never throws. */
 export async function configCheck(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const service = keyVaultService();
-  const [keyVault, settings] = await Promise.all([
-    keyVaultReport(service),
-    Promise.all(
-      listSetting(service.env, APP_SETTINGS.CONFIG_CHECK_SETTINGS).map((name) => settingReport(service, name)),
-    ),
-  ]);
-  const partial = { keyVault, settings, cache: service.stats() };
-  const report: ConfigReport = { status: overallStatus(partial), ...partial };
-  context.log(
-    `Config check: ${report.status}; ${settings.map((s) => `${s.name}=${s.state}`).join(', ') || 'no settings listed'}.`,
-  );
-  if (report.status === 'ok') {
-    return { status: 200, jsonBody: { ...report, health: report.status }, headers: { 'Cache-Control': 'no-store' } };
-  }
-  // Unhealthy: 503 with the same report as an RFC 9457 problem. Its extension members carry the report; the
-  // problem's own `status` member is the HTTP status (a number, per RFC 9457), so the health word is in `health`
-  // (present on the 200 body too, so clients can read one field either way).
-  const summary = [
-    !keyVault.configured || !keyVault.canReadSecrets ? keyVault.detail : undefined,
-    ...settings.filter((s) => s.state !== 'loaded').map((s) => `${s.name}: ${s.state}`),
-  ]
-    .filter((part) => part !== undefined)
-    .join(' ');
-  return {
-    status: 503,
-    jsonBody: problem('config-check-failed', `Configuration ${report.status}`, 503, summary, {
-      health: report.status,
-      keyVault,
+  try {
+    const service = keyVault();
+    const [keyVaultPart, settingParts] = await Promise.all([
+      keyVaultReport(service),
+      Promise.all(service.config.configCheckSettings.map((name) => settingReport(service, name))),
+    ]);
+    const keyVaultState = keyVaultPart.value;
+    const settings = settingParts.map((p) => p.value);
+    const partial = {
+      keyVault: keyVaultState,
       settings,
-      cache: partial.cache,
-    }),
-    headers: { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store' },
-  };
+      configuration: { problems: [...service.config.problems] },
+      cache: service.stats(),
+    };
+    const report: ConfigReport = { status: overallStatus(partial), ...partial };
+    context.log(
+      `Config check: ${report.status}; ${settings.map((s) => `${s.name}=${s.state}`).join(', ') || 'no settings listed'}` +
+        `${report.configuration.problems.length ? `; ${report.configuration.problems.length} setting problem(s)` : ''}.`,
+    );
+    if (report.status === 'ok') {
+      return { status: 200, jsonBody: { ...report, health: report.status }, headers: NO_STORE };
+    }
+    // Unhealthy: 503 with the same report as an RFC 9457 problem. Its extension members carry the report; the
+    // problem's own `status` member is the HTTP status (a number, per RFC 9457), so the health word is in `health`
+    // (present on the 200 body too, so clients can read one field either way). Retry-After only when a transient
+    // failure is involved: a configuration mistake does not heal by retrying.
+    const summary = [
+      !keyVaultState.configured || !keyVaultState.canReadSecrets ? keyVaultState.detail : undefined,
+      ...settings.filter((s) => s.state !== 'loaded').map((s) => `${s.name}: ${s.state}`),
+      ...report.configuration.problems.map((p) => p.message),
+    ]
+      .filter((part) => part !== undefined)
+      .join(' ');
+    const retry = keyVaultPart.transient || settingParts.some((p) => p.transient);
+    return problemResponse(
+      problem('config-check-failed', `Configuration ${report.status}`, 503, summary, {
+        health: report.status,
+        keyVault: keyVaultState,
+        settings,
+        configuration: partial.configuration,
+        cache: partial.cache,
+      }),
+      retry ? { 'Retry-After': String(DEFAULT_RETRY_AFTER_SECONDS) } : {},
+    );
+  } catch (error) {
+    const why = error instanceof KeyVaultFailure ? error.message : 'an unexpected error';
+    context.error(`Config check could not complete: ${why}`);
+    return problemResponse(
+      problem('config-check-failed', 'Configuration check failed', 503, `The config check could not complete: ${why}`, {
+        health: 'failed',
+      }),
+      { 'Retry-After': String(DEFAULT_RETRY_AFTER_SECONDS) },
+    );
+  }
 }
 
 export const options = {

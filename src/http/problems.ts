@@ -1,8 +1,8 @@
 /**
- * RFC 9457 problem details and the mapping from Key Vault failures to HTTP problems. Pure.
+ * RFC 9457 problem details, and the mapping from Key Vault failures to HTTP problems. Pure.
  */
 import type { HttpResponseInit } from '@azure/functions';
-import { type KeyVaultFailure, referenceStatusWord } from '../keyVault/errors.js';
+import { KeyVaultFailure, referenceStatusWord } from '../keyVault/failure.js';
 
 export interface Problem {
   type: string;
@@ -37,7 +37,8 @@ export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 export interface FailureContext {
   vaultUrl: string;
-  name: string;
+  /** The secret asked for, when there is one. */
+  name?: string;
   version?: string;
   /** Human description of the identity the app uses, e.g. "the Function App's system-assigned managed identity". */
   identity: string;
@@ -52,19 +53,52 @@ function grantAdvice(vaultUrl: string): string {
   );
 }
 
-/** The HTTP problem for a failed secret read. Never includes a value, token or stack. */
-export function problemForFailure(failure: KeyVaultFailure, ctx: FailureContext): HttpResponseInit {
-  const what = ctx.version ? `version ${ctx.version} of secret "${ctx.name}"` : `secret "${ctx.name}"`;
-  const reason = referenceStatusWord(failure.kind);
+/** Safe facts of a failure for the problem body: the portal word, Key Vault's status, code and request id. */
+function failureFacts(failure: KeyVaultFailure): Record<string, unknown> {
+  return {
+    reason: referenceStatusWord(failure.kind),
+    ...(failure.errorCode !== undefined ? { errorCode: failure.errorCode } : {}),
+    ...(failure.requestId !== undefined ? { requestId: failure.requestId } : {}),
+  };
+}
+
+/**
+ * The HTTP problem for a failed secret read. Never includes a value, token or stack: the failure's message is
+ * fixed text (see keyVault/classify.ts). Anything that is not a KeyVaultFailure is a bare 500.
+ */
+export function problemForFailure(error: unknown, ctx: FailureContext): HttpResponseInit {
+  if (!(error instanceof KeyVaultFailure)) {
+    return problemResponse(problem('internal-error', 'Internal error', 500, 'The function failed unexpectedly.'));
+  }
+  const failure = error;
+  const what =
+    ctx.name === undefined
+      ? 'a secret'
+      : ctx.version
+        ? `version ${ctx.version} of secret "${ctx.name}"`
+        : `secret "${ctx.name}"`;
+  const extensions = failureFacts(failure);
   const transient = (title: string, detail: string): HttpResponseInit =>
-    problemResponse(problem('key-vault-unavailable', title, 503, detail, { reason }), {
+    problemResponse(problem('key-vault-unavailable', title, 503, detail, extensions), {
       'Retry-After': String(failure.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS),
     });
 
   switch (failure.kind) {
+    case 'invalid-request':
+      return problemResponse(problem('invalid-request', 'Invalid secret request', 400, failure.message));
+    case 'not-configured':
+      return problemResponse(
+        problem(
+          'key-vault-not-configured',
+          'Key Vault is not configured',
+          503,
+          'Set the app setting KEY_VAULT_URL to the vault URL, e.g. https://<vault-name>.vault.azure.net/.',
+        ),
+        { 'Retry-After': '60' },
+      );
     case 'secret-not-found':
       return problemResponse(
-        problem('secret-not-found', 'Secret not found', 404, `The vault ${ctx.vaultUrl} has no ${what}.`, { reason }),
+        problem('secret-not-found', 'Secret not found', 404, `The vault ${ctx.vaultUrl} has no ${what}.`, extensions),
       );
     case 'version-not-found':
       return problemResponse(
@@ -73,9 +107,7 @@ export function problemForFailure(failure: KeyVaultFailure, ctx: FailureContext)
           'Secret version not found',
           404,
           `The vault ${ctx.vaultUrl} has no ${what}.`,
-          {
-            reason,
-          },
+          extensions,
         ),
       );
     case 'access-denied':
@@ -86,7 +118,7 @@ export function problemForFailure(failure: KeyVaultFailure, ctx: FailureContext)
           502,
           `Key Vault ${ctx.vaultUrl} answered ${failure.statusCode ?? 403} when ${ctx.identity} read ${what}. ` +
             grantAdvice(ctx.vaultUrl),
-          { reason },
+          extensions,
         ),
       );
     case 'identity-refused':
@@ -98,7 +130,7 @@ export function problemForFailure(failure: KeyVaultFailure, ctx: FailureContext)
           `The identity endpoint refused a token for ${ctx.identity} (${failure.message}). Enable the managed ` +
             `identity on the Function App, or set AZURE_CLIENT_ID to the client id of a user-assigned identity ` +
             `attached to it.`,
-          { reason },
+          extensions,
         ),
       );
     case 'throttled':
@@ -128,9 +160,7 @@ export function problemForFailure(failure: KeyVaultFailure, ctx: FailureContext)
           'Key Vault request failed',
           502,
           `Reading ${what} from ${ctx.vaultUrl} failed: ${failure.message}`,
-          {
-            reason,
-          },
+          extensions,
         ),
       );
   }

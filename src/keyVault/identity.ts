@@ -1,5 +1,5 @@
-/** Which credential the app uses, decided from the environment. Pure: no SDK import. */
-import type { Env } from '../settings.js';
+/** Which credential the app uses, decided from the configuration. Pure: no SDK import. */
+import type { IdentitySettings } from '../config.js';
 
 export interface IdentityChoice {
   kind: 'managed-identity' | 'developer';
@@ -16,9 +16,9 @@ export interface IdentityChoice {
  * IDENTITY_HEADER; the SDK needs both) the app uses ManagedIdentityCredential only: no probing chain in production.
  * Elsewhere it uses the developer chain.
  */
-export function chooseIdentity(env: Env): IdentityChoice {
-  const clientId = env.AZURE_CLIENT_ID?.trim() || undefined;
-  if (env.IDENTITY_ENDPOINT?.trim() && env.IDENTITY_HEADER?.trim()) {
+export function chooseIdentity(settings: IdentitySettings): IdentityChoice {
+  const clientId = settings.clientId;
+  if (settings.managedIdentityEndpoint) {
     return clientId
       ? {
           kind: 'managed-identity',

@@ -1,116 +1,157 @@
 /**
- * The shared Key Vault service: the one place the app goes through to read Key Vault.
+ * The Key Vault service: wires the configuration, the credential choice, the cache policy, the call policy and the
+ * SDK adapter together, and answers the questions the functions ask (read a secret, resolve a reference, probe
+ * access, report statistics).
  *
- * This module is light on purpose (no SDK or cache import at load time). The first call loads `runtime.ts`
- * (cache + SDK) once per process; every caller then shares one credential, one SecretClient per vault and one
- * cache.
+ * Light at load time on purpose: the cache (lru-cache), the call policy (p-limit) and the SDK are imported on the
+ * first Key Vault call, so ping and module load (cold start) pay for none of them. A failed load is not
+ * remembered: the next call tries again.
  */
-import { parseKeyVaultReference, vaultDnsSuffixFrom } from '../references.js';
-import type { SecretReference } from '../references.js';
-import { APP_SETTINGS, type Env, listSetting, vaultUrlFrom } from '../settings.js';
+import { randomUUID } from 'node:crypto';
+import type { AppConfig } from '../config.js';
+import type { VaultStats, VaultCalls } from './callPolicy.js';
+import type { Clock, Logger, SecretFetch, SecretRead, SecretReference } from './contract.js';
+import { KeyVaultFailure, vaultAnswered } from './failure.js';
 import { chooseIdentity, type IdentityChoice } from './identity.js';
-import type { AccessProbe } from './runtime.js';
-import type { Clock, SecretFetch, SecretRead, SecretStore, StoreLogger, StoreStats } from './secretStore.js';
+import { parseKeyVaultReference } from './references.js';
+import type { CacheStats, SecretCache } from './secretCache.js';
 
-export type { AccessProbe } from './runtime.js';
-export type { CacheState, SecretRecord, SecretRead, StoreStats } from './secretStore.js';
-
-export interface ServiceOptions {
-  /** Settings source; defaults to process.env read at first use. */
-  env?: Env;
-  /** Test seam: replaces the SDK call with another fetch function. */
+export interface KeyVaultOptions {
+  config: AppConfig;
+  /** Test seam: replaces the SDK adapter's fetch (it must throw only KeyVaultFailure). */
   fetchSecret?: SecretFetch;
+  /** Test seam: replaces how the SDK adapter is loaded (by default a dynamic import of `secretClient.ts`). */
+  loadFetch?: () => Promise<SecretFetch>;
   clock?: Clock;
-  log?: StoreLogger;
+  log?: Logger;
 }
 
+export interface AccessProbe {
+  reachable: boolean;
+  canReadSecrets: boolean;
+  failure?: KeyVaultFailure;
+}
+
+export interface KeyVaultStats extends CacheStats {
+  keyVaultCalls: number;
+  vaults: Record<string, VaultStats>;
+}
+
+/** What an app setting holds, with a Key Vault reference resolved through the cache. */
+export type SettingResolution =
+  | { kind: 'missing' }
+  | { kind: 'plain'; value: string }
+  | { kind: 'invalid-reference'; reason: string }
+  | { kind: 'resolved'; reference: SecretReference; read: SecretRead }
+  | { kind: 'failed'; reference: SecretReference; failure: KeyVaultFailure };
+
+interface Engine {
+  cache: SecretCache;
+  calls: VaultCalls;
+}
+
+const consoleLogger: Logger = { warn: (m) => console.warn(m), info: (m) => console.info(m) };
+
 export class KeyVaultService {
-  readonly env: Env;
+  readonly config: AppConfig;
   readonly identity: IdentityChoice;
-  private runtime: Promise<{ store: SecretStore; probeAccess: (vaultUrl: string) => Promise<AccessProbe> }> | undefined;
-  private loadedStore: SecretStore | undefined;
+  private engine: Promise<Engine> | undefined;
+  private loaded: Engine | undefined;
 
-  /** The configured vault (`KEY_VAULT_URL` / `KEY_VAULT_URI`), or undefined. */
-  readonly vaultUrl: string | undefined;
-  /** `SECRETS_ALLOWED`, parsed once: app settings only change with a restart, and this is on every read. */
-  readonly allowedSecrets: readonly string[];
-
-  constructor(private readonly options: ServiceOptions = {}) {
-    this.env = options.env ?? process.env;
-    this.identity = chooseIdentity(this.env);
-    this.vaultUrl = vaultUrlFrom(this.env);
-    this.allowedSecrets = listSetting(this.env, APP_SETTINGS.SECRETS_ALLOWED);
+  constructor(private readonly options: KeyVaultOptions) {
+    this.config = options.config;
+    this.identity = chooseIdentity(options.config.identity);
   }
 
-  private load() {
-    this.runtime ??= import('./runtime.js').then(async ({ createRuntime }) => {
-      const runtime = await createRuntime({
-        env: this.env,
-        identity: this.identity,
-        fetchSecret: this.options.fetchSecret,
-        clock: this.options.clock,
-        log: this.options.log ?? { warn: (m) => console.warn(m), info: (m) => console.info(m) },
-      });
-      this.loadedStore = runtime.store;
-      return runtime;
-    });
-    return this.runtime;
+  /** The configured vault, or undefined. */
+  get vaultUrl(): string | undefined {
+    return this.config.vaultUrl;
   }
+
+  private load(): Promise<Engine> {
+    this.engine ??= this.createEngine().then(
+      (engine) => (this.loaded = engine),
+      (error: unknown) => {
+        // Not remembered: the next call loads again, so a failure while creating the clients does not turn every
+        // later read into an error until restart. (A module that fails to import stays failed in Node's own ESM
+        // cache: that case is reported the same way and heals with the next instance.)
+        this.engine = undefined;
+        const why = error instanceof Error && /^[\w .:/@'()-]{1,200}$/.test(error.message) ? `: ${error.message}` : '';
+        throw new KeyVaultFailure('unexpected', `The Key Vault client modules could not be loaded${why}.`);
+      },
+    );
+    return this.engine;
+  }
+
+  private async createEngine(): Promise<Engine> {
+    const [{ SecretCache }, { VaultCalls }] = await Promise.all([
+      import('./secretCache.js'),
+      import('./callPolicy.js'),
+    ]);
+    const fetchSecret = this.options.fetchSecret ?? (await (this.options.loadFetch ?? this.loadSdkFetch)());
+    const calls = new VaultCalls(fetchSecret, this.config.calls);
+    const cache = new SecretCache(
+      (ref) => calls.call(ref),
+      this.config.cache,
+      this.options.log ?? consoleLogger,
+      this.options.clock,
+    );
+    return { cache, calls };
+  }
+
+  private readonly loadSdkFetch = async (): Promise<SecretFetch> => {
+    const { SecretClients } = await import('./secretClient.js');
+    return new SecretClients(this.identity, this.config).fetchSecret;
+  };
 
   /** Read a secret through the cache. */
-  async readSecret(ref: SecretReference, options: { forceRefresh?: boolean } = {}): Promise<SecretRead> {
-    const { store } = await this.load();
-    return store.read(ref, options);
-  }
-
-  /** Whether the vault answers and lets this identity read secrets, proven without reading any value. */
-  async probeAccess(vaultUrl: string): Promise<AccessProbe> {
-    const { probeAccess } = await this.load();
-    return probeAccess(vaultUrl);
-  }
-
-  /** Cache statistics (all zero before the first Key Vault call). Never contains values. */
-  stats(): StoreStats {
-    return (
-      this.loadedStore?.stats() ?? { entries: 0, hits: 0, misses: 0, staleServes: 0, keyVaultCalls: 0, vaults: {} }
-    );
-  }
-
-  /** DNS suffix for `VaultName=` references in this environment. */
-  vaultDnsSuffix(): string {
-    return vaultDnsSuffixFrom(this.env[APP_SETTINGS.KEY_VAULT_DNS_SUFFIX], this.vaultUrl);
+  async read(ref: SecretReference, options: { forceRefresh?: boolean } = {}): Promise<SecretRead> {
+    const { cache } = await this.load();
+    return cache.read(ref, options);
   }
 
   /**
-   * An app setting's value, resolving a Key Vault reference the host left unresolved (local `func start`, or
-   * platform resolution failing) through the same cache. Plain values are returned as they are.
+   * Whether the vault answers and lets this identity read secrets, proven without reading any value: it asks for
+   * a secret name that does not exist. 404 means the request was authorised (Key Vault checks access before
+   * existence, and needs only "get", not "list"); 401/403 means not.
    */
-  async getSetting(name: string): Promise<string | undefined> {
-    const raw = this.env[name];
-    if (raw === undefined) return undefined;
-    const parsed = parseKeyVaultReference(raw, this.vaultDnsSuffix());
-    if (parsed.kind === 'not-reference') return raw;
-    if (parsed.kind === 'invalid')
-      throw new Error(`App setting ${name} holds an invalid Key Vault reference: ${parsed.reason}`);
-    return (await this.readSecret(parsed.reference)).record.value;
+  async probeAccess(vaultUrl: string): Promise<AccessProbe> {
+    try {
+      const { calls } = await this.load();
+      await calls.call({ vaultUrl, name: `access-probe-${randomUUID()}` });
+      return { reachable: true, canReadSecrets: true };
+    } catch (error) {
+      const failure =
+        error instanceof KeyVaultFailure ? error : new KeyVaultFailure('unexpected', 'The access probe failed.');
+      if (failure.kind === 'secret-not-found') return { reachable: true, canReadSecrets: true };
+      return { reachable: vaultAnswered(failure), canReadSecrets: false, failure };
+    }
   }
-}
 
-let shared: KeyVaultService | undefined;
+  /**
+   * An app setting, with a Key Vault reference the host left unresolved (local `func start`, or platform
+   * resolution failing) resolved through the same cache. Never throws.
+   */
+  async resolveSetting(name: string): Promise<SettingResolution> {
+    const raw = this.config.setting(name);
+    if (raw === undefined) return { kind: 'missing' };
+    const parsed = parseKeyVaultReference(raw, this.config.vaultDnsSuffix);
+    if (parsed.kind === 'not-reference') return { kind: 'plain', value: raw };
+    if (parsed.kind === 'invalid') return { kind: 'invalid-reference', reason: parsed.reason };
+    try {
+      return { kind: 'resolved', reference: parsed.reference, read: await this.read(parsed.reference) };
+    } catch (error) {
+      const failure =
+        error instanceof KeyVaultFailure ? error : new KeyVaultFailure('unexpected', 'The reference failed.');
+      return { kind: 'failed', reference: parsed.reference, failure };
+    }
+  }
 
-/** The process-wide service (created on first use). */
-export function keyVaultService(): KeyVaultService {
-  shared ??= new KeyVaultService();
-  return shared;
-}
-
-/** Replace the process-wide service (tests, or an app that wants other options). Returns the new one. */
-export function configureKeyVaultService(options: ServiceOptions = {}): KeyVaultService {
-  shared = new KeyVaultService(options);
-  return shared;
-}
-
-/** Convenience for app code: `await getSetting('DB_PASSWORD')`. */
-export function getSetting(name: string): Promise<string | undefined> {
-  return keyVaultService().getSetting(name);
+  /** Cache and call statistics (all zero before the first Key Vault call). Never contains values. */
+  stats(): KeyVaultStats {
+    const cache = this.loaded?.cache.stats() ?? { entries: 0, hits: 0, misses: 0, staleServes: 0 };
+    const vaults = this.loaded?.calls.snapshot() ?? {};
+    const keyVaultCalls = Object.values(vaults).reduce((sum, v) => sum + v.keyVaultCalls, 0);
+    return { ...cache, keyVaultCalls, vaults };
+  }
 }

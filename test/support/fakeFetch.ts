@@ -1,9 +1,11 @@
 /**
  * An in-memory SecretFetch for unit tests of the cache policy and the handlers. It is a function double at the
  * service's fetch seam (no HTTP, no Key Vault protocol): the Key Vault protocol itself is exercised against
- * Lowkey Vault in the integration tests.
+ * Lowkey Vault in the integration tests. Like the SDK adapter it stands in for, it classifies its errors once,
+ * at the seam, with the app's own classifier.
  */
-import type { SecretFetch, SecretRecord } from '../../src/keyVault/secretStore.js';
+import { classifyError } from '../../src/keyVault/classify.js';
+import type { SecretFetch, SecretRecord } from '../../src/keyVault/index.js';
 
 export class FakeVault {
   calls = 0;
@@ -39,7 +41,12 @@ export class FakeVault {
     this.versions.delete(name.toLowerCase());
   }
 
-  readonly fetch: SecretFetch = async (_vaultUrl, name, version, signal) => {
+  readonly fetch: SecretFetch = (vaultUrl, name, version, signal) =>
+    this.fetchRaw(vaultUrl, name, version, signal).catch((error: unknown) => {
+      throw classifyError(error, version !== undefined);
+    });
+
+  private readonly fetchRaw: SecretFetch = async (_vaultUrl, name, version, signal) => {
     this.calls += 1;
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);

@@ -13,13 +13,22 @@ import {
 } from 'node:http';
 import { request as httpsRequest, createServer as createHttpsServer, type ServerOptions } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
 
 export type Fault =
   | { kind: 'pass' }
   | { kind: 'status'; status: number; retryAfter?: number }
+  /** Answer every request with exactly this status, body and headers (e.g. a 200 whose JSON is broken). */
+  | { kind: 'respond'; status: number; body: string; headers?: Record<string, string> }
   | { kind: 'delay'; ms: number }
   | { kind: 'drop' }
   | { kind: 'hang' };
+
+/** The throw-away TLS key and certificate the test runner made and trusts (undefined without openssl). */
+export function fixtureTls(): { key: Buffer; cert: Buffer } | undefined {
+  const { TEST_PROXY_KEY: key, TEST_PROXY_CERT: cert } = process.env;
+  return key && cert ? { key: readFileSync(key), cert: readFileSync(cert) } : undefined;
+}
 
 export interface ProxyRequest {
   method: string;
@@ -101,6 +110,10 @@ export class FaultProxy {
         );
         return;
       }
+      case 'respond':
+        res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
+        res.end(fault.body);
+        return;
       case 'delay':
         await new Promise((r) => setTimeout(r, fault.ms));
         break;

@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { configureKeyVaultService } from '../src/keyVault/service.js';
-import { prefetchSecrets } from '../src/prefetch.js';
+import { parseConfig } from '../src/config.js';
+import { configureKeyVault } from '../src/keyVault/index.js';
+import { prefetchSecrets } from '../src/startup.js';
 import { FakeVault, restError } from './support/fakeFetch.js';
 
 test('SECRET_PREFETCH warms the cache; bad names and failures only log, never reject', async () => {
   const vault = new FakeVault();
   vault.set('warm-a', 'a');
   vault.set('warm-b', 'b');
-  const service = configureKeyVaultService({
-    env: { KEY_VAULT_URL: 'https://p.vault.azure.net/', SECRET_PREFETCH: 'warm-a, warm-b, bad_name, absent' },
+  const service = configureKeyVault({
+    config: parseConfig({
+      KEY_VAULT_URL: 'https://p.vault.azure.net/',
+      SECRET_PREFETCH: 'warm-a, warm-b, bad_name, absent',
+    }),
     fetchSecret: vault.fetch,
   });
   const logged: string[] = [];
@@ -17,20 +21,20 @@ test('SECRET_PREFETCH warms the cache; bad names and failures only log, never re
   assert.equal(logged.length, 2);
   assert.match(logged.join('\n'), /"bad_name" is not a valid secret name/);
   assert.match(logged.join('\n'), /could not prefetch "absent"/);
-  const read = await service.readSecret({ vaultUrl: 'https://p.vault.azure.net/', name: 'warm-a' });
+  const read = await service.read({ vaultUrl: 'https://p.vault.azure.net/', name: 'warm-a' });
   assert.equal(read.cache, 'hit');
 
   vault.failWith = restError(503, 'down');
-  configureKeyVaultService({
-    env: { KEY_VAULT_URL: 'https://p.vault.azure.net/', SECRET_PREFETCH: 'warm-a' },
+  configureKeyVault({
+    config: parseConfig({ KEY_VAULT_URL: 'https://p.vault.azure.net/', SECRET_PREFETCH: 'warm-a' }),
     fetchSecret: vault.fetch,
   });
   assert.equal(await prefetchSecrets(() => undefined), 0);
 });
 
 test('no prefetch without a vault or a list', async () => {
-  configureKeyVaultService({ env: { SECRET_PREFETCH: 'x' } });
+  configureKeyVault({ config: parseConfig({ SECRET_PREFETCH: 'x' }) });
   assert.equal(await prefetchSecrets(), 0);
-  configureKeyVaultService({ env: { KEY_VAULT_URL: 'https://p.vault.azure.net/' } });
+  configureKeyVault({ config: parseConfig({ KEY_VAULT_URL: 'https://p.vault.azure.net/' }) });
   assert.equal(await prefetchSecrets(), 0);
 });

@@ -1,7 +1,8 @@
 /**
  * The cache policy in front of Key Vault: TTL cache with single flight (lru-cache), refresh ahead with jitter,
- * stale-if-error bounded by a maximum staleness, negative caching of 404, per-call timeout and per-vault
- * concurrency bounds (p-limit). The fetch itself is injected, so this module never touches the network.
+ * stale-if-error bounded by a maximum staleness, and negative caching of 404. Each Key Vault call goes through the
+ * injected `load` (the call policy, `callPolicy.ts`), so this module never touches the network and sees only
+ * classified failures.
  *
  * What lru-cache gives us: bounded LRU, TTL, coalesced concurrent fetch() (single flight, shared result and
  * error), forceRefresh, a per-fetch status (hit/miss/inflight/stale) and delete-on-rejection.
@@ -10,45 +11,16 @@
  * decides per error class and returns a "stale" marker entry instead.
  */
 import { LRUCache } from 'lru-cache';
-import pLimit, { type LimitFunction } from 'p-limit';
-import type { SecretReference } from '../references.js';
-import type { CachePolicySettings } from '../settings.js';
-import { classifyError, isTransient, KeyVaultFailure, type FailureKind } from './errors.js';
-
-export interface SecretRecord {
-  name: string;
-  value: string;
-  version: string | null;
-  contentType: string | null;
-  enabled: boolean | null;
-  createdOn: Date | null;
-  updatedOn: Date | null;
-  expiresOn: Date | null;
-}
-
-/** Reads one secret from Key Vault. Must honour `signal`. */
-export type SecretFetch = (
-  vaultUrl: string,
-  name: string,
-  version: string | undefined,
-  signal: AbortSignal,
-) => Promise<SecretRecord>;
-
-export type CacheState = 'hit' | 'miss' | 'stale';
-
-export interface SecretRead {
-  record: SecretRecord;
-  cache: CacheState;
-}
-
-export interface StoreLogger {
-  warn(message: string): void;
-  info(message: string): void;
-}
-
-export interface Clock {
-  now(): number;
-}
+import type { CacheSettings } from '../config.js';
+import {
+  cacheKey,
+  type Clock,
+  type Logger,
+  type SecretRead,
+  type SecretRecord,
+  type SecretReference,
+} from './contract.js';
+import { type FailureKind, isTransient, KeyVaultFailure } from './failure.js';
 
 interface ValueEntry {
   kind: 'value';
@@ -73,18 +45,11 @@ interface FetchContext {
   ref: SecretReference;
 }
 
-export interface VaultStats {
-  keyVaultCalls: number;
-  lastError: { kind: FailureKind; message: string; at: string } | null;
-}
-
-export interface StoreStats {
+export interface CacheStats {
   entries: number;
   hits: number;
   misses: number;
   staleServes: number;
-  keyVaultCalls: number;
-  vaults: Record<string, VaultStats>;
 }
 
 /** Fraction of the TTL after which a read triggers a background refresh: 0.75 plus up to 0.2 of jitter. */
@@ -93,22 +58,19 @@ const REFRESH_AHEAD_JITTER = 0.2;
 /** While serving stale, how long before Key Vault is asked again (one call per key per interval). */
 const STALE_RETRY_MS = 5_000;
 
-export function cacheKey(ref: SecretReference): string {
-  return `${ref.vaultUrl}|${ref.name.toLowerCase()}|${ref.version?.toLowerCase() ?? ''}`;
-}
+/** Loads one secret from Key Vault; rejects only with a KeyVaultFailure (the call policy's `call`). */
+export type SecretLoad = (ref: SecretReference) => Promise<SecretRecord>;
 
-export class SecretStore {
+export class SecretCache {
   private readonly cache: LRUCache<string, Entry, FetchContext>;
-  private readonly limiters = new Map<string, LimitFunction>();
-  private readonly vaults = new Map<string, VaultStats>();
   private hits = 0;
   private misses = 0;
   private staleServes = 0;
 
   constructor(
-    private readonly fetchSecret: SecretFetch,
-    private readonly policy: CachePolicySettings,
-    private readonly log: StoreLogger,
+    private readonly loadSecret: SecretLoad,
+    private readonly policy: CacheSettings,
+    private readonly log: Logger,
     private readonly clock: Clock = performance,
     private readonly random: () => number = Math.random,
   ) {
@@ -168,79 +130,12 @@ export class SecretStore {
     return entry.kind === 'value' && entry.staleBecause !== undefined && this.withinMaxStale(entry);
   }
 
-  /** One bounded Key Vault call that bypasses the cache (used by the access probe). The value is discarded. */
-  async fetchUncached(ref: SecretReference): Promise<void> {
-    await this.call(ref);
-  }
-
-  stats(): StoreStats {
-    let keyVaultCalls = 0;
-    const vaults: Record<string, VaultStats> = {};
-    for (const [url, s] of this.vaults) {
-      keyVaultCalls += s.keyVaultCalls;
-      vaults[url] = { ...s, lastError: s.lastError && { ...s.lastError } };
-    }
-    return {
-      entries: this.cache.size,
-      hits: this.hits,
-      misses: this.misses,
-      staleServes: this.staleServes,
-      keyVaultCalls,
-      vaults,
-    };
+  stats(): CacheStats {
+    return { entries: this.cache.size, hits: this.hits, misses: this.misses, staleServes: this.staleServes };
   }
 
   clear(): void {
     this.cache.clear();
-  }
-
-  private vaultStats(vaultUrl: string): VaultStats {
-    let s = this.vaults.get(vaultUrl);
-    if (!s) {
-      s = { keyVaultCalls: 0, lastError: null };
-      this.vaults.set(vaultUrl, s);
-    }
-    return s;
-  }
-
-  private limiter(vaultUrl: string): LimitFunction {
-    let limit = this.limiters.get(vaultUrl);
-    if (!limit) {
-      limit = pLimit(this.policy.maxConcurrency);
-      this.limiters.set(vaultUrl, limit);
-    }
-    return limit;
-  }
-
-  /** One Key Vault call, bounded by the per-vault limiter and the timeout (queue time included). */
-  private async call(ref: SecretReference): Promise<SecretRecord> {
-    const stats = this.vaultStats(ref.vaultUrl);
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const failure = new KeyVaultFailure(
-          'timeout',
-          `No answer from Key Vault within ${this.policy.timeoutMs} ms (KEY_VAULT_TIMEOUT_MS).`,
-        );
-        controller.abort(failure);
-        reject(failure);
-      }, this.policy.timeoutMs);
-    });
-    const task = this.limiter(ref.vaultUrl)(async () => {
-      if (controller.signal.aborted) throw controller.signal.reason;
-      stats.keyVaultCalls += 1;
-      return this.fetchSecret(ref.vaultUrl, ref.name, ref.version, controller.signal);
-    });
-    try {
-      return await Promise.race([task, timeout]);
-    } catch (error) {
-      const failure = controller.signal.reason instanceof KeyVaultFailure ? controller.signal.reason : error;
-      throw classifyError(failure, ref.version !== undefined);
-    } finally {
-      clearTimeout(timer);
-      task.catch(() => undefined);
-    }
   }
 
   private async load(
@@ -251,14 +146,10 @@ export class SecretStore {
     const what = `secret "${ref.name}"${ref.version ? ` version ${ref.version}` : ''} in ${ref.vaultUrl}`;
     let record: SecretRecord;
     try {
-      record = await this.call(ref);
+      record = await this.loadSecret(ref);
     } catch (error) {
-      const failure = classifyError(error, ref.version !== undefined);
-      this.vaultStats(ref.vaultUrl).lastError = {
-        kind: failure.kind,
-        message: failure.message,
-        at: new Date().toISOString(),
-      };
+      const failure =
+        error instanceof KeyVaultFailure ? error : new KeyVaultFailure('unexpected', 'The secret could not be loaded.');
       if (failure.kind === 'secret-not-found' || failure.kind === 'version-not-found') {
         // Negative cache: a missing name cannot hammer Key Vault. Replaces (evicts) any cached value.
         setTtl(this.policy.negativeTtlMs);

@@ -6,22 +6,13 @@
  * measured with `node -e "import('@azure/keyvault-common')"`). The config check parses references on every call,
  * and module load must stay cheap for cold start; the parsing itself is a URL split.
  */
-import { isValidSecretName, isValidSecretVersion } from './validation.js';
-
-export interface SecretReference {
-  /** Vault origin with a trailing slash, e.g. `https://myvault.vault.azure.net/`. */
-  vaultUrl: string;
-  name: string;
-  version?: string;
-}
+import { DEFAULT_VAULT_DNS_SUFFIX } from '../config.js';
+import { isValidSecretName, isValidSecretVersion, type SecretReference } from './contract.js';
 
 export type ReferenceParse =
   { kind: 'not-reference' } | { kind: 'invalid'; reason: string } | { kind: 'reference'; reference: SecretReference };
 
 const REFERENCE_PATTERN = /^@Microsoft\.KeyVault\((.*)\)$/is;
-
-/** The DNS suffix used for `VaultName=` references: the public cloud's unless the environment says otherwise. */
-export const DEFAULT_VAULT_DNS_SUFFIX = 'vault.azure.net';
 
 export function looksLikeReference(value: string): boolean {
   return /^@Microsoft\.KeyVault\(/i.test(value.trim());
@@ -90,22 +81,4 @@ function checked(vaultUrl: string, name: string, version: string | undefined): R
     return { kind: 'invalid', reason: 'InvalidSyntax: the secret version must be 32 hexadecimal characters.' };
   }
   return { kind: 'reference', reference: version === undefined ? { vaultUrl, name } : { vaultUrl, name, version } };
-}
-
-/**
- * The vault DNS suffix for `VaultName=` references: `KEY_VAULT_DNS_SUFFIX` when set, else the suffix of the
- * configured vault's host (so a vault in a sovereign cloud implies its cloud), else the public cloud's.
- */
-export function vaultDnsSuffixFrom(explicitSuffix: string | undefined, vaultUrl: string | undefined): string {
-  if (explicitSuffix?.trim()) return explicitSuffix.trim().replace(/^\./, '');
-  if (vaultUrl) {
-    try {
-      const host = new URL(vaultUrl).host;
-      const dot = host.indexOf('.');
-      if (dot > 0) return host.slice(dot + 1);
-    } catch {
-      // not a URL: fall through to the default
-    }
-  }
-  return DEFAULT_VAULT_DNS_SUFFIX;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isSecretAllowed, isValidSecretName, isValidSecretVersion, secretRequestError } from '../src/validation.js';
+import { isSecretAllowed, secretRequestError } from '../src/http/secretRequest.js';
+import { isValidSecretName, isValidSecretVersion } from '../src/keyVault/index.js';
 
 test('secret names: 1-127 letters, digits, dashes', () => {
   assert.equal(isValidSecretName('db-password'), true);

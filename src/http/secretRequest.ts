@@ -1,17 +1,8 @@
-/** Input validation and the secret allow-list. Pure functions: no I/O, no SDK. */
-
-/** Key Vault secret names: 1-127 characters, letters, digits and dashes. */
-export const SECRET_NAME_PATTERN = /^[0-9A-Za-z-]{1,127}$/;
-/** Key Vault secret versions are 32 hexadecimal characters. */
-export const SECRET_VERSION_PATTERN = /^[0-9A-Fa-f]{32}$/;
-
-export function isValidSecretName(name: string): boolean {
-  return SECRET_NAME_PATTERN.test(name);
-}
-
-export function isValidSecretVersion(version: string): boolean {
-  return SECRET_VERSION_PATTERN.test(version);
-}
+/**
+ * The HTTP secret function's input rules: name and version validation, the deny-by-default allow-list, and
+ * whether the caller asks for a fresh value. Pure functions: no I/O, no SDK.
+ */
+import { isValidSecretName, isValidSecretVersion } from '../keyVault/index.js';
 
 /** Why a requested name/version is rejected, or undefined when both are well formed. */
 export function secretRequestError(name: string | undefined, version: string | undefined): string | undefined {
@@ -34,4 +25,14 @@ export function isSecretAllowed(name: string, allowList: readonly string[]): boo
     const pattern = entry.toLowerCase();
     return pattern.endsWith('*') ? wanted.startsWith(pattern.slice(0, -1)) : wanted === pattern;
   });
+}
+
+/** `Cache-Control: no-cache` (or `max-age=0`) from the caller asks for a value fresh from Key Vault. */
+export function wantsFreshValue(cacheControl: string | null): boolean {
+  if (!cacheControl) return false;
+  return cacheControl
+    .toLowerCase()
+    .split(',')
+    .map((d) => d.trim())
+    .some((d) => d === 'no-cache' || d === 'max-age=0');
 }

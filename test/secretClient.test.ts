@@ -10,10 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import * as secretsModule from '../src/functions/secrets.js';
+import * as getSecretModule from '../src/functions/getSecret.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
-import { configureKeyVaultService } from '../src/keyVault/service.js';
-import { body, capturingContext, get, header } from './support/handlers.js';
+import { parseConfig } from '../src/config.js';
+import { configureKeyVault } from '../src/keyVault/index.js';
+import { FaultProxy, fixtureTls } from './support/faultProxy.js';
+import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
 
 let closedPort = 0;
 let blackhole: Server;
@@ -51,12 +53,12 @@ function env(vaultPort: number, timeoutMs = 500) {
 
 async function read() {
   const { context } = capturingContext('getSecret');
-  return secretsModule.getSecret(get('http://localhost/api/secrets/db-password', { name: 'db-password' }), context);
+  return getSecretModule.getSecret(get('http://localhost/api/secrets/db-password', { name: 'db-password' }), context);
 }
 
 test('vault refusing connections: 503 with Retry-After, real SecretClient', async () => {
   // Long enough for the SDK's own retries (2, short back-off) to give up before the app's timeout does.
-  configureKeyVaultService({ env: env(closedPort, 5000) });
+  configureKeyVault({ config: parseConfig(env(closedPort, 5000)) });
   const response = await read();
   assert.equal(response.status, 503);
   assert.ok(header(response, 'retry-after'));
@@ -64,7 +66,7 @@ test('vault refusing connections: 503 with Retry-After, real SecretClient', asyn
 });
 
 test('vault that never answers: 503 within the timeout (KEY_VAULT_TIMEOUT_MS), real SecretClient', async () => {
-  configureKeyVaultService({ env: env(blackholePort) });
+  configureKeyVault({ config: parseConfig(env(blackholePort)) });
   const response = await read();
   assert.equal(response.status, 503);
   assert.equal(body(response).reason, 'FetchTimedOut');
@@ -72,7 +74,7 @@ test('vault that never answers: 503 within the timeout (KEY_VAULT_TIMEOUT_MS), r
 });
 
 test('config check against an unreachable vault: reachable false, canReadSecrets false', async () => {
-  configureKeyVaultService({ env: env(closedPort) });
+  configureKeyVault({ config: parseConfig(env(closedPort)) });
   const { context } = capturingContext('configCheck');
   const response = await configCheckModule.configCheck(get('http://localhost/api/config/check'), context);
   assert.equal(response.status, 503);
@@ -96,8 +98,8 @@ test('cold start: loading the app and calling ping loads no Key Vault SDK, cache
     const fs = await import('node:fs');
     fs.appendFileSync(process.env.LOAD_LOG, 'PING ' + r.status + '\\n');
     if (process.argv.includes('--touch-vault')) {
-      const { keyVaultService } = await import(${JSON.stringify(pathToFileURL(join(dist, 'keyVault/service.js')).href)});
-      await keyVaultService().probeAccess('https://127.0.0.1:${closedPort}/').catch(() => {});
+      const { keyVault } = await import(${JSON.stringify(pathToFileURL(join(dist, 'keyVault/index.js')).href)});
+      await keyVault().probeAccess('https://127.0.0.1:${closedPort}/').catch(() => {});
     }`;
   const run = (touch: boolean) => {
     const r = spawnSync(
@@ -137,9 +139,9 @@ test('cold start: loading the app and calling ping loads no Key Vault SDK, cache
 test('the real ManagedIdentityCredential: its failures classify as refused (4xx) or unavailable (down)', async () => {
   const { createServer: createHttpServer } = await import('node:http');
   const { randomUUID } = await import('node:crypto');
-  const { createCredential } = await import('../src/keyVault/sdk.js');
+  const { createCredential } = await import('../src/keyVault/credential.js');
   const { chooseIdentity } = await import('../src/keyVault/identity.js');
-  const { classifyError } = await import('../src/keyVault/errors.js');
+  const { classifyError } = await import('../src/keyVault/classify.js');
   // A token endpoint that refuses, as App Service does for an identity that is not assigned to the app.
   const refusing = createHttpServer((_req, res) => {
     res.writeHead(400, { 'content-type': 'application/json' });
@@ -152,8 +154,12 @@ test('the real ManagedIdentityCredential: its failures classify as refused (4xx)
     process.env.IDENTITY_ENDPOINT = endpoint;
     process.env.IDENTITY_HEADER = 'x';
     // A fresh client id each time: msal-node caches managed-identity tokens process-wide by client id.
-    const env = { IDENTITY_ENDPOINT: endpoint, IDENTITY_HEADER: 'x', AZURE_CLIENT_ID: randomUUID() };
-    const credential = createCredential(chooseIdentity(env), env);
+    const { identity } = parseConfig({
+      IDENTITY_ENDPOINT: endpoint,
+      IDENTITY_HEADER: 'x',
+      AZURE_CLIENT_ID: randomUUID(),
+    });
+    const credential = createCredential(chooseIdentity(identity), identity);
     try {
       await credential.getToken('https://vault.azure.net/.default');
       return undefined;
@@ -174,3 +180,54 @@ test('the real ManagedIdentityCredential: its failures classify as refused (4xx)
     refusing.close();
   }
 });
+
+test(
+  'no secret value in any response, header, log line or config check when Key Vault answers 200 with broken JSON or 500 with data',
+  { skip: fixtureTls() ? false : 'no TLS material for the HTTPS fixture (openssl missing)' },
+  async () => {
+    const CANARY = `canary-${Math.random().toString(36).slice(2)}-value`;
+    const fixture = await FaultProxy.start('https://127.0.0.1:9', fixtureTls());
+    try {
+      const cases = [
+        { status: 200, body: `{"value":"${CANARY}","id":"https://x/secrets/db-password/0` },
+        {
+          status: 500,
+          body: JSON.stringify({ error: { code: 'InternalError', message: `Failed while returning ${CANARY}` } }),
+        },
+      ];
+      for (const c of cases) {
+        fixture.fault = { kind: 'respond', status: c.status, body: c.body, headers: { 'x-ms-request-id': 'req-42' } };
+        const settings = {
+          ...env(fixture.port, 3000),
+          KEY_VAULT_URL: `${fixture.url}/`,
+          CONFIG_CHECK_SETTINGS: 'REF',
+          REF: `@Microsoft.KeyVault(SecretUri=${fixture.url}/secrets/db-password)`,
+        };
+        configureKeyVault({ config: parseConfig(settings) });
+        const seen: string[] = [];
+        const { result, output } = await captureConsole(async () => {
+          const read = capturingContext('getSecret');
+          const r = await getSecretModule.getSecret(
+            get('http://localhost/api/secrets/db-password', { name: 'db-password' }),
+            read.context,
+          );
+          const cc = capturingContext('configCheck');
+          const report = await configCheckModule.configCheck(get('http://localhost/api/config/check'), cc.context);
+          seen.push(...read.lines, ...cc.lines);
+          return { r, report };
+        });
+        seen.push(output, JSON.stringify(result.r), JSON.stringify(result.report));
+        assert.ok(result.r.status === 502 || result.r.status === 503, `HTTP ${c.status} → ${result.r.status}`);
+        assert.equal(body(result.r).requestId, 'req-42', 'the request id is kept for support');
+        const report = body(result.report) as { cache: { vaults: Record<string, { lastError: unknown }> } };
+        assert.ok(
+          Object.values(report.cache.vaults).some((v) => v.lastError !== null),
+          'lastError was recorded',
+        );
+        assert.equal(seen.join('\n').includes(CANARY), false, `the canary leaked for HTTP ${c.status}`);
+      }
+    } finally {
+      await fixture.close();
+    }
+  },
+);

@@ -1,0 +1,249 @@
+/**
+ * The app's configuration: parsed and validated once from the environment (Function App "app settings", or
+ * `local.settings.json` for scripts), frozen, typed, and passed down. This is the one module that reads
+ * `process.env`; nothing below it does.
+ *
+ * Every numeric setting has a documented range. A malformed or out-of-range value never crashes the app or turns
+ * into a 1 ms timeout: it becomes a {@link ConfigProblem} (reported by the config check and logged once at start)
+ * and the default is used instead. Problems name the setting and the accepted range, never the value.
+ */
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Every app setting the app itself reads. The infra drift test checks that Bicep sets the ones it must. */
+export const APP_SETTINGS = {
+  KEY_VAULT_URL: 'KEY_VAULT_URL',
+  KEY_VAULT_URI: 'KEY_VAULT_URI',
+  AZURE_CLIENT_ID: 'AZURE_CLIENT_ID',
+  SECRETS_ALLOWED: 'SECRETS_ALLOWED',
+  CONFIG_CHECK_SETTINGS: 'CONFIG_CHECK_SETTINGS',
+  SECRET_CACHE_TTL_SECONDS: 'SECRET_CACHE_TTL_SECONDS',
+  SECRET_CACHE_MAX_STALE_SECONDS: 'SECRET_CACHE_MAX_STALE_SECONDS',
+  SECRET_CACHE_NEGATIVE_TTL_SECONDS: 'SECRET_CACHE_NEGATIVE_TTL_SECONDS',
+  SECRET_CACHE_MAX_ENTRIES: 'SECRET_CACHE_MAX_ENTRIES',
+  SECRET_PREFETCH: 'SECRET_PREFETCH',
+  KEY_VAULT_TIMEOUT_MS: 'KEY_VAULT_TIMEOUT_MS',
+  KEY_VAULT_MAX_CONCURRENCY: 'KEY_VAULT_MAX_CONCURRENCY',
+  KEY_VAULT_API_VERSION: 'KEY_VAULT_API_VERSION',
+  KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION',
+  KEY_VAULT_DNS_SUFFIX: 'KEY_VAULT_DNS_SUFFIX',
+} as const;
+
+/** Settings a deployment must set for the app to do its job (the rest have safe defaults). */
+export const REQUIRED_DEPLOYMENT_SETTINGS = [
+  APP_SETTINGS.KEY_VAULT_URL,
+  APP_SETTINGS.SECRETS_ALLOWED,
+  APP_SETTINGS.CONFIG_CHECK_SETTINGS,
+] as const;
+
+export const KEY_VAULT_API_VERSIONS = ['7.0', '7.1', '7.2', '7.3', '7.4', '7.5', '7.6', '2025-07-01'] as const;
+export type KeyVaultApiVersion = (typeof KEY_VAULT_API_VERSIONS)[number];
+
+/** The public cloud's Key Vault DNS suffix, used for `VaultName=` references when nothing says otherwise. */
+export const DEFAULT_VAULT_DNS_SUFFIX = 'vault.azure.net';
+
+/** A numeric setting: its range (inclusive), default, and the unit it is written in. */
+export interface NumericSetting {
+  readonly min: number;
+  readonly max: number;
+  readonly default: number;
+  readonly unit: 'seconds' | 'milliseconds' | 'entries' | 'calls';
+  readonly integer: boolean;
+}
+
+/**
+ * The numeric settings and their accepted ranges. The upper bounds keep values inside what Node's timers
+ * (2^31-1 ms) and memory can honour; README's Settings table lists the same figures.
+ */
+export const NUMERIC_SETTINGS = {
+  SECRET_CACHE_TTL_SECONDS: { min: 0, max: 86_400, default: 300, unit: 'seconds', integer: false },
+  SECRET_CACHE_MAX_STALE_SECONDS: { min: 0, max: 604_800, default: 86_400, unit: 'seconds', integer: false },
+  SECRET_CACHE_NEGATIVE_TTL_SECONDS: { min: 0, max: 3_600, default: 30, unit: 'seconds', integer: false },
+  SECRET_CACHE_MAX_ENTRIES: { min: 1, max: 100_000, default: 1_000, unit: 'entries', integer: true },
+  KEY_VAULT_TIMEOUT_MS: { min: 100, max: 120_000, default: 5_000, unit: 'milliseconds', integer: false },
+  KEY_VAULT_MAX_CONCURRENCY: { min: 1, max: 256, default: 8, unit: 'calls', integer: true },
+} as const satisfies Record<string, NumericSetting>;
+
+export type NumericSettingName = keyof typeof NUMERIC_SETTINGS;
+
+/** Something wrong with one setting. `message` names the setting and what is accepted; never its value. */
+export interface ConfigProblem {
+  readonly setting: string;
+  readonly message: string;
+}
+
+export interface CacheSettings {
+  readonly ttlMs: number;
+  readonly maxStaleMs: number;
+  readonly negativeTtlMs: number;
+  readonly maxEntries: number;
+}
+
+export interface CallSettings {
+  readonly timeoutMs: number;
+  readonly maxConcurrency: number;
+}
+
+/** What the environment says about the identity; `keyVault/identity.ts` turns it into a credential choice. */
+export interface IdentitySettings {
+  /** The platform provides a managed-identity endpoint (both IDENTITY_ENDPOINT and IDENTITY_HEADER are set). */
+  readonly managedIdentityEndpoint: boolean;
+  /** AZURE_CLIENT_ID: a user-assigned managed identity, or the app registration for EnvironmentCredential. */
+  readonly clientId: string | undefined;
+  /** AZURE_AUTHORITY_HOST for the developer chain (sovereign clouds, test token issuers). */
+  readonly authorityHost: string | undefined;
+}
+
+export interface AppConfig {
+  /** The configured vault (`KEY_VAULT_URL`, alias `KEY_VAULT_URI`) as `https://host[:port]/`, or undefined. */
+  readonly vaultUrl: string | undefined;
+  /** `SECRETS_ALLOWED`: exact names or prefixes ending in `*`; guards the HTTP secret function only. */
+  readonly allowedSecrets: readonly string[];
+  /** `CONFIG_CHECK_SETTINGS`: the app settings the config check reports on. */
+  readonly configCheckSettings: readonly string[];
+  /** `SECRET_PREFETCH`: secrets read into the cache at start-up. */
+  readonly prefetch: readonly string[];
+  /** DNS suffix for `VaultName=` references (`KEY_VAULT_DNS_SUFFIX`, else the configured vault's, else public). */
+  readonly vaultDnsSuffix: string;
+  /** `KEY_VAULT_API_VERSION`, or undefined for the SDK's default. */
+  readonly apiVersion: KeyVaultApiVersion | undefined;
+  readonly disableChallengeResourceVerification: boolean;
+  readonly identity: IdentitySettings;
+  readonly cache: CacheSettings;
+  readonly calls: CallSettings;
+  /** Settings that were malformed or out of range (their defaults are in use). */
+  readonly problems: readonly ConfigProblem[];
+  /** The raw value of any app setting (for Key Vault references and the config check), or undefined. */
+  setting(name: string): string | undefined;
+}
+
+function trimmed(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+/** Comma-separated list: trimmed, empty items dropped. */
+export function parseList(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+/**
+ * A vault URL as its origin with a trailing slash (`https://host[:port]/`), or the reason it is not one.
+ * Only https, no user info, no path beyond `/`: the managed identity's token is sent to this host.
+ */
+export function parseVaultUrl(raw: string): { url: string } | { error: string } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { error: 'is not a URL; expected https://<vault-name>.vault.azure.net/' };
+  }
+  if (url.protocol !== 'https:') return { error: 'must use https' };
+  if (url.username !== '' || url.password !== '') return { error: 'must not contain user information (user@host)' };
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
+    return { error: 'must be the vault origin only, e.g. https://<vault-name>.vault.azure.net/' };
+  }
+  return { url: `https://${url.host.toLowerCase()}/` };
+}
+
+/** The DNS suffix implied by a vault URL's host (`myvault.vault.azure.cn` → `vault.azure.cn`). */
+function suffixOf(vaultUrl: string | undefined): string | undefined {
+  if (vaultUrl === undefined) return undefined;
+  const host = new URL(vaultUrl).hostname;
+  const dot = host.indexOf('.');
+  return dot > 0 ? host.slice(dot + 1) : undefined;
+}
+
+function numeric(env: Env, name: NumericSettingName, problems: ConfigProblem[]): number {
+  const spec: NumericSetting = NUMERIC_SETTINGS[name];
+  const raw = trimmed(env, name);
+  if (raw === undefined) return spec.default;
+  const value = Number(raw);
+  const ok =
+    /^[+]?\d+(\.\d+)?$/.test(raw) &&
+    Number.isFinite(value) &&
+    value >= spec.min &&
+    value <= spec.max &&
+    (!spec.integer || Number.isInteger(value));
+  if (ok) return value;
+  problems.push({
+    setting: name,
+    message:
+      `${name} must be ${spec.integer ? 'a whole number' : 'a number'} from ${spec.min} to ${spec.max} ` +
+      `(${spec.unit}); the default ${spec.default} is in use.`,
+  });
+  return spec.default;
+}
+
+/** Parse and validate the configuration. Pure: pass any environment; nothing is read from the process. */
+export function parseConfig(env: Env): AppConfig {
+  const problems: ConfigProblem[] = [];
+
+  let vaultUrl: string | undefined;
+  const urlSetting = trimmed(env, APP_SETTINGS.KEY_VAULT_URL) ? APP_SETTINGS.KEY_VAULT_URL : APP_SETTINGS.KEY_VAULT_URI;
+  const rawUrl = trimmed(env, urlSetting);
+  if (rawUrl !== undefined) {
+    const parsed = parseVaultUrl(rawUrl);
+    if ('url' in parsed) vaultUrl = parsed.url;
+    else problems.push({ setting: urlSetting, message: `${urlSetting} ${parsed.error}.` });
+  }
+
+  let apiVersion: KeyVaultApiVersion | undefined;
+  const rawVersion = trimmed(env, APP_SETTINGS.KEY_VAULT_API_VERSION);
+  if (rawVersion !== undefined) {
+    if ((KEY_VAULT_API_VERSIONS as readonly string[]).includes(rawVersion)) {
+      apiVersion = rawVersion as KeyVaultApiVersion;
+    } else {
+      problems.push({
+        setting: APP_SETTINGS.KEY_VAULT_API_VERSION,
+        message:
+          `${APP_SETTINGS.KEY_VAULT_API_VERSION} must be one of ${KEY_VAULT_API_VERSIONS.join(', ')}; ` +
+          "the SDK's default is in use.",
+      });
+    }
+  }
+
+  const explicitSuffix = trimmed(env, APP_SETTINGS.KEY_VAULT_DNS_SUFFIX)?.replace(/^\./, '');
+  const cache: CacheSettings = {
+    ttlMs: numeric(env, 'SECRET_CACHE_TTL_SECONDS', problems) * 1000,
+    maxStaleMs: numeric(env, 'SECRET_CACHE_MAX_STALE_SECONDS', problems) * 1000,
+    negativeTtlMs: numeric(env, 'SECRET_CACHE_NEGATIVE_TTL_SECONDS', problems) * 1000,
+    maxEntries: numeric(env, 'SECRET_CACHE_MAX_ENTRIES', problems),
+  };
+  const calls: CallSettings = {
+    timeoutMs: numeric(env, 'KEY_VAULT_TIMEOUT_MS', problems),
+    maxConcurrency: numeric(env, 'KEY_VAULT_MAX_CONCURRENCY', problems),
+  };
+  const snapshot: Env = Object.freeze({ ...env });
+
+  return Object.freeze({
+    vaultUrl,
+    allowedSecrets: Object.freeze(parseList(env[APP_SETTINGS.SECRETS_ALLOWED])),
+    configCheckSettings: Object.freeze(parseList(env[APP_SETTINGS.CONFIG_CHECK_SETTINGS])),
+    prefetch: Object.freeze(parseList(env[APP_SETTINGS.SECRET_PREFETCH])),
+    vaultDnsSuffix: explicitSuffix || suffixOf(vaultUrl) || DEFAULT_VAULT_DNS_SUFFIX,
+    apiVersion,
+    disableChallengeResourceVerification:
+      trimmed(env, APP_SETTINGS.KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION)?.toLowerCase() === 'true',
+    identity: Object.freeze({
+      managedIdentityEndpoint: Boolean(trimmed(env, 'IDENTITY_ENDPOINT') && trimmed(env, 'IDENTITY_HEADER')),
+      clientId: trimmed(env, APP_SETTINGS.AZURE_CLIENT_ID),
+      authorityHost: trimmed(env, 'AZURE_AUTHORITY_HOST'),
+    }),
+    cache: Object.freeze(cache),
+    calls: Object.freeze(calls),
+    problems: Object.freeze(problems.map((p) => Object.freeze(p))),
+    setting: (name: string) => snapshot[name],
+  });
+}
+
+let fromProcess: AppConfig | undefined;
+
+/** The process's configuration, parsed from `process.env` once (app settings change only with a restart). */
+export function appConfig(): AppConfig {
+  fromProcess ??= parseConfig(process.env);
+  return fromProcess;
+}

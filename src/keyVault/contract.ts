@@ -1,0 +1,70 @@
+/**
+ * The secret contract: what a secret read returns, how a secret is addressed, the name and version rules, and the
+ * fetch function the SDK adapter implements (the seam the cache and call policies are tested through). Pure.
+ */
+
+/** Key Vault secret names: 1-127 characters, letters, digits and dashes. */
+export const SECRET_NAME_PATTERN = /^[0-9A-Za-z-]{1,127}$/;
+/** Key Vault secret versions are 32 hexadecimal characters. */
+export const SECRET_VERSION_PATTERN = /^[0-9A-Fa-f]{32}$/;
+
+export function isValidSecretName(name: string): boolean {
+  return SECRET_NAME_PATTERN.test(name);
+}
+
+export function isValidSecretVersion(version: string): boolean {
+  return SECRET_VERSION_PATTERN.test(version);
+}
+
+/** Where a secret lives: a vault origin with a trailing slash, a name, and optionally a pinned version. */
+export interface SecretReference {
+  /** Vault origin with a trailing slash, e.g. `https://myvault.vault.azure.net/`. */
+  vaultUrl: string;
+  name: string;
+  version?: string;
+}
+
+/** One secret version as Key Vault returned it. */
+export interface SecretRecord {
+  name: string;
+  value: string;
+  version: string | null;
+  contentType: string | null;
+  enabled: boolean | null;
+  createdOn: Date | null;
+  updatedOn: Date | null;
+  expiresOn: Date | null;
+}
+
+/**
+ * Reads one secret from Key Vault. Must honour `signal`, and must throw only `KeyVaultFailure` (the adapter
+ * classifies SDK errors once, here at the seam).
+ */
+export type SecretFetch = (
+  vaultUrl: string,
+  name: string,
+  version: string | undefined,
+  signal: AbortSignal,
+) => Promise<SecretRecord>;
+
+/** Where a read's value came from: Key Vault now (`miss`), memory (`hit`), or memory while Key Vault fails. */
+export type CacheState = 'hit' | 'miss' | 'stale';
+
+export interface SecretRead {
+  record: SecretRecord;
+  cache: CacheState;
+}
+
+export interface Logger {
+  warn(message: string): void;
+  info(message: string): void;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+/** The cache key of a reference: Key Vault names and versions are case-insensitive. */
+export function cacheKey(ref: SecretReference): string {
+  return `${ref.vaultUrl}|${ref.name.toLowerCase()}|${ref.version?.toLowerCase() ?? ''}`;
+}

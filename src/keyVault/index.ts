@@ -1,0 +1,122 @@
+/**
+ * The Key Vault module's public face. The built-in functions, the scripts and your own functions import from here
+ * and nowhere else in `src/keyVault/`.
+ *
+ * ```ts
+ * import { readSecret, resolveSetting, failureResponse } from '../keyVault/index.js';
+ * const password = (await readSecret('db-password')).value;      // configured vault, shared cache
+ * const conn = await resolveSetting('DB_CONNECTION');            // plain value, or a Key Vault reference resolved
+ * // in a handler's catch: return failureResponse(error, { name: 'db-password' });
+ * ```
+ */
+import type { HttpResponseInit } from '@azure/functions';
+import { appConfig } from '../config.js';
+import { problemForFailure } from '../http/problems.js';
+import { type CacheState, isValidSecretName, isValidSecretVersion, type SecretRecord } from './contract.js';
+import { KeyVaultFailure } from './failure.js';
+import { KeyVaultService, type KeyVaultOptions } from './service.js';
+
+export type { AccessProbe, KeyVaultOptions, KeyVaultStats, SettingResolution } from './service.js';
+export type { CacheState, Clock, Logger, SecretFetch, SecretRead, SecretRecord, SecretReference } from './contract.js';
+export { isValidSecretName, isValidSecretVersion } from './contract.js';
+export { type FailureKind, isTransient, KeyVaultFailure, referenceStatusWord } from './failure.js';
+export type { IdentityChoice } from './identity.js';
+export { KeyVaultService };
+export { classifyError } from './classify.js';
+
+let shared: KeyVaultService | undefined;
+
+/** The process-wide service: one credential, one SecretClient per vault, one cache (created on first use). */
+export function keyVault(): KeyVaultService {
+  shared ??= new KeyVaultService({ config: appConfig() });
+  return shared;
+}
+
+/** Replace the process-wide service (tests, or an app that wants another fetch, clock or logger). */
+export function configureKeyVault(options: Partial<KeyVaultOptions> = {}): KeyVaultService {
+  shared = new KeyVaultService({ ...options, config: options.config ?? appConfig() });
+  return shared;
+}
+
+/** A secret as read: its value and metadata, and where the value came from. */
+export interface Secret extends SecretRecord {
+  cache: CacheState;
+}
+
+/**
+ * Read a secret by name from the configured vault (`KEY_VAULT_URL`), through the shared cache. For app code: it
+ * is not subject to `SECRETS_ALLOWED`, which guards only the HTTP secret function.
+ * @throws {KeyVaultFailure} when the name or version is malformed (`invalid-request`), no vault is configured
+ *   (`not-configured`), or Key Vault or the identity fails.
+ */
+export async function readSecret(
+  name: string,
+  options: { version?: string; forceRefresh?: boolean } = {},
+): Promise<Secret> {
+  const service = keyVault();
+  if (!isValidSecretName(name) || (options.version !== undefined && !isValidSecretVersion(options.version))) {
+    throw new KeyVaultFailure(
+      'invalid-request',
+      'A secret name is 1-127 letters, digits and dashes; a version is 32 hexadecimal characters.',
+    );
+  }
+  const vaultUrl = service.vaultUrl;
+  if (vaultUrl === undefined) {
+    throw new KeyVaultFailure('not-configured', 'KEY_VAULT_URL is not set (or is not a valid vault URL).');
+  }
+  const ref =
+    options.version === undefined ? { vaultUrl, name } : { vaultUrl, name, version: options.version.toLowerCase() };
+  const { record, cache } = await service.read(ref, { forceRefresh: options.forceRefresh ?? false });
+  return { ...record, cache };
+}
+
+/**
+ * An app setting's value. A Key Vault reference (`@Microsoft.KeyVault(...)`) the host left unresolved — always
+ * the case under local `func start` — is resolved through the same cache; plain values are returned as they are.
+ * @returns undefined when the setting is not set.
+ * @throws {KeyVaultFailure} when the reference is malformed or cannot be read.
+ */
+export async function resolveSetting(name: string): Promise<string | undefined> {
+  const resolution = await keyVault().resolveSetting(name);
+  switch (resolution.kind) {
+    case 'missing':
+      return undefined;
+    case 'plain':
+      return resolution.value;
+    case 'resolved':
+      return resolution.read.record.value;
+    case 'invalid-reference':
+      throw new KeyVaultFailure('invalid-request', `App setting ${name} holds an invalid Key Vault reference.`);
+    case 'failed':
+      throw resolution.failure;
+  }
+}
+
+/**
+ * The RFC 9457 problem response the built-in functions return for a failure: status, detail and `Retry-After`
+ * (only where retrying can help). Anything that is not a KeyVaultFailure is a 500 without details.
+ */
+export function failureResponse(error: unknown, target: { name?: string; version?: string } = {}): HttpResponseInit {
+  const service = keyVault();
+  return problemForFailure(error, {
+    vaultUrl: service.vaultUrl ?? '(no vault configured)',
+    name: target.name,
+    version: target.version,
+    identity: service.identity.description,
+  });
+}
+
+/**
+ * The SDK's SecretClient for the configured vault, with the app's credential and client options: for developer
+ * tooling (the secrets CLI's set/list/delete). Loads the SDK. App code reads through {@link readSecret} instead.
+ */
+export async function sdkSecretClient(config = keyVault().config) {
+  if (config.vaultUrl === undefined) {
+    throw new KeyVaultFailure('not-configured', 'KEY_VAULT_URL is not set (or is not a valid vault URL).');
+  }
+  const [{ SecretClients }, { chooseIdentity }] = await Promise.all([
+    import('./secretClient.js'),
+    import('./identity.js'),
+  ]);
+  return new SecretClients(chooseIdentity(config.identity), config).client(config.vaultUrl);
+}

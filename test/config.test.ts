@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { NUMERIC_SETTINGS, parseConfig } from '../src/config.js';
+import { chooseIdentity } from '../src/keyVault/identity.js';
+
+test('KEY_VAULT_URL, alias KEY_VAULT_URI, normalised to the origin', () => {
+  assert.equal(
+    parseConfig({ KEY_VAULT_URL: 'https://MyVault.vault.azure.net' }).vaultUrl,
+    'https://myvault.vault.azure.net/',
+  );
+  assert.equal(parseConfig({ KEY_VAULT_URI: ' https://v.vault.azure.net/ ' }).vaultUrl, 'https://v.vault.azure.net/');
+  assert.equal(parseConfig({}).vaultUrl, undefined);
+  assert.equal(parseConfig({ KEY_VAULT_URL: '  ' }).vaultUrl, undefined);
+  assert.deepEqual(parseConfig({}).problems, []);
+});
+
+test('a KEY_VAULT_URL that is not an https vault origin is a configuration problem, not a vault', () => {
+  for (const bad of [
+    'not a url',
+    'http://v.vault.azure.net/',
+    'https://vault.azure.net@evil.example/',
+    'https://v.vault.azure.net/secrets/x',
+  ]) {
+    const config = parseConfig({ KEY_VAULT_URL: bad });
+    assert.equal(config.vaultUrl, undefined, bad);
+    assert.equal(config.problems.length, 1, bad);
+    assert.equal(config.problems[0]?.setting, 'KEY_VAULT_URL');
+  }
+});
+
+test('list settings are trimmed and drop empties', () => {
+  assert.deepEqual(parseConfig({ SECRETS_ALLOWED: ' a, b ,,c ' }).allowedSecrets, ['a', 'b', 'c']);
+  assert.deepEqual(parseConfig({}).allowedSecrets, []);
+});
+
+test('numeric settings: defaults, overrides in range', () => {
+  const defaults = parseConfig({});
+  assert.equal(defaults.cache.ttlMs, NUMERIC_SETTINGS.SECRET_CACHE_TTL_SECONDS.default * 1000);
+  assert.equal(defaults.calls.timeoutMs, NUMERIC_SETTINGS.KEY_VAULT_TIMEOUT_MS.default);
+  const c = parseConfig({
+    SECRET_CACHE_TTL_SECONDS: '60',
+    KEY_VAULT_TIMEOUT_MS: '250',
+    SECRET_CACHE_MAX_ENTRIES: '10',
+  });
+  assert.equal(c.cache.ttlMs, 60_000);
+  assert.equal(c.calls.timeoutMs, 250);
+  assert.equal(c.cache.maxEntries, 10);
+  assert.deepEqual(c.problems, []);
+});
+
+test('numeric settings out of range or malformed: default in use, a problem naming the setting and range, never the value', () => {
+  const cases: Array<[keyof typeof NUMERIC_SETTINGS, string]> = [
+    ['KEY_VAULT_TIMEOUT_MS', '3000000000'], // overflows Node's timer: every read would fail in 1 ms
+    ['SECRET_CACHE_MAX_ENTRIES', '1e9'], // would exhaust memory on the first call
+    ['SECRET_CACHE_MAX_ENTRIES', '2.5'],
+    ['SECRET_CACHE_TTL_SECONDS', '-1'],
+    ['SECRET_CACHE_TTL_SECONDS', 'lots'],
+    ['KEY_VAULT_MAX_CONCURRENCY', '0'],
+    ['SECRET_CACHE_MAX_STALE_SECONDS', 'Infinity'],
+    ['SECRET_CACHE_NEGATIVE_TTL_SECONDS', '0x10'],
+  ];
+  for (const [name, raw] of cases) {
+    const config = parseConfig({ [name]: raw });
+    const spec = NUMERIC_SETTINGS[name];
+    assert.equal(config.problems.length, 1, `${name}=${raw}`);
+    const problem = config.problems[0]!;
+    assert.equal(problem.setting, name);
+    assert.match(problem.message, new RegExp(`${name} must be .* from ${spec.min} to ${spec.max}`));
+    assert.equal(problem.message.includes(raw), false, `the value ${raw} is not echoed`);
+  }
+  assert.equal(parseConfig({ KEY_VAULT_TIMEOUT_MS: '3000000000' }).calls.timeoutMs, 5_000);
+  assert.equal(parseConfig({ SECRET_CACHE_MAX_ENTRIES: '1e9' }).cache.maxEntries, 1_000);
+});
+
+test('API version must be one the SDK knows; otherwise a configuration problem and the SDK default', () => {
+  assert.equal(parseConfig({ KEY_VAULT_API_VERSION: '7.5' }).apiVersion, '7.5');
+  assert.equal(parseConfig({}).apiVersion, undefined);
+  const bad = parseConfig({ KEY_VAULT_API_VERSION: '9.9' });
+  assert.equal(bad.apiVersion, undefined);
+  assert.equal(bad.problems[0]?.setting, 'KEY_VAULT_API_VERSION');
+});
+
+test('the configuration is frozen', () => {
+  const config = parseConfig({ SECRETS_ALLOWED: 'a' });
+  assert.ok(Object.isFrozen(config));
+  assert.ok(Object.isFrozen(config.cache));
+  assert.ok(Object.isFrozen(config.allowedSecrets));
+  const env: Record<string, string> = { X: '1' };
+  const snapshot = parseConfig(env);
+  env.X = '2';
+  assert.equal(snapshot.setting('X'), '1', 'later changes to the environment do not leak in');
+});
+
+test('vault DNS suffix: explicit setting, else the configured vault, else public cloud', () => {
+  assert.equal(
+    parseConfig({ KEY_VAULT_DNS_SUFFIX: 'vault.azure.cn', KEY_VAULT_URL: 'https://a.vault.azure.net/' }).vaultDnsSuffix,
+    'vault.azure.cn',
+  );
+  assert.equal(
+    parseConfig({ KEY_VAULT_URL: 'https://a.vault.usgovcloudapi.net/' }).vaultDnsSuffix,
+    'vault.usgovcloudapi.net',
+  );
+  assert.equal(parseConfig({}).vaultDnsSuffix, 'vault.azure.net');
+});
+
+test('identity: managed identity only where the platform provides the endpoint', () => {
+  const choose = (env: Record<string, string>) => chooseIdentity(parseConfig(env).identity);
+  assert.equal(
+    choose({ IDENTITY_ENDPOINT: 'http://127.0.0.1:1/token', IDENTITY_HEADER: 'h' }).credential,
+    'ManagedIdentityCredential (system-assigned)',
+  );
+  const user = choose({ IDENTITY_ENDPOINT: 'http://127.0.0.1:1/token', IDENTITY_HEADER: 'h', AZURE_CLIENT_ID: 'abc' });
+  assert.equal(user.clientId, 'abc');
+  assert.match(user.description, /user-assigned managed identity with client id abc/);
+  assert.equal(choose({}).kind, 'developer');
+  assert.equal(
+    choose({ IDENTITY_ENDPOINT: 'http://127.0.0.1:1/token' }).kind,
+    'developer',
+    'the SDK needs the header too',
+  );
+  assert.equal(choose({ AZURE_CLIENT_ID: 'abc' }).kind, 'developer');
+});
