@@ -112,6 +112,7 @@ async function cacheBench(): Promise<void> {
         createdOn: null,
         updatedOn: null,
         expiresOn: null,
+        notBefore: null,
       };
     };
     storeFetch = fake;

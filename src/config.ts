@@ -20,10 +20,14 @@ export const APP_SETTINGS = {
   SECRET_CACHE_TTL_SECONDS: 'SECRET_CACHE_TTL_SECONDS',
   SECRET_CACHE_MAX_STALE_SECONDS: 'SECRET_CACHE_MAX_STALE_SECONDS',
   SECRET_CACHE_NEGATIVE_TTL_SECONDS: 'SECRET_CACHE_NEGATIVE_TTL_SECONDS',
+  SECRET_CACHE_FAILURE_TTL_SECONDS: 'SECRET_CACHE_FAILURE_TTL_SECONDS',
+  SECRET_CACHE_MIN_REFRESH_SECONDS: 'SECRET_CACHE_MIN_REFRESH_SECONDS',
   SECRET_CACHE_MAX_ENTRIES: 'SECRET_CACHE_MAX_ENTRIES',
   SECRET_PREFETCH: 'SECRET_PREFETCH',
   KEY_VAULT_TIMEOUT_MS: 'KEY_VAULT_TIMEOUT_MS',
   KEY_VAULT_MAX_CONCURRENCY: 'KEY_VAULT_MAX_CONCURRENCY',
+  KEY_VAULT_BUDGET_PER_10S: 'KEY_VAULT_BUDGET_PER_10S',
+  KEY_VAULT_ALLOWED_HOSTS: 'KEY_VAULT_ALLOWED_HOSTS',
   KEY_VAULT_API_VERSION: 'KEY_VAULT_API_VERSION',
   KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION',
   KEY_VAULT_DNS_SUFFIX: 'KEY_VAULT_DNS_SUFFIX',
@@ -59,9 +63,12 @@ export const NUMERIC_SETTINGS = {
   SECRET_CACHE_TTL_SECONDS: { min: 0, max: 86_400, default: 300, unit: 'seconds', integer: false },
   SECRET_CACHE_MAX_STALE_SECONDS: { min: 0, max: 604_800, default: 86_400, unit: 'seconds', integer: false },
   SECRET_CACHE_NEGATIVE_TTL_SECONDS: { min: 0, max: 3_600, default: 30, unit: 'seconds', integer: false },
+  SECRET_CACHE_FAILURE_TTL_SECONDS: { min: 0, max: 300, default: 5, unit: 'seconds', integer: false },
+  SECRET_CACHE_MIN_REFRESH_SECONDS: { min: 0, max: 3_600, default: 5, unit: 'seconds', integer: false },
   SECRET_CACHE_MAX_ENTRIES: { min: 1, max: 100_000, default: 1_000, unit: 'entries', integer: true },
   KEY_VAULT_TIMEOUT_MS: { min: 100, max: 120_000, default: 5_000, unit: 'milliseconds', integer: false },
   KEY_VAULT_MAX_CONCURRENCY: { min: 1, max: 256, default: 8, unit: 'calls', integer: true },
+  KEY_VAULT_BUDGET_PER_10S: { min: 1, max: 4_000, default: 40, unit: 'calls', integer: true },
 } as const satisfies Record<string, NumericSetting>;
 
 export type NumericSettingName = keyof typeof NUMERIC_SETTINGS;
@@ -75,13 +82,20 @@ export interface ConfigProblem {
 export interface CacheSettings {
   readonly ttlMs: number;
   readonly maxStaleMs: number;
+  /** How long a 404 is remembered. */
   readonly negativeTtlMs: number;
+  /** How long a refusal (401/403, disabled secret, identity refused) and the access probe's result are remembered. */
+  readonly failureTtlMs: number;
+  /** A forced refresh (Cache-Control: no-cache) of a name Key Vault answered less than this ago is not made. */
+  readonly minRefreshMs: number;
   readonly maxEntries: number;
 }
 
 export interface CallSettings {
   readonly timeoutMs: number;
   readonly maxConcurrency: number;
+  /** This instance's budget of Key Vault calls per vault per 10 s (a token bucket of that size, refilled evenly). */
+  readonly budgetPer10s: number;
 }
 
 /** What the environment says about the identity; `keyVault/identity.ts` turns it into a credential choice. */
@@ -105,6 +119,11 @@ export interface AppConfig {
   readonly prefetch: readonly string[];
   /** DNS suffix for `VaultName=` references (`KEY_VAULT_DNS_SUFFIX`, else the configured vault's, else public). */
   readonly vaultDnsSuffix: string;
+  /**
+   * Hosts the app may send a token to: the `KEY_VAULT_URL` host and `KEY_VAULT_ALLOWED_HOSTS` (lower case, with
+   * port when not 443). With challenge resource verification on, hosts under `vaultDnsSuffix` are trusted too.
+   */
+  readonly trustedVaultHosts: readonly string[];
   /** `KEY_VAULT_API_VERSION`, or undefined for the SDK's default. */
   readonly apiVersion: KeyVaultApiVersion | undefined;
   readonly disableChallengeResourceVerification: boolean;
@@ -211,12 +230,26 @@ export function parseConfig(env: Env): AppConfig {
     ttlMs: numeric(env, 'SECRET_CACHE_TTL_SECONDS', problems) * 1000,
     maxStaleMs: numeric(env, 'SECRET_CACHE_MAX_STALE_SECONDS', problems) * 1000,
     negativeTtlMs: numeric(env, 'SECRET_CACHE_NEGATIVE_TTL_SECONDS', problems) * 1000,
+    failureTtlMs: numeric(env, 'SECRET_CACHE_FAILURE_TTL_SECONDS', problems) * 1000,
+    minRefreshMs: numeric(env, 'SECRET_CACHE_MIN_REFRESH_SECONDS', problems) * 1000,
     maxEntries: numeric(env, 'SECRET_CACHE_MAX_ENTRIES', problems),
   };
   const calls: CallSettings = {
     timeoutMs: numeric(env, 'KEY_VAULT_TIMEOUT_MS', problems),
     maxConcurrency: numeric(env, 'KEY_VAULT_MAX_CONCURRENCY', problems),
+    budgetPer10s: numeric(env, 'KEY_VAULT_BUDGET_PER_10S', problems),
   };
+  const trustedVaultHosts: string[] = vaultUrl === undefined ? [] : [new URL(vaultUrl).host];
+  for (const entry of parseList(env[APP_SETTINGS.KEY_VAULT_ALLOWED_HOSTS])) {
+    const parsed = parseVaultUrl(entry.includes('://') ? entry : `https://${entry}/`);
+    if ('url' in parsed) trustedVaultHosts.push(new URL(parsed.url).host);
+    else {
+      problems.push({
+        setting: APP_SETTINGS.KEY_VAULT_ALLOWED_HOSTS,
+        message: `${APP_SETTINGS.KEY_VAULT_ALLOWED_HOSTS} holds an entry that is not a host name (host or host:port); it is ignored.`,
+      });
+    }
+  }
   const snapshot: Env = Object.freeze({ ...env });
 
   return Object.freeze({
@@ -225,6 +258,7 @@ export function parseConfig(env: Env): AppConfig {
     configCheckSettings: Object.freeze(parseList(env[APP_SETTINGS.CONFIG_CHECK_SETTINGS])),
     prefetch: Object.freeze(parseList(env[APP_SETTINGS.SECRET_PREFETCH])),
     vaultDnsSuffix: explicitSuffix || suffixOf(vaultUrl) || DEFAULT_VAULT_DNS_SUFFIX,
+    trustedVaultHosts: Object.freeze(trustedVaultHosts),
     apiVersion,
     disableChallengeResourceVerification:
       trimmed(env, APP_SETTINGS.KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION)?.toLowerCase() === 'true',

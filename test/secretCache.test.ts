@@ -24,10 +24,21 @@ function setup(policy: Partial<CacheSettings & CallSettings> = {}, random = () =
     negativeTtlMs: 10_000,
     ...policy,
   };
-  const calls = new VaultCalls(vault.fetch, { timeoutMs: p.timeoutMs, maxConcurrency: p.maxConcurrency });
+  const calls = new VaultCalls(
+    vault.fetch,
+    { timeoutMs: p.timeoutMs, maxConcurrency: p.maxConcurrency, budgetPer10s: p.budgetPer10s },
+    clock,
+  );
   const cache = new SecretCache(
     (ref) => calls.call(ref),
-    { ttlMs: p.ttlMs, maxStaleMs: p.maxStaleMs, negativeTtlMs: p.negativeTtlMs, maxEntries: p.maxEntries },
+    {
+      ttlMs: p.ttlMs,
+      maxStaleMs: p.maxStaleMs,
+      negativeTtlMs: p.negativeTtlMs,
+      failureTtlMs: p.failureTtlMs,
+      minRefreshMs: p.minRefreshMs,
+      maxEntries: p.maxEntries,
+    },
     { warn: (m) => warnings.push(m), info: (m) => infos.push(m) },
     clock,
     random,
@@ -115,10 +126,11 @@ test('refresh-ahead points carry jitter', async () => {
 });
 
 test('force fresh bypasses the cached value', async () => {
-  const { vault, store } = setup();
+  const { vault, clock, store } = setup();
   vault.set('f', 'old');
   await store.read({ vaultUrl: VAULT, name: 'f' });
   vault.set('f', 'new');
+  clock.advance(5_000); // forced refreshes are allowed once SECRET_CACHE_MIN_REFRESH_SECONDS (5) have passed
   const forced = await store.read({ vaultUrl: VAULT, name: 'f' }, { forceRefresh: true });
   assert.equal(forced.record.value, 'new');
   assert.equal(forced.cache, 'miss');
@@ -219,6 +231,11 @@ test('403 evicts: a revoked secret is never served stale', async () => {
   vault.failWith = restError(403, 'Forbidden');
   await assert.rejects(store.read({ vaultUrl: VAULT, name: 'r' }), (e: KeyVaultFailure) => e.kind === 'access-denied');
   vault.failWith = restError(503, 'down');
+  // The refusal is remembered for SECRET_CACHE_FAILURE_TTL_SECONDS (5): no Key Vault call, still refused.
+  const calls = vault.calls;
+  await assert.rejects(store.read({ vaultUrl: VAULT, name: 'r' }), (e: KeyVaultFailure) => e.kind === 'access-denied');
+  assert.equal(vault.calls, calls);
+  clock.advance(5_001);
   await assert.rejects(store.read({ vaultUrl: VAULT, name: 'r' }), (e: KeyVaultFailure) => e.kind === 'service-error');
 });
 
@@ -240,15 +257,26 @@ test('404 evicts and is negative-cached for a short time', async () => {
   assert.equal((await store.read({ vaultUrl: VAULT, name: 'gone' })).record.value, 'back');
 });
 
-test('pinned versions are immutable: cached past the TTL', async () => {
+test('pinned versions: the value is immutable, but access to it is revalidated at the TTL', async () => {
   const { vault, clock, store } = setup();
   const v1 = vault.set('p', 'one');
   vault.set('p', 'two');
   const pinned = await store.read({ vaultUrl: VAULT, name: 'p', version: v1.version! });
   assert.equal(pinned.record.value, 'one');
-  clock.advance(10 * 60_000);
   assert.equal((await store.read({ vaultUrl: VAULT, name: 'p', version: v1.version! })).cache, 'hit');
   assert.equal(vault.calls, 1);
+  clock.advance(61_000);
+  const revalidated = await store.read({ vaultUrl: VAULT, name: 'p', version: v1.version! });
+  assert.equal(revalidated.record.value, 'one');
+  assert.equal(vault.calls, 2, 'one GET of that version per TTL');
+  // Access revoked: the pinned value is no longer served, not even stale.
+  vault.failWith = restError(403, 'Forbidden');
+  clock.advance(61_000);
+  await assert.rejects(
+    store.read({ vaultUrl: VAULT, name: 'p', version: v1.version! }),
+    (e: KeyVaultFailure) => e.kind === 'access-denied',
+  );
+  vault.failWith = undefined;
   await assert.rejects(
     store.read({ vaultUrl: VAULT, name: 'p', version: 'f'.repeat(32) }),
     (e: KeyVaultFailure) => e.kind === 'version-not-found',

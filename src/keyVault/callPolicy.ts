@@ -1,30 +1,76 @@
 /**
  * The call policy: how one Key Vault call is made. Each call is bounded by KEY_VAULT_TIMEOUT_MS (time spent
- * queued included) and by a per-vault concurrency limit (p-limit), and counted per vault for the config check.
- * The fetch itself is injected (the SDK adapter, or a test double), so this module never touches the network.
+ * queued included), by a per-vault concurrency limit (p-limit) and by this instance's per-vault budget
+ * (KEY_VAULT_BUDGET_PER_10S, a token bucket), and counted per vault for the config check. When the budget is spent
+ * the call fails at once as `throttled` with the time to the next token, without reaching Key Vault: the cache then
+ * serves what it has (stale within its bound) and uncached names get 503 + Retry-After. The fetch itself is injected
+ * (the SDK adapter, or a test double), so this module never touches the network.
+ *
+ * The token bucket is a few lines written here rather than a library: it must run on the injected clock (the fleet
+ * simulation in `npm run bench` runs an hour of virtual time in seconds), which the npm rate limiters do not offer.
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { CallSettings } from '../config.js';
-import type { SecretFetch, SecretRecord, SecretReference } from './contract.js';
+import type { Clock, SecretFetch, SecretRecord, SecretReference } from './contract.js';
 import { type FailureKind, KeyVaultFailure } from './failure.js';
 
 export interface VaultStats {
   keyVaultCalls: number;
+  /** Calls refused without reaching Key Vault because this instance's budget was spent. */
+  budgetRefusals: number;
   lastError: { kind: FailureKind; message: string; at: string } | null;
+}
+
+/** A token bucket of `capacity` tokens refilled evenly over 10 s, on an injected clock. */
+export class TokenBucket {
+  private tokens: number;
+  private updatedAt: number;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly clock: Clock,
+  ) {
+    this.tokens = capacity;
+    this.updatedAt = clock.now();
+  }
+
+  /** Takes a token, or returns the milliseconds until one is available. */
+  take(): { ok: true } | { ok: false; waitMs: number } {
+    const now = this.clock.now();
+    const perMs = this.capacity / 10_000;
+    this.tokens = Math.min(this.capacity, this.tokens + (now - this.updatedAt) * perMs);
+    this.updatedAt = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return { ok: true };
+    }
+    return { ok: false, waitMs: Math.ceil((1 - this.tokens) / perMs) };
+  }
 }
 
 export class VaultCalls {
   private readonly limiters = new Map<string, LimitFunction>();
+  private readonly buckets = new Map<string, TokenBucket>();
   private readonly vaults = new Map<string, VaultStats>();
 
   constructor(
     private readonly fetchSecret: SecretFetch,
     private readonly settings: CallSettings,
+    private readonly clock: Clock = performance,
   ) {}
 
   /** One Key Vault call. Rejects only with a {@link KeyVaultFailure}. */
   async call(ref: SecretReference): Promise<SecretRecord> {
     const stats = this.stats(ref.vaultUrl);
+    const budget = this.bucket(ref.vaultUrl).take();
+    if (!budget.ok) {
+      stats.budgetRefusals += 1;
+      throw new KeyVaultFailure(
+        'throttled',
+        `This instance's Key Vault call budget is spent (KEY_VAULT_BUDGET_PER_10S=${this.settings.budgetPer10s}).`,
+        { retryAfterSeconds: Math.max(1, Math.ceil(budget.waitMs / 1000)), errorCode: 'InstanceBudgetSpent' },
+      );
+    }
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -67,10 +113,19 @@ export class VaultCalls {
   private stats(vaultUrl: string): VaultStats {
     let s = this.vaults.get(vaultUrl);
     if (!s) {
-      s = { keyVaultCalls: 0, lastError: null };
+      s = { keyVaultCalls: 0, budgetRefusals: 0, lastError: null };
       this.vaults.set(vaultUrl, s);
     }
     return s;
+  }
+
+  private bucket(vaultUrl: string): TokenBucket {
+    let bucket = this.buckets.get(vaultUrl);
+    if (!bucket) {
+      bucket = new TokenBucket(this.settings.budgetPer10s, this.clock);
+      this.buckets.set(vaultUrl, bucket);
+    }
+    return bucket;
   }
 
   private limiter(vaultUrl: string): LimitFunction {

@@ -139,6 +139,13 @@ export function classifyError(error: unknown, versionRequested = false): KeyVaul
       : new KeyVaultFailure('secret-not-found', 'Key Vault has no such secret (404).', f);
   }
   const codeText = f.errorCode !== undefined ? ` ${f.errorCode}` : '';
+  if (status === 403 && f.errorCode === 'SecretDisabled') {
+    return new KeyVaultFailure(
+      'secret-disabled',
+      'Key Vault refused the read: the secret is disabled (403 SecretDisabled).',
+      f,
+    );
+  }
   if (status === 401 || status === 403) {
     return new KeyVaultFailure('access-denied', `Key Vault refused the request (${status}${codeText}).`, f);
   }

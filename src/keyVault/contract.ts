@@ -34,6 +34,7 @@ export interface SecretRecord {
   createdOn: Date | null;
   updatedOn: Date | null;
   expiresOn: Date | null;
+  notBefore: Date | null;
 }
 
 /**
@@ -47,8 +48,11 @@ export type SecretFetch = (
   signal: AbortSignal,
 ) => Promise<SecretRecord>;
 
-/** Where a read's value came from: Key Vault now (`miss`), memory (`hit`), or memory while Key Vault fails. */
-export type CacheState = 'hit' | 'miss' | 'stale';
+/**
+ * Where a read's value came from: Key Vault now (`miss`), memory (`hit`), memory while Key Vault fails (`stale`),
+ * or memory because a forced refresh came too soon after the last answer from Key Vault (`refresh-limited`).
+ */
+export type CacheState = 'hit' | 'miss' | 'stale' | 'refresh-limited';
 
 export interface SecretRead {
   record: SecretRecord;

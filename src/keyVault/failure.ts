@@ -7,6 +7,10 @@ export type FailureKind =
   | 'secret-not-found'
   | 'version-not-found'
   | 'access-denied'
+  /** Key Vault refused the read because the secret (version) is disabled (403, inner code SecretDisabled). */
+  | 'secret-disabled'
+  /** The vault host is not one the app trusts with its token (never contacted). */
+  | 'untrusted-vault'
   | 'throttled'
   | 'timeout'
   | 'service-error'
@@ -79,6 +83,8 @@ export function referenceStatusWord(kind: FailureKind): string {
       return 'SecretVersionNotFound';
     case 'access-denied':
       return 'AccessToKeyVaultDenied';
+    case 'secret-disabled':
+      return 'SecretDisabled';
     case 'vault-not-found':
       return 'VaultNotFound';
     case 'timeout':
@@ -98,6 +104,7 @@ export function referenceStatusWord(kind: FailureKind): string {
 export function vaultAnswered(failure: KeyVaultFailure): boolean {
   return (
     failure.kind === 'access-denied' ||
+    failure.kind === 'secret-disabled' ||
     failure.kind === 'throttled' ||
     failure.kind === 'service-error' ||
     failure.kind === 'secret-not-found' ||

@@ -1,14 +1,21 @@
 /**
  * The cache policy in front of Key Vault: TTL cache with single flight (lru-cache), refresh ahead with jitter,
- * stale-if-error bounded by a maximum staleness, and negative caching of 404. Each Key Vault call goes through the
- * injected `load` (the call policy, `callPolicy.ts`), so this module never touches the network and sees only
- * classified failures.
+ * stale-if-error bounded by a maximum staleness, short memory of answers that say "no" (404, refusals), and a
+ * floor on how often a caller may force a refresh. Each Key Vault call goes through the injected `load` (the call
+ * policy, `callPolicy.ts`), so this module never touches the network and sees only classified failures.
+ *
+ * Two lru-caches, so that names that do not resolve to a value can never evict ones that do:
+ * - `values` holds secrets Key Vault returned (bounded by SECRET_CACHE_MAX_ENTRIES); refreshes of a known name go
+ *   through it.
+ * - `cold` holds the first read of a name not in `values` (its single flight) and remembered failures: 404s for
+ *   SECRET_CACHE_NEGATIVE_TTL_SECONDS, refusals (401/403, disabled secret, identity refused) for
+ *   SECRET_CACHE_FAILURE_TTL_SECONDS. A read that finds a value moves it into `values`. Random names under an
+ *   allowed prefix churn only this cache; the hot names stay.
  *
  * What lru-cache gives us: bounded LRU, TTL, coalesced concurrent fetch() (single flight, shared result and
- * error), forceRefresh, a per-fetch status (hit/miss/inflight/stale) and delete-on-rejection.
- * What we add on top, and why: lru-cache's own allowStaleOnFetchRejection serves stale after *any* rejection
- * and without a staleness bound; the policy here must evict on 403/404 and cap staleness, so the fetchMethod
- * decides per error class and returns a "stale" marker entry instead.
+ * error), forceRefresh, a per-fetch status and delete-on-rejection. What we add on top, and why: lru-cache's own
+ * allowStaleOnFetchRejection serves stale after *any* rejection and without a staleness bound; the policy here must
+ * evict on 403/404 and cap staleness, so the fetchMethod decides per error class and returns a "stale" marker entry.
  */
 import { LRUCache } from 'lru-cache';
 import type { CacheSettings } from '../config.js';
@@ -27,19 +34,22 @@ interface ValueEntry {
   record: SecretRecord;
   /** When Key Vault last returned this value. */
   fetchedAt: number;
-  /** After this instant the value must not be served without asking Key Vault again (Infinity: pinned). */
+  /** After this instant the value must not be served without asking Key Vault again. */
   expiresAt: number;
+  /** lru-cache TTL of this entry: the jittered refresh-ahead point (or the stale retry interval). */
+  softTtlMs: number;
   /** Set while Key Vault is failing transiently and this last-known-good value is being served. */
   staleBecause?: FailureKind;
 }
 
-interface MissingEntry {
-  kind: 'missing';
+/** A remembered "no": the name is missing, or the vault or identity refused it. */
+interface FailureEntry {
+  kind: 'failure';
   failure: KeyVaultFailure;
-  expiresAt: number;
+  at: number;
 }
 
-type Entry = ValueEntry | MissingEntry;
+type ColdEntry = ValueEntry | FailureEntry;
 
 interface FetchContext {
   ref: SecretReference;
@@ -47,9 +57,13 @@ interface FetchContext {
 
 export interface CacheStats {
   entries: number;
+  /** Remembered failures and first reads in flight (the `cold` cache). */
+  rememberedFailures: number;
   hits: number;
   misses: number;
   staleServes: number;
+  /** Forced refreshes refused because the name was read from Key Vault moments ago. */
+  refreshesLimited: number;
 }
 
 /** Fraction of the TTL after which a read triggers a background refresh: 0.75 plus up to 0.2 of jitter. */
@@ -58,14 +72,24 @@ const REFRESH_AHEAD_JITTER = 0.2;
 /** While serving stale, how long before Key Vault is asked again (one call per key per interval). */
 const STALE_RETRY_MS = 5_000;
 
+const REFUSALS: ReadonlySet<FailureKind> = new Set(['access-denied', 'identity-refused', 'secret-disabled']);
+
 /** Loads one secret from Key Vault; rejects only with a KeyVaultFailure (the call policy's `call`). */
 export type SecretLoad = (ref: SecretReference) => Promise<SecretRecord>;
 
+function asFailure(error: unknown): KeyVaultFailure {
+  return error instanceof KeyVaultFailure
+    ? error
+    : new KeyVaultFailure('unexpected', 'The secret could not be loaded.');
+}
+
 export class SecretCache {
-  private readonly cache: LRUCache<string, Entry, FetchContext>;
+  private readonly values: LRUCache<string, ValueEntry, FetchContext>;
+  private readonly cold: LRUCache<string, ColdEntry, FetchContext>;
   private hits = 0;
   private misses = 0;
   private staleServes = 0;
+  private refreshesLimited = 0;
 
   constructor(
     private readonly loadSecret: SecretLoad,
@@ -74,94 +98,184 @@ export class SecretCache {
     private readonly clock: Clock = performance,
     private readonly random: () => number = Math.random,
   ) {
-    this.cache = new LRUCache<string, Entry, FetchContext>({
+    const common = {
       max: policy.maxEntries,
       perf: clock,
       ttlResolution: 0,
+      // A read already in flight completes even if its key is evicted meanwhile: its callers get the answer, it
+      // is just not kept. The call policy's timeout still bounds it.
+      ignoreFetchAbort: true,
+    };
+    this.values = new LRUCache<string, ValueEntry, FetchContext>({
+      ...common,
       // Entries past their refresh-ahead point are still served while one background fetch refreshes them;
       // `read` makes sure nothing past its hard expiry is served.
       allowStale: true,
-      // A read already in flight completes even if its key is evicted meanwhile (a working set larger than
-      // SECRET_CACHE_MAX_ENTRIES): its callers get the value, it is just not kept. The timeout still bounds it.
-      ignoreFetchAbort: true,
-      fetchMethod: (_key, previous, { options, context }) =>
-        this.load(context.ref, previous, (ttl) => {
+      fetchMethod: (key, previous, { options, context }) =>
+        this.refresh(key, context.ref, previous, (ttl) => {
+          options.ttl = ttl;
+        }),
+    });
+    this.cold = new LRUCache<string, ColdEntry, FetchContext>({
+      ...common,
+      fetchMethod: (_key, _previous, { options, context }) =>
+        this.firstRead(context.ref, (ttl) => {
           options.ttl = ttl;
         }),
     });
   }
 
-  /** Read through the cache. `forceRefresh` asks Key Vault now (still single flight, still time-bounded). */
+  /**
+   * Read through the cache. `forceRefresh` asks Key Vault now (still single flight, still time-bounded), unless
+   * this name was answered by Key Vault less than SECRET_CACHE_MIN_REFRESH_SECONDS ago: then the answer in memory
+   * is returned as `refresh-limited`.
+   */
   async read(ref: SecretReference, { forceRefresh = false } = {}): Promise<SecretRead> {
     const key = cacheKey(ref);
-    const status: LRUCache.Status<string, Entry, FetchContext> = {};
-    let entry = await this.fetchEntry(key, ref, { status, forceRefresh, allowStale: !forceRefresh });
-    let fromMemory = status.fetch === 'hit' || status.returnedStale === true;
-    if (fromMemory && this.clock.now() >= entry.expiresAt && !this.servableStale(entry)) {
-      // Served from memory but past its hard expiry: wait for a fresh one (joins the refresh already in flight,
-      // or starts one). A last-known-good value during an outage is the exception: it is returned at once while
-      // the background refresh lru-cache just started retries Key Vault.
-      entry = await this.fetchEntry(key, ref, { allowStale: false, forceRefresh: true });
-      fromMemory = false;
+    const startedAt = this.clock.now();
+    let refreshLimited = false;
+    if (forceRefresh && this.answeredWithin(key, this.policy.minRefreshMs)) {
+      forceRefresh = false;
+      refreshLimited = true;
+      this.refreshesLimited += 1;
     }
-    if (entry.kind === 'value' && entry.staleBecause !== undefined) {
+
+    let entry: ColdEntry | undefined;
+    let fromMemory: boolean;
+    if (this.values.peek(key, { allowStale: true }) !== undefined) {
+      try {
+        const status: LRUCache.Status<string, ValueEntry, FetchContext> = {};
+        entry = await this.values.fetch(key, { status, forceRefresh, allowStale: !forceRefresh, context: { ref } });
+        fromMemory = status.fetch === 'hit' || status.returnedStale === true;
+        if (entry !== undefined && fromMemory && this.clock.now() >= entry.expiresAt && !this.servableStale(entry)) {
+          // Served from memory but past its hard expiry: wait for a fresh one (joins the refresh already in
+          // flight, or starts one). A last-known-good value during an outage is the exception: it is returned at
+          // once while the background refresh lru-cache just started retries Key Vault.
+          entry = await this.values.fetch(key, { allowStale: false, forceRefresh: true, context: { ref } });
+          fromMemory = false;
+        }
+      } catch (error) {
+        // A refresh that ended in a 404 or a refusal dropped the value and remembered the failure in `cold`.
+        const remembered = this.cold.get(key);
+        if (remembered?.kind !== 'failure') throw error;
+        entry = remembered;
+        fromMemory = false;
+      }
+    } else {
+      const status: LRUCache.Status<string, ColdEntry, FetchContext> = {};
+      entry = await this.cold.fetch(key, { status, forceRefresh, context: { ref } });
+      fromMemory = status.fetch === 'hit';
+      if (entry?.kind === 'value') this.promote(key, entry);
+    }
+    if (entry === undefined) throw new KeyVaultFailure('unexpected', 'The secret could not be loaded.');
+
+    if (entry.kind === 'value' && (entry.staleBecause !== undefined || (!fromMemory && entry.fetchedAt < startedAt))) {
+      // A last-known-good value: Key Vault failed (past the TTL, or on this very refresh).
       this.staleServes += 1;
       return { record: entry.record, cache: 'stale' };
     }
-    // A remembered 404 counts like any other answer from memory.
+    // A remembered 404 or refusal counts like any other answer from memory.
     if (fromMemory) this.hits += 1;
     else this.misses += 1;
-    if (entry.kind === 'missing') throw entry.failure;
-    return { record: entry.record, cache: fromMemory ? 'hit' : 'miss' };
-  }
-
-  private async fetchEntry(
-    key: string,
-    ref: SecretReference,
-    options: LRUCache.FetchOptions<string, Entry, FetchContext>,
-  ): Promise<Entry> {
-    const entry = await this.cache.fetch(key, { ...options, context: { ref } });
-    if (entry === undefined) throw new KeyVaultFailure('unexpected', 'The secret could not be loaded.');
-    return entry;
-  }
-
-  /** A last-known-good value that may still be served while Key Vault fails. */
-  private servableStale(entry: Entry): boolean {
-    return entry.kind === 'value' && entry.staleBecause !== undefined && this.withinMaxStale(entry);
+    if (entry.kind === 'failure') throw entry.failure;
+    return { record: entry.record, cache: refreshLimited ? 'refresh-limited' : fromMemory ? 'hit' : 'miss' };
   }
 
   stats(): CacheStats {
-    return { entries: this.cache.size, hits: this.hits, misses: this.misses, staleServes: this.staleServes };
+    return {
+      entries: this.values.size,
+      rememberedFailures: this.cold.size,
+      hits: this.hits,
+      misses: this.misses,
+      staleServes: this.staleServes,
+      refreshesLimited: this.refreshesLimited,
+    };
+  }
+
+  /** Forget `key` (e.g. on a rotation event); the next read asks Key Vault. */
+  delete(ref: SecretReference): void {
+    const key = cacheKey(ref);
+    this.values.delete(key);
+    this.cold.delete(key);
   }
 
   clear(): void {
-    this.cache.clear();
+    this.values.clear();
+    this.cold.clear();
   }
 
-  private async load(
+  /** Whether Key Vault answered for this name (a value or a remembered failure) less than `ms` ago. */
+  private answeredWithin(key: string, ms: number): boolean {
+    const known = this.values.peek(key, { allowStale: true }) ?? this.cold.peek(key);
+    if (known === undefined) return false;
+    const at = known.kind === 'value' ? known.fetchedAt : known.at;
+    return this.clock.now() - at < ms;
+  }
+
+  private promote(key: string, entry: ValueEntry): void {
+    this.values.set(key, entry, { ttl: entry.softTtlMs });
+    this.cold.delete(key);
+  }
+
+  /** A last-known-good value that may still be served while Key Vault fails. */
+  private servableStale(entry: ColdEntry): boolean {
+    return entry.kind === 'value' && entry.staleBecause !== undefined && this.withinMaxStale(entry);
+  }
+
+  /** The first read of a name: a value (moved to `values` by `read`), or a remembered 404 or refusal. */
+  private async firstRead(ref: SecretReference, setTtl: (ttlMs: number) => void): Promise<ColdEntry> {
+    try {
+      const entry = this.fresh(ref, await this.loadSecret(ref));
+      setTtl(entry.softTtlMs);
+      return entry;
+    } catch (error) {
+      const remembered = this.remember(asFailure(error), setTtl);
+      if (remembered) return remembered;
+      throw asFailure(error);
+    }
+  }
+
+  /** A 404 or a refusal, remembered for its (short) TTL; undefined for failures that are not remembered. */
+  private remember(failure: KeyVaultFailure, setTtl: (ttlMs: number) => void): FailureEntry | undefined {
+    const ttl =
+      failure.kind === 'secret-not-found' || failure.kind === 'version-not-found'
+        ? this.policy.negativeTtlMs
+        : REFUSALS.has(failure.kind)
+          ? this.policy.failureTtlMs
+          : 0;
+    if (ttl <= 0) return undefined;
+    setTtl(ttl);
+    return { kind: 'failure', failure, at: this.clock.now() };
+  }
+
+  /** Refresh of a name already in `values` (refresh ahead, expiry, forced refresh). */
+  private async refresh(
+    key: string,
     ref: SecretReference,
-    previous: Entry | undefined,
+    previous: ValueEntry | undefined,
     setTtl: (ttlMs: number) => void,
-  ): Promise<Entry> {
+  ): Promise<ValueEntry> {
     const what = `secret "${ref.name}"${ref.version ? ` version ${ref.version}` : ''} in ${ref.vaultUrl}`;
     let record: SecretRecord;
     try {
       record = await this.loadSecret(ref);
     } catch (error) {
-      const failure =
-        error instanceof KeyVaultFailure ? error : new KeyVaultFailure('unexpected', 'The secret could not be loaded.');
-      if (failure.kind === 'secret-not-found' || failure.kind === 'version-not-found') {
-        // Negative cache: a missing name cannot hammer Key Vault. Replaces (evicts) any cached value.
-        setTtl(this.policy.negativeTtlMs);
-        return { kind: 'missing', failure, expiresAt: this.clock.now() + this.policy.negativeTtlMs };
+      const failure = asFailure(error);
+      const remembered = this.remember(failure, () => undefined);
+      if (remembered) {
+        // 404 (deleted), 401/403 (access revoked), disabled, identity refused: the value is dropped (a rejected
+        // fetch deletes the key) and the failure remembered briefly in `cold`, so a revoked secret is never served
+        // again and the refusal does not turn into one Key Vault call per request.
+        this.cold.set(key, remembered, { ttl: this.remembranceTtl(failure) });
+        throw failure;
       }
-      if (isTransient(failure.kind) && previous?.kind === 'value' && this.withinMaxStale(previous)) {
+      if (isTransient(failure.kind) && previous !== undefined && this.withinMaxStale(previous)) {
         const now = this.clock.now();
         const retryMs = Math.min(STALE_RETRY_MS, this.policy.ttlMs || STALE_RETRY_MS);
         setTtl(retryMs);
         if (now < previous.expiresAt) {
-          // A refresh ahead failed while the value is still within its TTL: keep serving it as it is and retry.
-          return { ...previous, staleBecause: undefined };
+          // A refresh ahead failed while the value is still within its TTL: keep serving it and retry.
+          return { ...previous, staleBecause: undefined, softTtlMs: retryMs };
         }
         if (previous.staleBecause === undefined) {
           this.log.warn(
@@ -170,27 +284,41 @@ export class SecretCache {
           );
         }
         const staleUntil = previous.fetchedAt + this.policy.ttlMs + this.policy.maxStaleMs;
-        return { ...previous, staleBecause: failure.kind, expiresAt: Math.min(now + retryMs, staleUntil) };
+        return {
+          ...previous,
+          staleBecause: failure.kind,
+          softTtlMs: retryMs,
+          expiresAt: Math.min(now + retryMs, staleUntil),
+        };
       }
-      // 401/403 (access revoked), identity refused, or nothing good to fall back on: rejecting makes
-      // lru-cache delete the key, so a revoked secret is never served again.
+      // Nothing good to fall back on: rejecting makes lru-cache delete the key.
       throw failure;
     }
 
-    if (previous?.kind === 'value' && previous.staleBecause !== undefined) {
+    if (previous?.staleBecause !== undefined) {
       this.log.info(`Key Vault read of ${what} recovered after ${previous.staleBecause}.`);
     }
+    const entry = this.fresh(ref, record);
+    setTtl(entry.softTtlMs);
+    return entry;
+  }
+
+  private remembranceTtl(failure: KeyVaultFailure): number {
+    return failure.kind === 'secret-not-found' || failure.kind === 'version-not-found'
+      ? this.policy.negativeTtlMs
+      : this.policy.failureTtlMs;
+  }
+
+  /**
+   * A value just returned by Key Vault. Pinned versions too get the normal TTL: the value is immutable, but access
+   * to it is not, so it is revalidated (one GET of that version) at the same pace as the latest.
+   */
+  private fresh(_ref: SecretReference, record: SecretRecord): ValueEntry {
     const now = this.clock.now();
-    if (ref.version !== undefined) {
-      // A pinned version is immutable: keep it until LRU eviction.
-      setTtl(0);
-      return { kind: 'value', record, fetchedAt: now, expiresAt: Number.POSITIVE_INFINITY };
-    }
     const ttl = this.policy.ttlMs;
     // Soft TTL (lru-cache's) triggers refresh ahead at a jittered point so instances do not synchronise.
     const refreshAfter = Math.max(1, Math.floor(ttl * (REFRESH_AHEAD_FROM + this.random() * REFRESH_AHEAD_JITTER)));
-    setTtl(ttl === 0 ? 1 : refreshAfter);
-    return { kind: 'value', record, fetchedAt: now, expiresAt: now + ttl };
+    return { kind: 'value', record, fetchedAt: now, expiresAt: now + ttl, softTtlMs: ttl === 0 ? 1 : refreshAfter };
   }
 
   private withinMaxStale(entry: ValueEntry): boolean {

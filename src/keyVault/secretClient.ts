@@ -53,6 +53,7 @@ export class SecretClients {
         createdOn: p.createdOn ?? null,
         updatedOn: p.updatedOn ?? null,
         expiresOn: p.expiresOn ?? null,
+        notBefore: p.notBefore ?? null,
       };
     } catch (error) {
       throw classifyError(

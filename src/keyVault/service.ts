@@ -89,7 +89,7 @@ export class KeyVaultService {
       import('./callPolicy.js'),
     ]);
     const fetchSecret = this.options.fetchSecret ?? (await (this.options.loadFetch ?? this.loadSdkFetch)());
-    const calls = new VaultCalls(fetchSecret, this.config.calls);
+    const calls = new VaultCalls(fetchSecret, this.config.calls, this.options.clock);
     const cache = new SecretCache(
       (ref) => calls.call(ref),
       this.config.cache,
@@ -149,7 +149,14 @@ export class KeyVaultService {
 
   /** Cache and call statistics (all zero before the first Key Vault call). Never contains values. */
   stats(): KeyVaultStats {
-    const cache = this.loaded?.cache.stats() ?? { entries: 0, hits: 0, misses: 0, staleServes: 0 };
+    const cache = this.loaded?.cache.stats() ?? {
+      entries: 0,
+      rememberedFailures: 0,
+      hits: 0,
+      misses: 0,
+      staleServes: 0,
+      refreshesLimited: 0,
+    };
     const vaults = this.loaded?.calls.snapshot() ?? {};
     const keyVaultCalls = Object.values(vaults).reduce((sum, v) => sum + v.keyVaultCalls, 0);
     return { ...cache, keyVaultCalls, vaults };

@@ -31,6 +31,7 @@ export class FakeVault {
       createdOn: now,
       updatedOn: now,
       expiresOn: null,
+      notBefore: null,
     };
     const key = name.toLowerCase();
     this.versions.set(key, [...(this.versions.get(key) ?? []), record]);
