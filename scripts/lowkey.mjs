@@ -15,11 +15,8 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const LOWKEY_VERSION = process.env.LOWKEY_VERSION || '3.4.33';
-/** Maven coordinates tried in order: the group changed between releases. */
-export const LOWKEY_COORDINATES = [
-  ['com.github.nagyesta.lowkey-vault', 'lowkey-vault-app'],
-  ['com.github.nagyesta.lowkey-vault.app', 'lowkey-vault-app'],
-];
+/** Maven Central coordinates of the Lowkey app jar (the group has always been this one). */
+export const LOWKEY_COORDINATES = [['com.github.nagyesta.lowkey-vault', 'lowkey-vault-app']];
 /** Highest Key Vault API version the pinned Lowkey serves (the SDK default, 2025-07-01, is newer). */
 export const LOWKEY_API_VERSION = process.env.LOWKEY_API_VERSION || '7.5';
 
