@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-bundle/**', 'node_modules/**', '.lowkey/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'dist-bundle/**', 'node_modules/**', '.lowkey/**', '.emulators/**', 'coverage/**'] },
   js.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -1,18 +1,33 @@
 /**
- * `npm test` (after `npm run build`): starts Lowkey Vault, then runs every compiled test file with node's test
- * runner in a child process whose environment trusts Lowkey's certificate (NODE_EXTRA_CA_CERTS is read only at
- * process start) and points every identity endpoint at loopback.
+ * `npm test` (after `npm run build`): starts a Key Vault emulator through the shared harness (scripts/emulators/),
+ * then runs every compiled test file with node's test runner in a child process whose environment trusts the
+ * emulator's certificate (NODE_EXTRA_CA_CERTS is read only at process start) and points every identity endpoint at
+ * loopback.
  *
- * Integration tests need Lowkey (Java + its jar from Maven Central, or Docker). When it cannot be started they
- * are skipped with a loud banner and the reason; with LOWKEY_REQUIRED=true a missing Lowkey fails the run.
+ * Skips are quiet but never silent:
+ * - no emulator on a developer machine: the integration and fault tests are skipped ("# no Key Vault emulator"),
+ *   one "[emulator] <name>: <why>" line per emulator tried says why at the start, one summary line at the end;
+ * - CI=true: a run without an emulator, or with any skipped test, fails, unless KEY_VAULT_EMULATOR_BLOCKED="<reason>"
+ *   acknowledges that no emulator can be installed (.ci/run sets it); the acknowledgement is printed loudly at the end;
+ * - SKIP_INTEGRATION=true skips them on purpose (under CI that counts as a missing emulator).
+ *
+ * @azure/functions prints "WARNING: Failed to detect the Azure Functions runtime..." and "WARNING: Skipping call to
+ * register ..." whenever it is loaded outside the Functions host, i.e. in every test that imports a function module.
+ * That test mode is how the package is meant to be unit-tested and it has no switch for the notice, so exactly those
+ * lines are dropped from the output here.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { appEnvFor, startLowkey, stopLowkey } from './lowkey.mjs';
+import { createInterface } from 'node:readline';
+import { stripVTControlCharacters } from 'node:util';
+import { startEmulator } from './emulators/index.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const TEST_DIR = join(ROOT, 'dist', 'test');
+const STATE_DIR = join(ROOT, '.emulators', 'test');
+const CI = /^(1|true|yes)$/i.test(process.env.CI ?? '');
+const BLOCKED = process.env.KEY_VAULT_EMULATOR_BLOCKED?.trim() || undefined;
 
 function testFiles(dir) {
   return readdirSync(dir).flatMap((entry) => {
@@ -24,104 +39,136 @@ function testFiles(dir) {
 
 // Loopback-only identity endpoints for every test, whatever else happens: an unset IDENTITY_ENDPOINT would let
 // @azure/identity probe the instance metadata address. Port 9 (discard) on loopback refuses connections.
-const loopbackIdentity = {
+const env = {
+  ...process.env,
   IDENTITY_ENDPOINT: 'http://127.0.0.1:9/metadata/identity/oauth2/token',
   IDENTITY_HEADER: 'unit-tests',
   IMDS_ENDPOINT: 'http://127.0.0.1:9',
   AZURE_POD_IDENTITY_AUTHORITY_HOST: 'http://127.0.0.1:9',
 };
+for (const name of ['KEY_VAULT_URL', 'KEY_VAULT_URI', 'AZURE_CLIENT_ID', 'SECRETS_ALLOWED', 'NODE_EXTRA_CA_CERTS']) {
+  delete env[name];
+}
 
-const env = { ...process.env, ...loopbackIdentity };
-for (const name of ['KEY_VAULT_URL', 'KEY_VAULT_URI', 'AZURE_CLIENT_ID', 'SECRETS_ALLOWED']) delete env[name];
-
-/** A self-signed key and certificate for 127.0.0.1 made with openssl, or undefined without openssl. */
+/** A throw-away key and certificate for 127.0.0.1 (the tests' HTTPS fault proxy), made with openssl. */
 function proxyCertificate(dir) {
   const key = join(dir, 'proxy-key.pem');
   const cert = join(dir, 'proxy-cert.pem');
   const r = spawnSync(
     'openssl',
     [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      key,
-      '-out',
-      cert,
+      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1'],
+      ...['-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert],
     ],
     { stdio: 'ignore' },
   );
   return r.status === 0 ? { key, cert } : undefined;
 }
 
-// The tests' HTTPS fault fixtures serve a throw-away certificate of their own (needs openssl); trusted through
-// NODE_EXTRA_CA_CERTS together with the emulator's, and nothing else is trusted beyond the system store.
-const certDir = join(ROOT, '.lowkey', 'test');
-mkdirSync(certDir, { recursive: true });
-const proxyTls = proxyCertificate(certDir);
-if (proxyTls) {
-  Object.assign(env, {
-    NODE_EXTRA_CA_CERTS: proxyTls.cert,
-    TEST_PROXY_KEY: proxyTls.key,
-    TEST_PROXY_CERT: proxyTls.cert,
+let emulator;
+let unavailable;
+if (process.env.SKIP_INTEGRATION === 'true') {
+  unavailable = 'SKIP_INTEGRATION=true';
+  console.error(`[emulator] none started: ${unavailable}`);
+} else {
+  try {
+    emulator = await startEmulator({
+      dir: STATE_DIR,
+      fresh: true,
+      identityHeader: `tests-${process.pid}`,
+      report: (line) => console.error(`[emulator] ${line}`),
+    });
+    console.error(`[emulator] ${emulator.description} at ${emulator.vaultUrl}`);
+  } catch (error) {
+    // Each emulator's reason is already one [emulator] line; anything else (a bad KEY_VAULT_EMULATOR) is said here.
+    if (!error.failures) console.error(`[emulator] ${error.message}`);
+    unavailable = error.failures ? 'why: the [emulator] lines at the top' : error.message;
+  }
+}
+
+// Trust exactly: the emulator's certificate, the fault fixtures' (they serve HTTPS with a throw-away certificate,
+// with or without an emulator), and whatever the caller already trusted (a corporate proxy's CA, say) when that
+// file exists.
+mkdirSync(STATE_DIR, { recursive: true });
+const proxyTls = proxyCertificate(STATE_DIR);
+if (proxyTls) Object.assign(env, { TEST_PROXY_KEY: proxyTls.key, TEST_PROXY_CERT: proxyTls.cert });
+const trusted = [emulator?.caFile, proxyTls?.cert, process.env.NODE_EXTRA_CA_CERTS].filter((f) => f && existsSync(f));
+if (trusted.length > 0) {
+  const bundle = join(STATE_DIR, 'trusted.pem');
+  writeFileSync(bundle, trusted.map((f) => readFileSync(f, 'utf8')).join('\n'));
+  env.NODE_EXTRA_CA_CERTS = bundle;
+}
+if (emulator) {
+  const { kind, description, vaultUrl, identityEndpoint, identityHeader, tokenAuthority, apiVersion } = emulator;
+  const { validatesTokens, principalId, vaultControlUrl, identityAdminUrl } = emulator;
+  env.KEY_VAULT_EMULATOR_FACTS = JSON.stringify({
+    ...{ kind, description, vaultUrl, identityEndpoint, identityHeader, tokenAuthority, apiVersion },
+    ...{ validatesTokens, principalId, vaultControlUrl, identityAdminUrl },
   });
 }
 
-let lowkey;
-if (process.env.SKIP_INTEGRATION === 'true') {
-  env.LOWKEY_UNAVAILABLE = 'SKIP_INTEGRATION=true';
-} else {
-  try {
-    const dir = certDir;
-    lowkey = await startLowkey({ dir });
-    const appEnv = appEnvFor(lowkey);
-    // Trust exactly the two: the emulator's certificate and the fault fixtures'.
-    const caPath = join(dir, 'trusted.pem');
-    writeFileSync(
-      caPath,
-      readFileSync(appEnv.NODE_EXTRA_CA_CERTS, 'utf8') + (proxyTls ? readFileSync(proxyTls.cert, 'utf8') : ''),
-    );
-    Object.assign(env, {
-      NODE_EXTRA_CA_CERTS: caPath,
-      LOWKEY_VAULT_URL: lowkey.vaultUrl,
-      LOWKEY_TOKEN_URL: lowkey.tokenUrl,
-      LOWKEY_TOKEN_AUTHORITY: lowkey.tokenAuthority,
-      LOWKEY_API_VERSION: lowkey.apiVersion,
-      ...(lowkey.p12Path ? { LOWKEY_CERT_P12: lowkey.p12Path, LOWKEY_CERT_PASSWORD: lowkey.certPassword } : {}),
-    });
-    console.log(`[tests] Lowkey Vault at ${lowkey.vaultUrl} (token endpoint ${lowkey.tokenUrl})`);
-  } catch (error) {
-    env.LOWKEY_UNAVAILABLE = error.message;
-    const line = '!'.repeat(100);
-    console.error(
-      `\n${line}\n!!! INTEGRATION TESTS WILL NOT RUN: ${error.message}\n!!! They are reported as skipped below.\n${line}\n`,
-    );
-    if (process.env.LOWKEY_REQUIRED === 'true') {
-      console.error('LOWKEY_REQUIRED=true: failing because Lowkey Vault is unavailable.');
-      process.exit(1);
-    }
-  }
+const TEST_MODE_NOTICE =
+  /^WARNING: (Failed to detect the Azure Functions runtime\. Switching "@azure\/functions" package to test mode|Skipping call to register .* because the "@azure\/functions" package is in test mode\.)/;
+let skipped = 0;
+
+/** Copy a child stream line by line, dropping the test-mode notices and noting node's "ℹ skipped N". */
+function relay(stream, out) {
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  lines.on('line', (line) => {
+    const plain = stripVTControlCharacters(line);
+    if (TEST_MODE_NOTICE.test(plain)) return;
+    const count = /^ℹ skipped (\d+)$/.exec(plain);
+    if (count) skipped = Number(count[1]);
+    out.write(`${line}\n`);
+  });
+  return new Promise((done) => lines.on('close', done));
 }
 
 let status = 1;
 try {
   const files = testFiles(TEST_DIR).sort();
-  // One test file at a time: the integration files share one Lowkey, and their fault and timing checks must not
+  // One test file at a time: the integration files share one emulator, and their fault and timing checks must not
   // compete with each other for it.
-  const run = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+  const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
     env,
-    stdio: 'inherit',
+    stdio: ['inherit', 'pipe', 'pipe'],
   });
-  status = run.status ?? 1;
+  const stopOnSignal = () => child.kill('SIGINT');
+  process.on('SIGINT', stopOnSignal);
+  process.on('SIGTERM', stopOnSignal);
+  const [code] = await Promise.all([
+    new Promise((done) => child.on('close', (c) => done(c))),
+    relay(child.stdout, process.stdout),
+    relay(child.stderr, process.stderr),
+  ]);
+  status = code ?? 1;
 } finally {
-  if (lowkey) stopLowkey({ child: lowkey.child, dir: join(ROOT, '.lowkey', 'test') });
+  emulator?.stop();
+}
+
+// The one closing line about the integration suites.
+if (emulator) {
+  console.log(`[emulator] integration and fault suites ran against ${emulator.description}`);
+  if (BLOCKED) {
+    console.log('[emulator] KEY_VAULT_EMULATOR_BLOCKED is set but an emulator started: delete it so CI stays strict');
+  }
+  if (CI && skipped > 0 && status === 0) {
+    console.error(`✖ CI=true: ${skipped} test(s) skipped although an emulator ran; CI does not skip tests.`);
+    status = 1;
+  }
+} else if (CI && !BLOCKED) {
+  console.error(
+    `✖ CI=true and no Key Vault emulator (${unavailable}): the integration and fault suites did not run ` +
+      `(${skipped} skipped), so this run fails. Install one (README "Testing against a Key Vault emulator") ` +
+      'or set KEY_VAULT_EMULATOR_BLOCKED="<why>".',
+  );
+  status = 1;
+} else if (BLOCKED) {
+  console.log(`!!! KEY_VAULT_EMULATOR_BLOCKED: ${skipped} integration/fault tests NOT run. Reason given: ${BLOCKED}`);
+} else {
+  console.log(
+    `ℹ ${skipped} integration/fault tests skipped: no Key Vault emulator (${unavailable}; ` +
+      'how to get one: README "Testing against a Key Vault emulator")',
+  );
 }
 process.exit(status);

@@ -1,52 +1,40 @@
 /**
- * `npm run vault:start` / `npm run vault:stop` / `npm run vault:status`: a local Lowkey Vault (Key Vault API +
- * managed-identity token endpoint) for `npm start`, on https://127.0.0.1:8443 and http://127.0.0.1:8080 by default
- * (LOWKEY_HTTPS_PORT / LOWKEY_TOKEN_PORT to change). Same implementation as the test set-up (scripts/lowkey.mjs).
+ * `npm run vault:start` / `vault:stop` / `vault:status`: a local Key Vault emulator for `npm start`, through the same
+ * harness as the tests (scripts/emulators/): Lowkey Vault, or azure-keyvault-emulator + entra-emulator
+ * (KEY_VAULT_EMULATOR=lowkey|go to choose). Vault on https://127.0.0.1:8443, identity endpoint on port 8080
+ * (VAULT_HTTPS_PORT / VAULT_IDENTITY_PORT to change), its certificate in .emulators/vault/ca.pem.
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { appEnvFor, STATE_DIR, startLowkey, stopLowkey } from './lowkey.mjs';
+import { appEnvFor, runningEmulator, startEmulator, stopEmulator } from './emulators/index.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
+const STATE_DIR = join(ROOT, '.emulators', 'vault');
+const port = (name, legacy, fallback) => Number(process.env[name] ?? process.env[legacy] ?? fallback);
 
 /** Seed the demo secret that local.settings.json.example allows and references, through the secrets CLI. */
-function seedDemoSecret(state) {
+function seedDemoSecret(facts) {
   const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
   if (build.status !== 0) return console.error('Build failed; demo secret not seeded.');
   const value = `demo-${randomUUID()}`;
   const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'secrets.js'), 'set', 'demo-secret', value], {
     cwd: ROOT,
-    env: { ...process.env, ...appEnvFor(state) },
+    env: { ...process.env, ...appEnvFor(facts) },
     encoding: 'utf8',
   });
   console.log(r.status === 0 ? `Seeded: ${r.stdout.trim()}` : `Could not seed demo-secret: ${r.stderr.trim()}`);
 }
 
-const command = process.argv[2] ?? 'start';
-const statePath = join(STATE_DIR, 'state.json');
+function printSettings(facts) {
+  const env = appEnvFor(facts);
+  console.log(`${facts.description} is running (pid ${facts.pids.join(', ')}):
+  vault              ${facts.vaultUrl}
+  identity endpoint  ${facts.identityEndpoint}
+  certificate        ${facts.caFile}
+  logs               ${facts.logPaths.join(', ')}
 
-function running() {
-  if (!existsSync(statePath)) return undefined;
-  const state = JSON.parse(readFileSync(statePath, 'utf8'));
-  try {
-    process.kill(state.pid, 0);
-    return state;
-  } catch {
-    return undefined;
-  }
-}
-
-function printSettings(state) {
-  const env = appEnvFor(state);
-  console.log(`Lowkey Vault is running (pid ${state.pid}):
-  vault          ${state.vaultUrl}
-  token endpoint ${state.tokenUrl}
-  certificate    ${state.certPath}
-  log            ${state.logPath}
-
-Settings for the app (local.settings.json.example already has them for the default ports):`);
+Settings for the app (local.settings.json "Values"):`);
   for (const [k, v] of Object.entries(env)) console.log(`  ${k}=${v}`);
   console.log(
     `\nFor a shell (e.g. npm run secrets):\n  export ${Object.entries(env)
@@ -55,37 +43,42 @@ Settings for the app (local.settings.json.example already has them for the defau
   );
 }
 
+const command = process.argv[2] ?? 'start';
+
 if (command === 'start') {
-  const existing = running();
+  const existing = runningEmulator(STATE_DIR);
   if (existing) {
     printSettings(existing);
   } else {
     try {
-      const state = await startLowkey({
+      const facts = await startEmulator({
         dir: STATE_DIR,
-        httpsPort: Number(process.env.LOWKEY_HTTPS_PORT ?? 8443),
-        tokenPort: Number(process.env.LOWKEY_TOKEN_PORT ?? 8080),
+        vaultPort: port('VAULT_HTTPS_PORT', 'LOWKEY_HTTPS_PORT', 8443),
+        identityPort: port('VAULT_IDENTITY_PORT', 'LOWKEY_TOKEN_PORT', 8080),
+        identityHeader: 'local-development',
         detached: true,
+        report: (line) => console.error(`[emulator] ${line}`),
       });
-      seedDemoSecret(state);
-      printSettings(state);
+      seedDemoSecret(facts);
+      printSettings(facts);
       process.exit(0);
     } catch (error) {
-      console.error(`Could not start Lowkey Vault: ${error.message}`);
       console.error(
-        'It needs Java (17+) and Maven to fetch its jar, LOWKEY_VAULT_JAR=<path to the jar>, or a Docker engine.',
+        `Could not start a Key Vault emulator${error.failures ? ' (why: the [emulator] lines above)' : `: ${error.message}`}.\n` +
+          'Lowkey Vault needs Java 17+ and Maven (or LOWKEY_VAULT_JAR=<jar>), or a Docker engine; the Go pair needs Go ' +
+          '(go install). See README "Testing against a Key Vault emulator".',
       );
       process.exit(1);
     }
   }
 } else if (command === 'stop') {
-  const pid = stopLowkey({ dir: STATE_DIR });
-  console.log(pid === undefined ? 'Lowkey Vault was not running.' : `Stopped Lowkey Vault (pid ${pid}).`);
+  const pids = stopEmulator(STATE_DIR);
+  console.log(pids.length === 0 ? 'No emulator was running.' : `Stopped the emulator (pid ${pids.join(', ')}).`);
 } else if (command === 'status') {
-  const state = running();
-  if (state) printSettings(state);
+  const facts = runningEmulator(STATE_DIR);
+  if (facts) printSettings(facts);
   else {
-    console.log('Lowkey Vault is not running (npm run vault:start).');
+    console.log('No emulator is running (npm run vault:start).');
     process.exit(1);
   }
 } else {

@@ -1,4 +1,4 @@
-/** The secrets CLI (scripts/secrets.ts): input checks offline; set/get/list/delete against Lowkey Vault. */
+/** The secrets CLI (scripts/secrets.ts): input checks offline; set/get/list/delete against the Key Vault emulator. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,7 @@ import * as getSecretModule from '../src/functions/getSecret.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault } from '../src/keyVault/index.js';
 import { body, capturingContext, get } from './support/handlers.js';
-import { vaultSettings, skipUnlessLowkey, uniqueName, useLowkeyIdentity } from './support/lowkey.js';
+import { skipUnlessEmulator, uniqueName, useEmulatorIdentity, vaultSettings } from './support/emulator.js';
 
 const CLI = fileURLToPath(new URL('../scripts/secrets.js', import.meta.url));
 
@@ -37,12 +37,12 @@ test('an unreachable vault is a clear error (exit 1), not a stack trace', () => 
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
 
-describe('against Lowkey Vault', () => {
+describe('secrets CLI against the Key Vault emulator', () => {
   test(
     'seed with the CLI, read through the handler; values printed only when asked',
-    { skip: skipUnlessLowkey },
+    { skip: skipUnlessEmulator },
     async () => {
-      const identity = useLowkeyIdentity();
+      const identity = useEmulatorIdentity();
       const env = {
         ...identity,
         ...vaultSettings(),

@@ -1,7 +1,8 @@
 /**
- * The HTTP contract against a real Key Vault API: Lowkey Vault, reached by the real ManagedIdentityCredential
- * (App Service-style IDENTITY_ENDPOINT/IDENTITY_HEADER → Lowkey's token endpoint) and the real SecretClient.
- * Lowkey's token endpoint sits behind a counting proxy to prove the managed-identity path is the one taken.
+ * The HTTP contract against a real Key Vault API: the emulator the test harness started (Lowkey Vault, or
+ * azure-keyvault-emulator + entra-emulator), reached by the real ManagedIdentityCredential (App Service-style
+ * IDENTITY_ENDPOINT/IDENTITY_HEADER → the emulator's identity endpoint) and the real SecretClient. The identity
+ * endpoint sits behind a counting proxy to prove the managed-identity path is the one taken.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -12,15 +13,16 @@ import { configureKeyVault, resolveSetting } from '../src/keyVault/index.js';
 import { FaultProxy } from './support/faultProxy.js';
 import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
 import {
-  lowkey,
-  vaultSettings,
+  emulator,
+  identityEndpointVia,
   seedClient,
-  skipUnlessLowkey,
+  skipUnlessEmulator,
   uniqueName,
-  useLowkeyIdentity,
-} from './support/lowkey.js';
+  useEmulatorIdentity,
+  vaultSettings,
+} from './support/emulator.js';
 
-describe('against Lowkey Vault', () => {
+describe('against the Key Vault emulator', () => {
   const name = uniqueName('db-password');
   const other = uniqueName('not-allowed');
   const VALUE_1 = `first-${Math.random().toString(36).slice(2)}-value`;
@@ -30,9 +32,9 @@ describe('against Lowkey Vault', () => {
   const logLines: string[] = [];
 
   before(async () => {
-    if (!lowkey) return;
-    tokenProxy = await FaultProxy.start(lowkey.tokenAuthority);
-    useLowkeyIdentity(`${tokenProxy.url}/metadata/identity/oauth2/token`);
+    if (!emulator) return;
+    tokenProxy = await FaultProxy.start(emulator.tokenAuthority);
+    useEmulatorIdentity(identityEndpointVia(tokenProxy.url));
     const seeded = await seedClient().setSecret(name, VALUE_1, { contentType: 'text/plain' });
     firstVersion = seeded.properties.version!;
     await seedClient().setSecret(other, 'never-returned');
@@ -66,28 +68,32 @@ describe('against Lowkey Vault', () => {
     return result;
   }
 
-  test('reads the latest version through the managed identity token endpoint', { skip: skipUnlessLowkey }, async () => {
-    configure();
-    const r = await read(name);
-    assert.equal(r.status, 200, JSON.stringify(r.jsonBody));
-    const b = body(r);
-    assert.equal(b.name, name);
-    assert.equal(b.value, VALUE_1);
-    assert.equal(b.version, firstVersion);
-    assert.equal(b.contentType, 'text/plain');
-    assert.equal(b.enabled, true);
-    assert.match(String(b.createdOn), /^\d{4}-\d{2}-\d{2}T/);
-    assert.equal(header(r, 'cache-control'), 'no-store');
-    assert.equal(header(r, 'x-cache'), 'miss');
-    assert.ok(
-      tokenProxy.count('/metadata/identity/oauth2/token') >= 1,
-      'ManagedIdentityCredential asked the token endpoint',
-    );
-  });
+  test(
+    'reads the latest version through the managed identity token endpoint',
+    { skip: skipUnlessEmulator },
+    async () => {
+      configure();
+      const r = await read(name);
+      assert.equal(r.status, 200, JSON.stringify(r.jsonBody));
+      const b = body(r);
+      assert.equal(b.name, name);
+      assert.equal(b.value, VALUE_1);
+      assert.equal(b.version, firstVersion);
+      assert.equal(b.contentType, 'text/plain');
+      assert.equal(b.enabled, true);
+      assert.match(String(b.createdOn), /^\d{4}-\d{2}-\d{2}T/);
+      assert.equal(header(r, 'cache-control'), 'no-store');
+      assert.equal(header(r, 'x-cache'), 'miss');
+      assert.ok(
+        tokenProxy.count(new URL(emulator!.identityEndpoint).pathname) >= 1,
+        'ManagedIdentityCredential asked the token endpoint',
+      );
+    },
+  );
 
   test(
     'rotation: the new version is served once the TTL has passed, a pinned version stays',
-    { skip: skipUnlessLowkey },
+    { skip: skipUnlessEmulator },
     async () => {
       configure({ SECRET_CACHE_TTL_SECONDS: '1' });
       assert.equal(body(await read(name)).value, VALUE_1);
@@ -105,7 +111,7 @@ describe('against Lowkey Vault', () => {
     },
   );
 
-  test('Cache-Control: no-cache sees a rotation at once', { skip: skipUnlessLowkey }, async () => {
+  test('Cache-Control: no-cache sees a rotation at once', { skip: skipUnlessEmulator }, async () => {
     configure();
     await read(name);
     const latest = await seedClient().setSecret(name, VALUE_2);
@@ -113,7 +119,7 @@ describe('against Lowkey Vault', () => {
     assert.equal(body(forced).version, latest.properties.version);
   });
 
-  test('404 for a missing secret and a missing version', { skip: skipUnlessLowkey }, async () => {
+  test('404 for a missing secret and a missing version', { skip: skipUnlessEmulator }, async () => {
     configure();
     const missing = await read('missing-secret-xyz');
     assert.equal(missing.status, 404);
@@ -124,7 +130,7 @@ describe('against Lowkey Vault', () => {
 
   test(
     'deny by default: a secret that exists but is not allowed is 403 and never read',
-    { skip: skipUnlessLowkey },
+    { skip: skipUnlessEmulator },
     async () => {
       configure();
       const r = await read(other);
@@ -136,13 +142,13 @@ describe('against Lowkey Vault', () => {
 
   test(
     'config check: loaded, missing, unresolved and invalid settings; vault reachable and readable',
-    { skip: skipUnlessLowkey },
+    { skip: skipUnlessEmulator },
     async () => {
       configure({
         CONFIG_CHECK_SETTINGS: 'PLAIN,MISSING,REF_OK,REF_MISSING,REF_BAD',
         PLAIN: 'plain-value',
-        REF_OK: `@Microsoft.KeyVault(SecretUri=${lowkey!.vaultUrl}secrets/${name}/)`,
-        REF_MISSING: `@Microsoft.KeyVault(SecretUri=${lowkey!.vaultUrl}secrets/nothing-here)`,
+        REF_OK: `@Microsoft.KeyVault(SecretUri=${emulator!.vaultUrl}secrets/${name}/)`,
+        REF_MISSING: `@Microsoft.KeyVault(SecretUri=${emulator!.vaultUrl}secrets/nothing-here)`,
         REF_BAD: '@Microsoft.KeyVault(SecretName=x)',
       });
       const { context, lines } = capturingContext('configCheck');
@@ -174,9 +180,9 @@ describe('against Lowkey Vault', () => {
 
   test(
     'resolveSetting resolves an unresolved reference itself, through the cache',
-    { skip: skipUnlessLowkey },
+    { skip: skipUnlessEmulator },
     async () => {
-      const service = configure({ MY_REF: `@Microsoft.KeyVault(SecretUri=${lowkey!.vaultUrl}secrets/${name})` });
+      const service = configure({ MY_REF: `@Microsoft.KeyVault(SecretUri=${emulator!.vaultUrl}secrets/${name})` });
       const latest = (await seedClient().getSecret(name)).value;
       assert.equal(await resolveSetting('MY_REF'), latest);
       assert.equal(service.stats().keyVaultCalls, 1);
@@ -185,7 +191,7 @@ describe('against Lowkey Vault', () => {
     },
   );
 
-  test('no secret value reached any captured log line', { skip: skipUnlessLowkey }, () => {
+  test('no secret value reached any captured log line', { skip: skipUnlessEmulator }, () => {
     assert.ok(logLines.length > 0);
     const all = logLines.join('\n');
     assert.equal(all.includes(VALUE_1), false);

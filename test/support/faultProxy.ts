@@ -1,6 +1,6 @@
 /**
- * A small fault-injecting proxy for tests, in front of Lowkey Vault (HTTPS, with Lowkey's own certificate so the
- * app's trust of NODE_EXTRA_CA_CERTS covers it) or in front of Lowkey's token endpoint (plain HTTP).
+ * A small fault-injecting proxy for tests, in front of the Key Vault emulator (HTTPS, with the throw-away certificate
+ * the test runner made and trusts through NODE_EXTRA_CA_CERTS) or in front of its identity endpoint (plain HTTP).
  * It forwards everything unchanged by default, counts requests, and on demand delays, drops connections, hangs,
  * or answers an HTTP error (401/403/429/500...) itself. Loopback only.
  */
@@ -131,7 +131,7 @@ export class FaultProxy {
         port: this.target.port,
         method: req.method,
         path: req.url,
-        // Lowkey matches vaults by host; keep the host it knows (its own), not the proxy's port.
+        // Emulators route vaults by host (Lowkey strictly); keep the host they know (their own), not the proxy's port.
         headers: { ...req.headers, host: this.target.host },
       },
       (up) => {

@@ -1,0 +1,196 @@
+/**
+ * The Go pair adapter: azure-keyvault-emulator (Key Vault data plane that validates every bearer token's signature,
+ * issuer, audience and expiry, with optional RBAC by built-in role name) + entra-emulator (the token issuer, with an
+ * App Service-style managed-identity endpoint, GET /msi/token guarded by X-IDENTITY-HEADER).
+ *
+ * NOT RUN ON THE MACHINE THIS WAS WRITTEN ON: its Go module proxy answers `go install` of both modules (every version
+ * tried) with "403 Forbidden ... This module version is not available", so this file follows the two projects'
+ * documentation only (vault: docs/04-configuration, 05-tls-and-vaults, 09-authentication, 10-testing,
+ * 13-entra-companion; entra: README, docs/02-configuration, 11-admin-api). Treat its first real run as its test.
+ *
+ * What it does:
+ * - installs both pinned versions with `go install <module>/cmd/<name>@<version>` into .emulators/bin/<name>@<version>/
+ *   (GOBIN; never $HOME/go/bin), once; an install error is thrown as one line and the harness falls through;
+ * - entra-emulator: HOST=127.0.0.1, PORT, TLS_ENABLED=false (plain HTTP on loopback, like the real App Service
+ *   identity endpoint), PUBLIC_ORIGIN=http://127.0.0.1:<port>, a fixed TENANT_ID, its SQLite store under the state
+ *   dir, MANAGED_IDENTITY_SECRET = the IDENTITY_HEADER the app will send;
+ * - azure-keyvault-emulator: --addr 127.0.0.1:<port>, --data-dir under the state dir, --entra-issuer pointing at
+ *   that entra (JWKS over loopback HTTP, so no --entra-tls-insecure); its self-signed certificate (SANs include
+ *   127.0.0.1) is taken from the TLS handshake and trusted through NODE_EXTRA_CA_CERTS;
+ * - ready when entra's /health answers, the vault's unauthenticated request gets the documented 401 challenge, and
+ *   the MSI endpoint issues a token (whose oid/sub is the principal the vault authorises: `principalId`).
+ * Control surfaces for tests that need them: the vault's /_emulator (clock, faults, permissions, rbac) and entra's
+ * /admin/api (clock, faults, tokens forge).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
+import { hasProgram, oneLine, ROOT, serverCertificatePem, tryFetch, waitUntil } from './common.mjs';
+
+export const GO_VAULT = {
+  module: 'github.com/calvinchengx/azure-keyvault-emulator',
+  name: 'azure-keyvault-emulator',
+  version: process.env.GO_KEYVAULT_EMULATOR_VERSION || 'v0.7.0',
+};
+export const GO_ENTRA = {
+  module: 'github.com/calvinchengx/entra-emulator',
+  name: 'entra-emulator',
+  version: process.env.GO_ENTRA_EMULATOR_VERSION || 'v0.9.0',
+};
+export const GO_BIN_ROOT = join(ROOT, '.emulators', 'bin');
+const INSTALL_TIMEOUT_MS = Number(process.env.GO_INSTALL_TIMEOUT_MS ?? 300_000);
+/** entra-emulator's documented default tenant, set explicitly so the issuer does not depend on its defaults. */
+const TENANT_ID = '11111111-1111-1111-1111-111111111111';
+const VAULT_AUDIENCE = 'https://vault.azure.net';
+const API_VERSION = '7.5';
+
+function installOne(tool) {
+  const gobin = join(GO_BIN_ROOT, `${tool.name}@${tool.version}`);
+  const bin = join(gobin, tool.name);
+  if (existsSync(bin)) return bin;
+  const target = `${tool.module}/cmd/${tool.name}@${tool.version}`;
+  const r = spawnSync('go', ['install', target], {
+    env: { ...process.env, GOBIN: gobin },
+    encoding: 'utf8',
+    timeout: INSTALL_TIMEOUT_MS,
+  });
+  if (r.error) throw new Error(`go install ${target}: ${r.error.message}`);
+  if (r.status !== 0 || !existsSync(bin)) throw new Error(oneLine(r.stderr || r.stdout || `exit ${r.status}`));
+  return bin;
+}
+
+/** Both binaries' paths; or throws an Error whose `lines` hold one line per failed install. */
+export function installGoPair() {
+  if (!hasProgram('go', ['version'])) throw new Error('go is not installed');
+  const bins = {};
+  const errors = [];
+  for (const tool of [GO_VAULT, GO_ENTRA]) {
+    try {
+      bins[tool.name] = installOne(tool);
+    } catch (error) {
+      errors.push(error.message);
+    }
+  }
+  if (errors.length > 0) throw Object.assign(new Error(errors.join(' | ')), { lines: errors });
+  return bins;
+}
+
+/** A clean environment for the emulators: PATH and HOME only, plus what is passed (no stray PORT, HOST, KV_*). */
+function cleanEnv(extra) {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...extra };
+}
+
+function launch(bin, args, { env, cwd, logPath, detached }) {
+  const log = openSync(logPath, 'w');
+  const child = spawn(bin, args, { cwd, env, stdio: ['ignore', log, log], detached });
+  if (detached) child.unref();
+  const watch = { exited: null };
+  child.on('exit', (code) => (watch.exited = code ?? -1));
+  child.on('error', () => (watch.exited = -1));
+  return { child, watch };
+}
+
+/** Status and WWW-Authenticate of an unauthenticated GET, trusting only `ca`. */
+function challenge(url, ca) {
+  return new Promise((resolveResult, reject) => {
+    const req = httpsRequest(url, { ca, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolveResult({ status: res.statusCode, wwwAuthenticate: String(res.headers['www-authenticate'] ?? '') });
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function jwtClaims(token) {
+  const payload = String(token).split('.')[1] ?? '';
+  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+}
+
+export async function startGoPair({ dir, vaultPort, identityPort, identityHeader, detached, timeoutMs = 60_000 }) {
+  const bins = installGoPair();
+  const entraDir = join(dir, 'entra');
+  const vaultDir = join(dir, 'vault');
+  mkdirSync(entraDir, { recursive: true });
+  mkdirSync(vaultDir, { recursive: true });
+
+  const origin = `http://127.0.0.1:${identityPort}`;
+  const issuer = `${origin}/${TENANT_ID}/v2.0`;
+  const entraLog = join(dir, 'entra-emulator.log');
+  const entra = launch(bins[GO_ENTRA.name], [], {
+    cwd: entraDir,
+    logPath: entraLog,
+    detached,
+    env: cleanEnv({
+      HOST: '127.0.0.1',
+      PORT: String(identityPort),
+      TLS_ENABLED: 'false',
+      PUBLIC_ORIGIN: origin,
+      TENANT_ID,
+      DB_PATH: join(entraDir, 'entra-emulator.db'),
+      TLS_CERT_DIR: join(entraDir, 'tls'),
+      CONFIG_FILE: join(entraDir, 'entra-emulator.config.json'),
+      MANAGED_IDENTITY_SECRET: identityHeader,
+    }),
+  });
+  const started = [entra.child];
+  try {
+    await waitUntil(async () => (await tryFetch(`${origin}/health`))?.ok, {
+      timeoutMs,
+      watch: entra.watch,
+      what: 'entra-emulator',
+      logPath: entraLog,
+    });
+
+    const vaultLog = join(dir, 'azure-keyvault-emulator.log');
+    const vault = launch(
+      bins[GO_VAULT.name],
+      ['--addr', `127.0.0.1:${vaultPort}`, '--data-dir', vaultDir, '--entra-issuer', issuer],
+      { cwd: vaultDir, logPath: vaultLog, detached, env: cleanEnv({}) },
+    );
+    started.push(vault.child);
+    const vaultUrl = `https://127.0.0.1:${vaultPort}/`;
+    const pem = await waitUntil(() => serverCertificatePem(vaultPort), {
+      timeoutMs,
+      watch: vault.watch,
+      what: 'azure-keyvault-emulator',
+      logPath: vaultLog,
+    });
+    const caFile = join(dir, 'ca.pem');
+    writeFileSync(caFile, pem);
+    // The documented handshake: an unauthenticated request is 401 with a Bearer challenge naming the authority.
+    const first = await challenge(`${vaultUrl}secrets?api-version=${API_VERSION}`, pem);
+    if (first.status !== 401 || !/authorization/i.test(first.wwwAuthenticate)) {
+      throw new Error(`azure-keyvault-emulator answered ${first.status} without a Bearer challenge; see ${vaultLog}`);
+    }
+
+    const msi = await tryFetch(
+      `${origin}/msi/token?resource=${encodeURIComponent(VAULT_AUDIENCE)}&api-version=2019-08-01`,
+      { headers: { 'X-IDENTITY-HEADER': identityHeader } },
+    );
+    if (!msi?.ok) throw new Error(`entra-emulator /msi/token answered ${msi?.status ?? 'nothing'}; see ${entraLog}`);
+    const claims = jwtClaims((await msi.json()).access_token);
+
+    return {
+      kind: 'go',
+      description: `azure-keyvault-emulator ${GO_VAULT.version} + entra-emulator ${GO_ENTRA.version}`,
+      vaultUrl,
+      identityEndpoint: `${origin}/msi/token`,
+      identityHeader,
+      tokenAuthority: origin,
+      caFile,
+      apiVersion: API_VERSION,
+      validatesTokens: true,
+      principalId: claims.oid ?? claims.sub,
+      vaultControlUrl: `${vaultUrl}_emulator`,
+      identityAdminUrl: `${origin}/admin/api`,
+      pids: started.map((c) => c.pid),
+      logPaths: [entraLog, vaultLog],
+    };
+  } catch (error) {
+    for (const c of started) c.kill();
+    throw error;
+  }
+}
