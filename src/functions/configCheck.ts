@@ -16,7 +16,14 @@ import {
   referenceStatusWord,
 } from '../keyVault/index.js';
 
-export type SettingState = 'loaded' | 'missing' | 'empty' | 'unresolved-reference' | 'invalid-reference';
+export type SettingState =
+  | 'loaded'
+  | 'missing'
+  | 'empty'
+  | 'unresolved-reference'
+  | 'invalid-reference'
+  /** A reference to a vault host the app does not trust with its token: not contacted. */
+  | 'untrusted-reference';
 
 export interface SettingReport {
   name: string;
@@ -125,6 +132,7 @@ async function settingReport(service: KeyVaultService, name: string): Promise<Pa
         );
       }
       const failure = resolution.failure;
+      if (failure.kind === 'untrusted-vault') return report('untrusted-reference', failure.message);
       return report(
         'unresolved-reference',
         `${prefix}, and the app's own identity cannot read ${target} either: ` +

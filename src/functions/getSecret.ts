@@ -6,8 +6,8 @@ import {
   type InvocationContext,
 } from '@azure/functions';
 import { problem, problemResponse } from '../http/problems.js';
-import { isSecretAllowed, secretRequestError, wantsFreshValue } from '../http/secretRequest.js';
-import { failureResponse, keyVault, KeyVaultFailure, readSecret } from '../keyVault/index.js';
+import { isSecretAllowed, queryError, secretRequestError, wantsFreshValue } from '../http/secretRequest.js';
+import { failureResponse, keyVault, KeyVaultFailure, readSecret, secretState } from '../keyVault/index.js';
 
 function iso(date: Date | null): string | null {
   return date ? date.toISOString() : null;
@@ -18,7 +18,7 @@ export async function getSecret(request: HttpRequest, context: InvocationContext
   const name = request.params.name;
   const version = request.query.get('version') ?? undefined;
 
-  const invalid = secretRequestError(name, version);
+  const invalid = queryError(request.query) ?? secretRequestError(name, version);
   if (invalid !== undefined || name === undefined) {
     return problemResponse(
       problem('invalid-request', 'Invalid secret request', 400, invalid ?? 'Missing secret name.'),
@@ -42,10 +42,15 @@ export async function getSecret(request: HttpRequest, context: InvocationContext
       ...(version !== undefined ? { version } : {}),
       forceRefresh: wantsFreshValue(request.headers.get('cache-control')),
     });
-    context.log(`Read secret "${secret.name}" version ${secret.version ?? 'latest'} (cache ${secret.cache}).`);
+    const state = secretState(secret, Date.now());
+    context.log(
+      `Read secret "${secret.name}" version ${secret.version ?? 'latest'} (cache ${secret.cache}` +
+        `${state ? `, ${state}` : ''}).`,
+    );
     return {
       status: 200,
-      headers: { 'Cache-Control': 'no-store', 'X-Cache': secret.cache },
+      // X-Secret-State flags a secret Key Vault still returns but that is past its expiry or before its notBefore.
+      headers: { 'Cache-Control': 'no-store', 'X-Cache': secret.cache, ...(state ? { 'X-Secret-State': state } : {}) },
       jsonBody: {
         name: secret.name,
         value: secret.value,

@@ -34,6 +34,14 @@ export function problemResponse(p: Problem, headers: Record<string, string> = {}
 
 /** Retry-After (seconds) for transient failures when Key Vault gave none. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+/** The longest Retry-After passed on: a vault's (or a buggy proxy's) absurd value is capped. */
+export const MAX_RETRY_AFTER_SECONDS = 300;
+
+/** Retry-After for a transient failure: at least what Key Vault asked for (at least 1 s), at most the cap. */
+export function retryAfterSeconds(failure: KeyVaultFailure): number {
+  const asked = failure.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
+  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, asked));
+}
 
 export interface FailureContext {
   vaultUrl: string;
@@ -56,6 +64,7 @@ function grantAdvice(vaultUrl: string): string {
 /** Safe facts of a failure for the problem body: the portal word, Key Vault's status, code and request id. */
 function failureFacts(failure: KeyVaultFailure): Record<string, unknown> {
   return {
+    kind: failure.kind,
     reason: referenceStatusWord(failure.kind),
     ...(failure.errorCode !== undefined ? { errorCode: failure.errorCode } : {}),
     ...(failure.requestId !== undefined ? { requestId: failure.requestId } : {}),
@@ -80,7 +89,7 @@ export function problemForFailure(error: unknown, ctx: FailureContext): HttpResp
   const extensions = failureFacts(failure);
   const transient = (title: string, detail: string): HttpResponseInit =>
     problemResponse(problem('key-vault-unavailable', title, 503, detail, extensions), {
-      'Retry-After': String(failure.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS),
+      'Retry-After': String(retryAfterSeconds(failure)),
     });
 
   switch (failure.kind) {
@@ -121,6 +130,19 @@ export function problemForFailure(error: unknown, ctx: FailureContext): HttpResp
           extensions,
         ),
       );
+    case 'secret-disabled':
+      return problemResponse(
+        problem(
+          'secret-disabled',
+          'Secret disabled',
+          409,
+          `Key Vault ${ctx.vaultUrl} refused to return ${what} because it is disabled. Enable it (az keyvault ` +
+            'secret set-attributes --enabled true), or read another version.',
+          extensions,
+        ),
+      );
+    case 'untrusted-vault':
+      return problemResponse(problem('untrusted-vault', 'Vault host not trusted', 502, failure.message, extensions));
     case 'identity-refused':
       return problemResponse(
         problem(
@@ -136,7 +158,9 @@ export function problemForFailure(error: unknown, ctx: FailureContext): HttpResp
     case 'throttled':
       return transient(
         'Key Vault is throttling requests',
-        `Key Vault ${ctx.vaultUrl} throttled the read of ${what}; retry later.`,
+        failure.errorCode === 'InstanceBudgetSpent'
+          ? `Reading ${what} needs a Key Vault call, and ${failure.message} Cached secrets are still served; retry later.`
+          : `Key Vault ${ctx.vaultUrl} throttled the read of ${what}; retry after ${retryAfterSeconds(failure)} s.`,
       );
     case 'timeout':
       return transient(

@@ -16,6 +16,23 @@ export function secretRequestError(name: string | undefined, version: string | u
 }
 
 /**
+ * Query parameters the secret function accepts: `version` (at most once) and `code` (the function key, which the
+ * host also accepts in the query). Anything else — `?Version=`, `?VERSION=`, `version[]`, a repeated `version` — is a
+ * mistake the caller should hear about, not something to ignore and answer with the latest version.
+ */
+export function queryError(query: URLSearchParams): string | undefined {
+  const seen = new Set<string>();
+  for (const key of query.keys()) {
+    if (key !== 'version' && key !== 'code') {
+      return `Unknown query parameter "${key.slice(0, 40)}": the only one accepted is "version" (lower case).`;
+    }
+    if (seen.has(key)) return `The query parameter "${key}" is given more than once.`;
+    seen.add(key);
+  }
+  return undefined;
+}
+
+/**
  * Deny-by-default allow-list. Entries are exact names or prefixes ending in `*`.
  * Key Vault secret names are case-insensitive, so matching is too.
  */

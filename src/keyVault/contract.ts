@@ -72,3 +72,17 @@ export interface Clock {
 export function cacheKey(ref: SecretReference): string {
   return `${ref.vaultUrl}|${ref.name.toLowerCase()}|${ref.version?.toLowerCase() ?? ''}`;
 }
+
+/**
+ * A state worth flagging in a secret Key Vault still returned: past its `expiresOn`, before its `notBefore`, or
+ * disabled. Key Vault does not refuse to return an expired or not-yet-valid secret; the app serves it and flags it
+ * (`X-Secret-State` on the secret function, `cache.flagged` in the config check).
+ */
+export type SecretState = 'expired' | 'not-yet-valid' | 'disabled';
+
+export function secretState(record: SecretRecord, nowMs: number): SecretState | undefined {
+  if (record.enabled === false) return 'disabled';
+  if (record.expiresOn !== null && record.expiresOn.getTime() <= nowMs) return 'expired';
+  if (record.notBefore !== null && record.notBefore.getTime() > nowMs) return 'not-yet-valid';
+  return undefined;
+}

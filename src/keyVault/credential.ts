@@ -1,6 +1,12 @@
 /**
- * The credential: ManagedIdentityCredential where the platform provides the endpoint, else the developer chain.
- * Imports @azure/identity, so it is loaded lazily together with the SDK client adapter (`secretClient.ts`).
+ * The credential: ManagedIdentityCredential where the platform provides the endpoint, else the developer chain,
+ * behind a time bound. Imports @azure/identity, so it is loaded lazily with the SDK client adapter (`secretClient.ts`).
+ *
+ * Why the bound (hand-written, a few lines): the SDK's token cycler makes every request wait for the one token
+ * request in flight, and neither it nor ManagedIdentityCredential gives up on an identity endpoint that accepted the
+ * connection and never answers. Without the bound, one hung token request turned every later read into a timeout
+ * until that connection died (minutes). With it, the wait ends, the stuck credential is replaced by a fresh one, and
+ * the next read asks the identity endpoint again.
  */
 import {
   AzureCliCredential,
@@ -11,8 +17,61 @@ import {
   ManagedIdentityCredential,
   type TokenCredential,
 } from '@azure/identity';
+import type { GetTokenOptions, AccessToken } from '@azure/identity';
 import type { IdentitySettings } from '../config.js';
+import { KeyVaultFailure } from './failure.js';
 import type { IdentityChoice } from './identity.js';
+
+/** A credential whose getToken gives up after `timeoutMs`, replacing the inner credential when it does. */
+export class BoundedCredential implements TokenCredential {
+  private inner: TokenCredential;
+
+  constructor(
+    private readonly create: () => TokenCredential,
+    private readonly timeoutMs: number,
+    private readonly endpoint: string,
+  ) {
+    this.inner = create();
+  }
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    const inner = this.inner;
+    const pending = inner.getToken(scopes, options);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new KeyVaultFailure(
+      'identity-unavailable',
+      `The ${this.endpoint} did not answer a token request within ${this.timeoutMs} ms.`,
+      { errorCode: 'IdentityTimeout' },
+    );
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(timedOut), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([pending, timeout]);
+    } catch (error) {
+      // The stuck request is abandoned (its eventual answer is ignored); the next getToken starts afresh.
+      if (error === timedOut && this.inner === inner) this.inner = this.create();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      pending.catch(() => undefined);
+    }
+  }
+}
+
+/** How long a token request may take: most of KEY_VAULT_TIMEOUT_MS, so the read can still say why it failed. */
+export function tokenTimeoutMs(callTimeoutMs: number): number {
+  return Math.max(50, Math.floor(callTimeoutMs * 0.8));
+}
+
+export function createBoundedCredential(
+  identity: IdentityChoice,
+  settings: IdentitySettings,
+  callTimeoutMs: number,
+): TokenCredential {
+  const endpoint = identity.kind === 'managed-identity' ? 'identity endpoint' : 'developer credential';
+  return new BoundedCredential(() => createCredential(identity, settings), tokenTimeoutMs(callTimeoutMs), endpoint);
+}
 
 export function createCredential(identity: IdentityChoice, settings: IdentitySettings): TokenCredential {
   if (identity.kind === 'managed-identity') {

@@ -63,6 +63,10 @@ function parseSecretUri(secretUri: string): ReferenceParse {
     return { kind: 'invalid', reason: 'InvalidSyntax: SecretUri is not a URL.' };
   }
   if (url.protocol !== 'https:') return { kind: 'invalid', reason: 'InvalidSyntax: SecretUri must use https.' };
+  if (url.username !== '' || url.password !== '') {
+    // https://vault.azure.net@evil.example/... names the host evil.example: never send a token there.
+    return { kind: 'invalid', reason: 'InvalidSyntax: SecretUri must not contain user information (user@host).' };
+  }
   const segments = url.pathname.split('/').filter((s) => s !== '');
   if (segments.length < 2 || segments.length > 3 || segments[0]?.toLowerCase() !== 'secrets') {
     return {

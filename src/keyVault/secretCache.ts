@@ -26,11 +26,14 @@ import {
   type SecretRead,
   type SecretRecord,
   type SecretReference,
+  type SecretState,
+  secretState,
 } from './contract.js';
 import { type FailureKind, isTransient, KeyVaultFailure } from './failure.js';
 
 interface ValueEntry {
   kind: 'value';
+  ref: SecretReference;
   record: SecretRecord;
   /** When Key Vault last returned this value. */
   fetchedAt: number;
@@ -64,6 +67,14 @@ export interface CacheStats {
   staleServes: number;
   /** Forced refreshes refused because the name was read from Key Vault moments ago. */
   refreshesLimited: number;
+  /** Cached secrets that are expired, not yet valid or disabled (names and dates, never values). */
+  flagged: Array<{
+    vaultUrl: string;
+    name: string;
+    version: string | null;
+    state: SecretState;
+    expiresOn: string | null;
+  }>;
 }
 
 /** Fraction of the TTL after which a read triggers a background refresh: 0.75 plus up to 0.2 of jitter. */
@@ -189,7 +200,25 @@ export class SecretCache {
       misses: this.misses,
       staleServes: this.staleServes,
       refreshesLimited: this.refreshesLimited,
+      flagged: this.flagged(),
     };
+  }
+
+  private flagged(): CacheStats['flagged'] {
+    const now = Date.now();
+    const out: CacheStats['flagged'] = [];
+    for (const entry of this.values.values()) {
+      const state = secretState(entry.record, now);
+      if (state === undefined) continue;
+      out.push({
+        vaultUrl: entry.ref.vaultUrl,
+        name: entry.record.name,
+        version: entry.record.version,
+        state,
+        expiresOn: entry.record.expiresOn?.toISOString() ?? null,
+      });
+    }
+    return out;
   }
 
   /** Forget `key` (e.g. on a rotation event); the next read asks Key Vault. */
@@ -313,12 +342,19 @@ export class SecretCache {
    * A value just returned by Key Vault. Pinned versions too get the normal TTL: the value is immutable, but access
    * to it is not, so it is revalidated (one GET of that version) at the same pace as the latest.
    */
-  private fresh(_ref: SecretReference, record: SecretRecord): ValueEntry {
+  private fresh(ref: SecretReference, record: SecretRecord): ValueEntry {
     const now = this.clock.now();
     const ttl = this.policy.ttlMs;
     // Soft TTL (lru-cache's) triggers refresh ahead at a jittered point so instances do not synchronise.
     const refreshAfter = Math.max(1, Math.floor(ttl * (REFRESH_AHEAD_FROM + this.random() * REFRESH_AHEAD_JITTER)));
-    return { kind: 'value', record, fetchedAt: now, expiresAt: now + ttl, softTtlMs: ttl === 0 ? 1 : refreshAfter };
+    return {
+      kind: 'value',
+      ref,
+      record,
+      fetchedAt: now,
+      expiresAt: now + ttl,
+      softTtlMs: ttl === 0 ? 1 : refreshAfter,
+    };
   }
 
   private withinMaxStale(entry: ValueEntry): boolean {

@@ -8,8 +8,34 @@ import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets'
 import type { AppConfig } from '../config.js';
 import { classifyError } from './classify.js';
 import type { SecretFetch } from './contract.js';
-import { createCredential } from './credential.js';
+import { createBoundedCredential } from './credential.js';
 import type { IdentityChoice } from './identity.js';
+
+/**
+ * A 429 ends the call at once, as a throttling failure carrying the vault's Retry-After. Without this the SDK's
+ * throttling retry sleeps for the vault's Retry-After inside the call (7 s, or 99999999999 s), past the app's own
+ * deadline, and the caller sees "timed out" instead of "throttled". Thrown inside the retry loop as a non-system
+ * error, it is not retried.
+ */
+const failFastOnThrottling = {
+  name: 'failFastOnThrottling',
+  async sendRequest(request: PipelineRequest, next: SendRequest): Promise<PipelineResponse> {
+    const response = await next(request);
+    if (response.status === 429) {
+      throw Object.assign(new Error('Key Vault throttled the request (429).'), {
+        name: 'RestError',
+        statusCode: 429,
+        response,
+      });
+    }
+    return response;
+  },
+};
+
+type SendRequest = (request: PipelineRequest) => Promise<PipelineResponse>;
+type PipelinePolicies = NonNullable<SecretClientOptions['additionalPolicies']>;
+type PipelineRequest = Parameters<PipelinePolicies[number]['policy']['sendRequest']>[0];
+type PipelineResponse = Awaited<ReturnType<PipelinePolicies[number]['policy']['sendRequest']>>;
 
 export function clientOptions(config: AppConfig): SecretClientOptions {
   return {
@@ -17,6 +43,7 @@ export function clientOptions(config: AppConfig): SecretClientOptions {
     disableChallengeResourceVerification: config.disableChallengeResourceVerification,
     // The call policy bounds each call with KEY_VAULT_TIMEOUT_MS; keep SDK retries short enough to fit inside it.
     retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1_000 },
+    additionalPolicies: [{ policy: failFastOnThrottling, position: 'perRetry' }],
   };
 }
 
@@ -33,7 +60,7 @@ export class SecretClients {
   client(vaultUrl: string): SecretClient {
     let client = this.clients.get(vaultUrl);
     if (!client) {
-      this.credential ??= createCredential(this.identity, this.config.identity);
+      this.credential ??= createBoundedCredential(this.identity, this.config.identity, this.config.calls.timeoutMs);
       client = new SecretClient(vaultUrl, this.credential, clientOptions(this.config));
       this.clients.set(vaultUrl, client);
     }

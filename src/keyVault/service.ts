@@ -57,6 +57,7 @@ export class KeyVaultService {
   readonly identity: IdentityChoice;
   private engine: Promise<Engine> | undefined;
   private loaded: Engine | undefined;
+  private readonly probes = new Map<string, { at: number; probe: AccessProbe }>();
 
   constructor(private readonly options: KeyVaultOptions) {
     this.config = options.config;
@@ -104,10 +105,33 @@ export class KeyVaultService {
     return new SecretClients(this.identity, this.config).fetchSecret;
   };
 
-  /** Read a secret through the cache. */
+  /**
+   * Whether the app may send its token to this vault: the `KEY_VAULT_URL` host, a `KEY_VAULT_ALLOWED_HOSTS` entry,
+   * or, while challenge resource verification is on, a host under the cloud's Key Vault DNS suffix.
+   */
+  isTrustedVault(vaultUrl: string): boolean {
+    const { host, hostname } = new URL(vaultUrl);
+    if (this.config.trustedVaultHosts.includes(host)) return true;
+    return !this.config.disableChallengeResourceVerification && hostname.endsWith(`.${this.config.vaultDnsSuffix}`);
+  }
+
+  /** Read a secret through the cache. A vault the app does not trust is never contacted. */
   async read(ref: SecretReference, options: { forceRefresh?: boolean } = {}): Promise<SecretRead> {
+    if (!this.isTrustedVault(ref.vaultUrl)) {
+      throw new KeyVaultFailure(
+        'untrusted-vault',
+        `${new URL(ref.vaultUrl).host} is not a vault host this app trusts with its token: add it to ` +
+          `KEY_VAULT_ALLOWED_HOSTS, or use a vault under ${this.config.vaultDnsSuffix}.`,
+      );
+    }
     const { cache } = await this.load();
     return cache.read(ref, options);
+  }
+
+  /** Forget a secret (every version) in this instance's cache; the next read asks Key Vault. */
+  async forget(ref: SecretReference): Promise<void> {
+    const { cache } = await this.load();
+    cache.delete(ref);
   }
 
   /**
@@ -116,16 +140,29 @@ export class KeyVaultService {
    * existence, and needs only "get", not "list"); 401/403 means not.
    */
   async probeAccess(vaultUrl: string): Promise<AccessProbe> {
+    // The result is remembered for SECRET_CACHE_FAILURE_TTL_SECONDS: a config check per second is not a Key Vault
+    // call per second.
+    const now = (this.options.clock ?? performance).now();
+    const remembered = this.probes.get(vaultUrl);
+    if (remembered && now - remembered.at < this.config.cache.failureTtlMs) return remembered.probe;
+    let probe: AccessProbe;
     try {
       const { calls } = await this.load();
       await calls.call({ vaultUrl, name: `access-probe-${randomUUID()}` });
-      return { reachable: true, canReadSecrets: true };
+      probe = { reachable: true, canReadSecrets: true };
     } catch (error) {
       const failure =
         error instanceof KeyVaultFailure ? error : new KeyVaultFailure('unexpected', 'The access probe failed.');
-      if (failure.kind === 'secret-not-found') return { reachable: true, canReadSecrets: true };
-      return { reachable: vaultAnswered(failure), canReadSecrets: false, failure };
+      if (failure.kind === 'unexpected' && this.loaded === undefined) {
+        return { reachable: false, canReadSecrets: false, failure }; // a failed load is not remembered
+      }
+      probe =
+        failure.kind === 'secret-not-found'
+          ? { reachable: true, canReadSecrets: true }
+          : { reachable: vaultAnswered(failure), canReadSecrets: false, failure };
     }
+    this.probes.set(vaultUrl, { at: now, probe });
+    return probe;
   }
 
   /**
@@ -156,6 +193,7 @@ export class KeyVaultService {
       misses: 0,
       staleServes: 0,
       refreshesLimited: 0,
+      flagged: [],
     };
     const vaults = this.loaded?.calls.snapshot() ?? {};
     const keyVaultCalls = Object.values(vaults).reduce((sum, v) => sum + v.keyVaultCalls, 0);

@@ -20,6 +20,11 @@ export type Fault =
   | { kind: 'status'; status: number; retryAfter?: number }
   /** Answer every request with exactly this status, body and headers (e.g. a 200 whose JSON is broken). */
   | { kind: 'respond'; status: number; body: string; headers?: Record<string, string> }
+  /**
+   * Key Vault's bearer challenge for requests without a token (401 + WWW-Authenticate naming `resource`), and
+   * exactly this answer for requests with one: enough protocol for the real SDK to fetch a token and send it.
+   */
+  | { kind: 'challenge'; resource?: string; status: number; body: string; headers?: Record<string, string> }
   | { kind: 'delay'; ms: number }
   | { kind: 'drop' }
   | { kind: 'hang' };
@@ -39,6 +44,8 @@ export interface ProxyRequest {
 
 export class FaultProxy {
   readonly requests: ProxyRequest[] = [];
+  /** Authorization headers received while answering a `challenge` fault (tests check where tokens went). */
+  readonly tokens: string[] = [];
   fault: Fault = { kind: 'pass' };
   private server!: Server;
   private readonly sockets = new Set<Socket>();
@@ -111,6 +118,19 @@ export class FaultProxy {
         return;
       }
       case 'respond':
+        res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
+        res.end(fault.body);
+        return;
+      case 'challenge':
+        if (!req.headers.authorization) {
+          const resource = fault.resource ?? 'https://vault.azure.net';
+          res.writeHead(401, {
+            'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", resource="${resource}"`,
+          });
+          res.end();
+          return;
+        }
+        this.tokens.push(req.headers.authorization);
         res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
         res.end(fault.body);
         return;
