@@ -16,6 +16,7 @@ interface ErrorLike {
   statusCode?: unknown;
   status?: unknown;
   cause?: unknown;
+  details?: unknown;
   response?: {
     headers?: { get?: (name: string) => string | undefined };
     parsedBody?: unknown;
@@ -75,10 +76,21 @@ export function parseRetryAfter(raw: string | undefined, now = Date.now()): numb
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
 }
 
-/** Key Vault's error code: the inner code when there is one (e.g. `SecretDisabled` inside `Forbidden`). */
+interface KeyVaultErrorBody {
+  error?: { code?: unknown; innererror?: { code?: unknown }; innerError?: { code?: unknown } };
+}
+
+/**
+ * Key Vault's error code: the inner code when there is one (e.g. `SecretDisabled` inside `Forbidden`). The SDK
+ * puts the deserialised body in `details` (inner code as `innerError`); raw pipeline errors carry `parsedBody`.
+ */
 function keyVaultErrorCode(err: ErrorLike): string | undefined {
-  const body = err.response?.parsedBody as { error?: { code?: unknown; innererror?: { code?: unknown } } } | undefined;
-  return safeIdentifier(body?.error?.innererror?.code) ?? safeIdentifier(body?.error?.code) ?? safeIdentifier(err.code);
+  for (const body of [err.details, err.response?.parsedBody] as Array<KeyVaultErrorBody | undefined>) {
+    const inner = body?.error?.innerError?.code ?? body?.error?.innererror?.code;
+    const code = safeIdentifier(inner) ?? safeIdentifier(body?.error?.code);
+    if (code !== undefined) return code;
+  }
+  return safeIdentifier(err.code);
 }
 
 function facts(err: ErrorLike, statusCode: number | undefined): FailureFacts {

@@ -22,7 +22,26 @@ import type { IdentitySettings } from '../config.js';
 import { KeyVaultFailure } from './failure.js';
 import type { IdentityChoice } from './identity.js';
 
-/** A credential whose getToken gives up after `timeoutMs`, replacing the inner credential when it does. */
+/**
+ * Whether a token scope is one for Key Vault: a resource host of the form `vault.<domain>` (every cloud's Key
+ * Vault resource: vault.azure.net, vault.azure.cn, vault.usgovcloudapi.net, Azure Stack Hub's vault.<fqdn>) or a
+ * vault host the app trusts (emulators name themselves). With challenge resource verification off, a vault's
+ * challenge chooses the scope: this keeps it from obtaining, say, an Azure Resource Manager token.
+ */
+export function isKeyVaultScope(scope: string, trustedHosts: readonly string[]): boolean {
+  let url: URL;
+  try {
+    url = new URL(scope);
+  } catch {
+    return false;
+  }
+  return url.hostname.startsWith('vault.') || trustedHosts.includes(url.host);
+}
+
+/**
+ * The one way to a token: only Key Vault scopes, and a getToken that gives up after `timeoutMs`, replacing the
+ * inner credential when it does.
+ */
 export class BoundedCredential implements TokenCredential {
   private inner: TokenCredential;
 
@@ -30,11 +49,21 @@ export class BoundedCredential implements TokenCredential {
     private readonly create: () => TokenCredential,
     private readonly timeoutMs: number,
     private readonly endpoint: string,
+    private readonly trustedHosts: readonly string[] = [],
   ) {
     this.inner = create();
   }
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    const foreign = (Array.isArray(scopes) ? scopes : [scopes]).find((s) => !isKeyVaultScope(s, this.trustedHosts));
+    if (foreign !== undefined) {
+      throw new KeyVaultFailure(
+        'untrusted-vault',
+        `The vault asked for a token for ${new URL(foreign).origin}, which is not a Key Vault resource; no token ` +
+          'was requested.',
+        { errorCode: 'ForeignTokenScope' },
+      );
+    }
     const inner = this.inner;
     const pending = inner.getToken(scopes, options);
     let timer: NodeJS.Timeout | undefined;
@@ -68,9 +97,15 @@ export function createBoundedCredential(
   identity: IdentityChoice,
   settings: IdentitySettings,
   callTimeoutMs: number,
+  trustedHosts: readonly string[],
 ): TokenCredential {
   const endpoint = identity.kind === 'managed-identity' ? 'identity endpoint' : 'developer credential';
-  return new BoundedCredential(() => createCredential(identity, settings), tokenTimeoutMs(callTimeoutMs), endpoint);
+  return new BoundedCredential(
+    () => createCredential(identity, settings),
+    tokenTimeoutMs(callTimeoutMs),
+    endpoint,
+    trustedHosts,
+  );
 }
 
 export function createCredential(identity: IdentityChoice, settings: IdentitySettings): TokenCredential {

@@ -22,8 +22,9 @@ const failFastOnThrottling = {
   async sendRequest(request: PipelineRequest, next: SendRequest): Promise<PipelineResponse> {
     const response = await next(request);
     if (response.status === 429) {
+      // Not named RestError: the retry policy rethrows anything else at once instead of running its strategies.
       throw Object.assign(new Error('Key Vault throttled the request (429).'), {
-        name: 'RestError',
+        name: 'ThrottledError',
         statusCode: 429,
         response,
       });
@@ -60,7 +61,12 @@ export class SecretClients {
   client(vaultUrl: string): SecretClient {
     let client = this.clients.get(vaultUrl);
     if (!client) {
-      this.credential ??= createBoundedCredential(this.identity, this.config.identity, this.config.calls.timeoutMs);
+      this.credential ??= createBoundedCredential(
+        this.identity,
+        this.config.identity,
+        this.config.calls.timeoutMs,
+        this.config.trustedVaultHosts,
+      );
       client = new SecretClient(vaultUrl, this.credential, clientOptions(this.config));
       this.clients.set(vaultUrl, client);
     }

@@ -1,0 +1,197 @@
+/**
+ * Faults through the real ManagedIdentityCredential and SecretClient, against loopback fixtures: an HTTPS vault
+ * fixture that speaks just enough of Key Vault's protocol (the bearer challenge, then a fixed answer) and a token
+ * endpoint fixture (App Service style). No emulator: these are the faults an emulator cannot produce on demand.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { after, before, test } from 'node:test';
+import { parseConfig } from '../src/config.js';
+import * as configCheckModule from '../src/functions/configCheck.js';
+import * as getSecretModule from '../src/functions/getSecret.js';
+import { configureKeyVault } from '../src/keyVault/index.js';
+import { FaultProxy, fixtureTls } from './support/faultProxy.js';
+import { body, capturingContext, get, header } from './support/handlers.js';
+
+const skip = fixtureTls() ? false : 'no TLS material for the HTTPS fixture (openssl missing)';
+const NOT_FOUND = JSON.stringify({
+  error: { code: 'SecretNotFound', message: 'A secret with (name/id) x was not found.' },
+});
+
+/** An App Service-style token endpoint: `hang` leaves requests unanswered, otherwise it issues a token. */
+class TokenEndpoint {
+  hang = false;
+  requests = 0;
+  private readonly sockets = new Set<Socket>();
+  private server!: Server;
+
+  async start(): Promise<void> {
+    this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      this.requests += 1;
+      if (this.hang) return; // accepted, never answered
+      const resource = new URL(req.url ?? '/', 'http://x').searchParams.get('resource') ?? '';
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          access_token: `token-for-${resource}`,
+          expires_on: String(Math.floor(Date.now() / 1000) + 3600),
+          resource,
+          token_type: 'Bearer',
+        }),
+      );
+    });
+    this.server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}/msi/token`;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+let vault: FaultProxy;
+let tokens: TokenEndpoint;
+const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+
+before(async () => {
+  if (skip) return;
+  vault = await FaultProxy.start('https://127.0.0.1:9', fixtureTls());
+  tokens = new TokenEndpoint();
+  await tokens.start();
+  // ManagedIdentityCredential reads the endpoint from the process environment itself.
+  process.env.IDENTITY_ENDPOINT = tokens.url;
+  process.env.IDENTITY_HEADER = 'fixture';
+});
+
+after(async () => {
+  process.env.IDENTITY_ENDPOINT = saved.endpoint;
+  process.env.IDENTITY_HEADER = saved.header;
+  await vault?.close();
+  await tokens?.close();
+});
+
+function configure(extra: Record<string, string> = {}) {
+  vault.reset();
+  return configureKeyVault({
+    config: parseConfig({
+      KEY_VAULT_URL: `${vault.url}/`,
+      SECRETS_ALLOWED: '*',
+      KEY_VAULT_API_VERSION: '7.5',
+      KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
+      IDENTITY_ENDPOINT: tokens.url,
+      IDENTITY_HEADER: 'fixture',
+      // msal-node keeps managed-identity tokens process-wide per client id: a fresh one makes each test really
+      // ask the token endpoint.
+      AZURE_CLIENT_ID: randomUUID(),
+      ...extra,
+    }),
+    log: { warn: () => undefined, info: () => undefined },
+  });
+}
+
+async function read(name: string, headers: Record<string, string> = {}) {
+  const { context } = capturingContext('getSecret');
+  return getSecretModule.getSecret(get(`http://localhost/api/secrets/${name}`, { name }, headers), context);
+}
+
+test(
+  'a hung token request: reads fail within the timeout and recover once the endpoint answers again',
+  { skip },
+  async () => {
+    configure({ KEY_VAULT_TIMEOUT_MS: '1000' });
+    vault.fault = { kind: 'challenge', status: 404, body: NOT_FOUND };
+    tokens.hang = true;
+    const started = Date.now();
+    const hung = await read('first');
+    assert.equal(hung.status, 503);
+    assert.match(String(body(hung).detail), /identity endpoint did not answer a token request within 800 ms/);
+    assert.ok(Date.now() - started < 1_500, 'bounded by KEY_VAULT_TIMEOUT_MS');
+
+    const { context } = capturingContext('configCheck');
+    const report = body(await configCheckModule.configCheck(get('http://localhost/api/config/check'), context)) as {
+      keyVault: { detail: string };
+    };
+    assert.match(report.keyVault.detail, /^MSINotEnabled: The identity endpoint did not answer/);
+
+    tokens.hang = false; // the endpoint is healthy again; the first request is still hanging
+    const healed = Date.now();
+    const recovered = await read('second');
+    assert.equal(recovered.status, 404, 'Key Vault answered, so a token was obtained and sent');
+    assert.ok(Date.now() - healed < 1_000, 'recovered within one KEY_VAULT_TIMEOUT_MS');
+    assert.ok(vault.tokens.length >= 1);
+  },
+);
+
+test('429 with Retry-After: 7 → 503 throttled with Retry-After 7 at once, not a timeout', { skip }, async () => {
+  configure({ KEY_VAULT_TIMEOUT_MS: '3000' });
+  vault.fault = { kind: 'challenge', status: 429, body: '{}', headers: { 'retry-after': '7' } };
+  const started = Date.now();
+  const r = await read('throttled-name');
+  assert.equal(r.status, 503);
+  assert.equal(body(r).kind, 'throttled');
+  assert.equal(header(r, 'retry-after'), '7');
+  assert.ok(Date.now() - started < 2_000, "the SDK did not sleep on the vault's Retry-After");
+});
+
+test('429 with an absurd Retry-After is capped', { skip }, async () => {
+  configure({ KEY_VAULT_TIMEOUT_MS: '3000' });
+  vault.fault = { kind: 'challenge', status: 429, body: '{}', headers: { 'retry-after': '99999999999' } };
+  const r = await read('throttled-name');
+  assert.equal(r.status, 503);
+  assert.equal(header(r, 'retry-after'), '300');
+});
+
+test('a disabled secret through the real SDK: 409 SecretDisabled', { skip }, async () => {
+  configure();
+  vault.fault = {
+    kind: 'challenge',
+    status: 403,
+    body: JSON.stringify({
+      error: {
+        code: 'Forbidden',
+        message: 'Operation get is not allowed on a disabled secret.',
+        innererror: { code: 'SecretDisabled' },
+      },
+    }),
+  };
+  const r = await read('disabled-name');
+  assert.equal(r.status, 409);
+  assert.equal(body(r).reason, 'SecretDisabled');
+});
+
+test(
+  'a host the app does not trust is never sent a token, whatever resource its challenge names',
+  { skip },
+  async () => {
+    // The configured vault is the fixture; a reference names another host (the same fixture under "localhost").
+    const other = vault.url.replace('127.0.0.1', 'localhost');
+    configure({
+      CONFIG_CHECK_SETTINGS: 'REF',
+      REF: `@Microsoft.KeyVault(SecretUri=${other}/secrets/x)`,
+    });
+    vault.fault = { kind: 'challenge', resource: 'https://management.azure.com', status: 404, body: NOT_FOUND };
+    const { context } = capturingContext('configCheck');
+    const report = body(await configCheckModule.configCheck(get('http://localhost/api/config/check'), context)) as {
+      settings: Array<{ state: string }>;
+    };
+    assert.equal(report.settings[0]?.state, 'untrusted-reference');
+    assert.ok(
+      vault.tokens.every((t) => !t.includes('management.azure.com')),
+      'no token for another resource was sent anywhere',
+    );
+    assert.ok(
+      vault.requests.every((r) => r.path.includes('access-probe')),
+      'only the configured vault was asked (the access probe)',
+    );
+  },
+);
