@@ -68,7 +68,7 @@ export const NUMERIC_SETTINGS = {
   SECRET_CACHE_MAX_ENTRIES: { min: 1, max: 100_000, default: 1_000, unit: 'entries', integer: true },
   KEY_VAULT_TIMEOUT_MS: { min: 100, max: 120_000, default: 5_000, unit: 'milliseconds', integer: false },
   KEY_VAULT_MAX_CONCURRENCY: { min: 1, max: 256, default: 8, unit: 'calls', integer: true },
-  KEY_VAULT_BUDGET_PER_10S: { min: 1, max: 4_000, default: 40, unit: 'calls', integer: true },
+  KEY_VAULT_BUDGET_PER_10S: { min: 0.1, max: 4_000, default: 40, unit: 'calls', integer: false },
 } as const satisfies Record<string, NumericSetting>;
 
 export type NumericSettingName = keyof typeof NUMERIC_SETTINGS;

@@ -21,23 +21,28 @@ export interface VaultStats {
   lastError: { kind: FailureKind; message: string; at: string } | null;
 }
 
-/** A token bucket of `capacity` tokens refilled evenly over 10 s, on an injected clock. */
+/**
+ * A token bucket refilled with `per10s` tokens evenly over 10 s, on an injected clock. It holds at most
+ * max(1, per10s) tokens: a budget below one call per 10 s (a large fleet's share of a vault) still allows one.
+ */
 export class TokenBucket {
   private tokens: number;
   private updatedAt: number;
+  private readonly capacity: number;
 
   constructor(
-    private readonly capacity: number,
+    private readonly per10s: number,
     private readonly clock: Clock,
   ) {
-    this.tokens = capacity;
+    this.capacity = Math.max(1, per10s);
+    this.tokens = this.capacity;
     this.updatedAt = clock.now();
   }
 
   /** Takes a token, or returns the milliseconds until one is available. */
   take(): { ok: true } | { ok: false; waitMs: number } {
     const now = this.clock.now();
-    const perMs = this.capacity / 10_000;
+    const perMs = this.per10s / 10_000;
     this.tokens = Math.min(this.capacity, this.tokens + (now - this.updatedAt) * perMs);
     this.updatedAt = now;
     if (this.tokens >= 1) {
