@@ -395,7 +395,11 @@ test('Function App: Flex Consumption, node runtime, hardened, managed identity, 
   const { body } = sites[0]!;
   assert.ok(hasLine(body, 'httpsOnly: true'), 'httpsOnly: true');
   assert.ok(hasLine(body, "minTlsVersion: '1.2'"), "minTlsVersion: '1.2'");
-  assert.ok(hasLine(body, "ftpsState: 'Disabled'"), "ftpsState: 'Disabled'");
+  // Flex Consumption rejects siteConfig.ftpsState (BadRequest 51021), also through a sites/config 'web' resource; FTP
+  // is off through the publishing policies below instead.
+  for (const file of bicepFiles) {
+    assert.doesNotMatch(file.code, /\bftpsState\b/, `${file.path}: no ftpsState on a Flex Consumption site`);
+  }
   assert.match(body, /kind:\s*'functionapp,linux'/);
   assert.match(body, /'azd-service-name':\s*'api'/);
   assert.match(body, /type:\s*[^\n]*'SystemAssigned/, 'system-assigned identity');
