@@ -118,8 +118,14 @@ module apiIdentity 'core/security/user-assigned-identity.bicep' = if (useUserAss
   }
 }
 
-var userAssignedIdentityId = apiIdentity.?outputs.resourceId ?? ''
-var userAssignedClientId = apiIdentity.?outputs.clientId ?? ''
+// Outputs of the conditional module are read only behind the same condition. A bare `apiIdentity.?outputs.x ?? ''`
+// compiles (Bicep before 0.36.177, i.e. azd before 1.18) to an unguarded reference() that ARM evaluates even when the
+// module was not deployed, failing the default path with DeploymentNotFound (Azure/bicep#3990). ARM's if() evaluates
+// only the branch taken ("Azure Resource Manager evaluates only the condition that is true": ARM template logical
+// functions, if), so `cond ? mod!.outputs.x : ''` is safe on every Bicep version azd has shipped since Flex support
+// (the `!` operator exists since Bicep 0.14).
+var userAssignedIdentityId = useUserAssignedIdentity ? apiIdentity!.outputs.resourceId : ''
+var userAssignedClientId = useUserAssignedIdentity ? apiIdentity!.outputs.clientId : ''
 
 module api 'app/api.bicep' = {
   name: 'api'
@@ -136,7 +142,7 @@ module api 'app/api.bicep' = {
 }
 
 // The identity the app uses for Key Vault / storage / App Insights.
-var appPrincipalId = useUserAssignedIdentity ? (apiIdentity.?outputs.principalId ?? '') : api.outputs.systemAssignedPrincipalId
+var appPrincipalId = useUserAssignedIdentity ? apiIdentity!.outputs.principalId : api.outputs.systemAssignedPrincipalId
 
 module rbac 'app/rbac.bicep' = {
   name: 'rbac'

@@ -281,6 +281,55 @@ test('main.bicep targets the subscription, creates rg-<env> and exposes the outp
   assert.match(mainBicep.code, /^output\s+PING_URL\s+string\s*=\s*'https:\/\/\$\{[^}]+\}\/api\/ping'/m);
 });
 
+/**
+ * Outputs of conditional modules (`module m '...' = if (cond)`) read anywhere in `code`, and how many of those reads
+ * are guarded as `cond ? m!.outputs.x`. ARM's if() evaluates only the branch taken, so the guarded form never touches a
+ * module that was not deployed; `m.?outputs.x ?? ''` and bare `m.outputs.x` compile (Bicep < 0.36.177) to a
+ * reference() that ARM evaluates anyway and fails with DeploymentNotFound.
+ */
+export function conditionalModuleOutputReads(code: string): { module: string; reads: number; guarded: number }[] {
+  const result: { module: string; reads: number; guarded: number }[] = [];
+  for (const m of code.matchAll(/\bmodule\s+(\w+)\s+'[^']+'\s*=\s*if\s*\(/g)) {
+    const symbol = m[1]!;
+    const open = m.index + m[0].length - 1;
+    const condition = code.slice(open + 1, matchingClose(code, open) - 1).trim();
+    const escaped = condition.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const reads = [...code.matchAll(new RegExp(`\\b${symbol}\\s*(?:!\\s*\\.|\\.\\?|\\.)\\s*outputs\\b`, 'g'))].length;
+    const guarded = [
+      ...code.matchAll(new RegExp(`\\(?\\s*${escaped}\\s*\\)?\\s*\\?\\s*\\(?\\s*${symbol}!\\.outputs\\.\\w+`, 'g')),
+    ].length;
+    result.push({ module: symbol, reads, guarded });
+  }
+  return result;
+}
+
+test('conditionalModuleOutputReads tells guarded reads from unguarded ones (guards the check below)', () => {
+  const code = [
+    "module id 'x.bicep' = if (useId) {",
+    "  name: 'id'",
+    '}',
+    "var a = useId ? id!.outputs.clientId : ''",
+    "var b = id.?outputs.resourceId ?? ''",
+    'var c = id.outputs.principalId',
+  ].join('\n');
+  assert.deepEqual(conditionalModuleOutputReads(code), [{ module: 'id', reads: 3, guarded: 1 }]);
+});
+
+test('outputs of conditional modules are read only behind their own condition (works on every azd/Bicep)', () => {
+  let modules = 0;
+  for (const file of bicepFiles) {
+    for (const { module, reads, guarded } of conditionalModuleOutputReads(file.code)) {
+      modules += 1;
+      assert.equal(
+        guarded,
+        reads,
+        `${file.path}: ${reads - guarded} read(s) of ${module}.outputs are not guarded as \`<condition> ? ${module}!.outputs.x\``,
+      );
+    }
+  }
+  assert.ok(modules > 0, 'main.bicep declares the conditional user-assigned identity module');
+});
+
 test('every module path referenced in Bicep exists', () => {
   for (const file of bicepFiles) {
     for (const m of file.code.matchAll(/\bmodule\s+\w+\s+'([^']+)'/g)) {
