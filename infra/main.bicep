@@ -18,7 +18,7 @@ param location string
 @description('Object id of the deploying user/service principal (azd sets AZURE_PRINCIPAL_ID). Gets "Key Vault Secrets Officer" on the vault only, so it can set/rotate secrets. Leave empty to skip.')
 param principalId string = ''
 
-@description('Principal type of principalId.')
+@description('Principal type of principalId. main.parameters.json maps it from AZURE_PRINCIPAL_TYPE, which azd sets since 1.17.1 (Azure/azure-dev#5285) to "User" or "ServicePrincipal"; default User. A wrong type fails the role assignment with UnmatchedPrincipalType, e.g. under a service principal in CI.')
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param principalType string = 'User'
 

@@ -261,6 +261,41 @@ test('main.parameters.json only passes parameters main.bicep declares, and cover
   assert.equal(json.parameters?.location?.value, '${AZURE_LOCATION}');
 });
 
+test('the deploying principal type comes from AZURE_PRINCIPAL_TYPE (default User) and reaches its role assignment', () => {
+  const json = JSON.parse(readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')) as {
+    parameters?: Record<string, { value?: unknown }>;
+  };
+  // azd sets AZURE_PRINCIPAL_TYPE (User or ServicePrincipal); without the mapping a CI run under a service principal
+  // fails with UnmatchedPrincipalType.
+  assert.equal(json.parameters?.principalType?.value, '${AZURE_PRINCIPAL_TYPE=User}');
+  assert.equal(json.parameters?.principalId?.value, '${AZURE_PRINCIPAL_ID}');
+  assert.match(
+    mainBicep.code,
+    /^\s*param\s+principalType\s+string\s*=\s*'User'\s*$/m,
+    "param principalType defaults to 'User'",
+  );
+  const allowed = /@allowed\(\[([^\]]*)\]\)\s*param\s+principalType\b/.exec(mainBicep.code)?.[1] ?? '';
+  for (const type of ['User', 'ServicePrincipal'])
+    assert.ok(allowed.includes(`'${type}'`), `principalType allows ${type}`);
+
+  const rbacModule = /\bmodule\s+\w+\s+'app\/rbac\.bicep'\s*=\s*\{/.exec(mainBicep.code);
+  assert.ok(rbacModule, 'main.bicep uses app/rbac.bicep');
+  const rbacBody = mainBicep.code.slice(
+    rbacModule.index,
+    matchingClose(mainBicep.code, rbacModule.index + rbacModule[0].length - 1),
+  );
+  assert.match(rbacBody, /userPrincipalId:\s*principalId\b/);
+  assert.match(rbacBody, /userPrincipalType:\s*principalType\b/);
+  const officer = assertVaultScopedOnly(KEY_VAULT_SECRETS_OFFICER, true);
+  for (const block of officer) {
+    assert.match(
+      block.body,
+      /principalType:\s*userPrincipalType\b/,
+      `${block.symbol}: principalType from the parameter`,
+    );
+  }
+});
+
 test('main.bicep targets the subscription, creates rg-<env> and exposes the outputs azd and the docs use', () => {
   assert.match(mainBicep.code, /^targetScope\s*=\s*'subscription'/m);
   const rg = declared('Microsoft.Resources/resourceGroups');
