@@ -25,8 +25,13 @@ param principalType string = 'User'
 @description('Also create a user-assigned identity and use it (instead of the system-assigned one) for Key Vault, storage and App Insights. The system-assigned identity is always enabled.')
 param useUserAssignedIdentity bool = false
 
-@description('Node.js major version for the Flex Consumption runtime.')
-@allowed(['20', '22'])
+// Node 22 is the newest LTS that is generally available on Flex Consumption: the Flex stack data Microsoft ships with
+// Az.Functions 4.3.0 (FunctionsStackFlexData/<region>/node.json) lists "Node.js 22" as the default node runtime. Node 24
+// was announced only as a public preview for Azure Functions (Azure Updates, 2025-11-18), so it is an opt-in here;
+// check your region with `az functionapp list-flexconsumption-runtimes --location <region> --runtime node`.
+// Node 20 left the allowed list: its community end of life was 2026-04-30. package.json engines uses the same floor.
+@description('Node.js major version for the Flex Consumption runtime (functionAppConfig.runtime.version).')
+@allowed(['22', '24'])
 param nodeVersion string = '22'
 
 @description('Key Vault public network access. "Disabled" requires private networking (not part of this template).')

@@ -18,7 +18,7 @@ const result = await build({
   splitting: true,
   format: 'esm',
   platform: 'node',
-  target: 'node20',
+  target: 'node22', // the Flex Consumption runtime (infra/main.bicep nodeVersion)
   minify: true,
   sourcemap: true,
   metafile: true,

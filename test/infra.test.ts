@@ -296,6 +296,33 @@ test('the deploying principal type comes from AZURE_PRINCIPAL_TYPE (default User
   }
 });
 
+/** The runtime the infra deploys by default: the newest GA LTS on Flex Consumption (source cited in main.bicep). */
+const RUNTIME_NODE_MAJOR = '22';
+
+test('Node.js: the infra default is the runtime major, every file agrees, and package.json engines has that floor', () => {
+  for (const path of [join('infra', 'main.bicep'), join('infra', 'app', 'api.bicep')]) {
+    const file = bicepFiles.find((f) => f.path === path) ?? assert.fail(`${path} is missing`);
+    assert.match(
+      file.code,
+      new RegExp(`^\\s*param\\s+nodeVersion\\s+string\\s*=\\s*'${RUNTIME_NODE_MAJOR}'\\s*$`, 'm'),
+      `${path}: nodeVersion defaults to '${RUNTIME_NODE_MAJOR}'`,
+    );
+    const allowed = /@allowed\(\[([^\]]*)\]\)\s*param\s+nodeVersion\b/.exec(file.code)?.[1] ?? '';
+    const majors = [...allowed.matchAll(/'(\d+)'/g)].map((m) => Number(m[1]));
+    assert.ok(majors.includes(Number(RUNTIME_NODE_MAJOR)), `${path}: allows ${RUNTIME_NODE_MAJOR}`);
+    assert.ok(
+      majors.every((major) => major >= Number(RUNTIME_NODE_MAJOR)),
+      `${path}: no Node older than ${RUNTIME_NODE_MAJOR} (end of life) is allowed (got ${allowed})`,
+    );
+  }
+  const site = declared('Microsoft.Web/sites')[0]!;
+  assert.match(site.body, /runtime:\s*\{\s*name:\s*'node'\s*version:\s*nodeVersion\s*\}/, 'the site runs nodeVersion');
+  assert.match(mainBicep.code, /\bnodeVersion:\s*nodeVersion\b/, 'main.bicep passes nodeVersion to the app');
+
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines?: { node?: string } };
+  assert.equal(pkg.engines?.node, `>=${RUNTIME_NODE_MAJOR}`, 'package.json engines.node floor is the runtime major');
+});
+
 test('main.bicep targets the subscription, creates rg-<env> and exposes the outputs azd and the docs use', () => {
   assert.match(mainBicep.code, /^targetScope\s*=\s*'subscription'/m);
   const rg = declared('Microsoft.Resources/resourceGroups');

@@ -5,7 +5,8 @@ param tags object = {}
 param name string
 param planName string
 
-@allowed(['20', '22'])
+@description('Node.js major version; see main.bicep for why 22 is the default.')
+@allowed(['22', '24'])
 param nodeVersion string = '22'
 
 @description('Blob container URL for the deployment package, e.g. https://<account>.blob.core.windows.net/app-package')
