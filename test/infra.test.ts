@@ -321,6 +321,8 @@ test('Node.js: the infra default is the runtime major, every file agrees, and pa
 
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines?: { node?: string } };
   assert.equal(pkg.engines?.node, `>=${RUNTIME_NODE_MAJOR}`, 'package.json engines.node floor is the runtime major');
+  const ci = readFileSync(join(ROOT, '.ci', 'run'), 'utf8');
+  assert.match(ci, new RegExp(`^RUNTIME_NODE_MAJOR=${RUNTIME_NODE_MAJOR}$`, 'm'), '.ci/run tests on the runtime major');
 });
 
 test('main.bicep targets the subscription, creates rg-<env> and exposes the outputs azd and the docs use', () => {
