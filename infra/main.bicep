@@ -126,9 +126,9 @@ module apiIdentity 'core/security/user-assigned-identity.bicep' = if (useUserAss
 // Outputs of the conditional module are read only behind the same condition. A bare `apiIdentity.?outputs.x ?? ''`
 // compiles (Bicep before 0.36.177, i.e. azd before 1.18) to an unguarded reference() that ARM evaluates even when the
 // module was not deployed, failing the default path with DeploymentNotFound (Azure/bicep#3990). ARM's if() evaluates
-// only the branch taken ("Azure Resource Manager evaluates only the condition that is true": ARM template logical
-// functions, if), so `cond ? mod!.outputs.x : ''` is safe on every Bicep version azd has shipped since Flex support
-// (the `!` operator exists since Bicep 0.14).
+// only the value for the branch taken (ARM template logical functions, if: an expression that is valid under one
+// condition only may sit in that branch), so `cond ? mod!.outputs.x : ''` is safe on every Bicep version azd has
+// shipped since Flex support (the `!` operator exists since Bicep 0.14, Azure/bicep#9585).
 var userAssignedIdentityId = useUserAssignedIdentity ? apiIdentity!.outputs.resourceId : ''
 var userAssignedClientId = useUserAssignedIdentity ? apiIdentity!.outputs.clientId : ''
 
