@@ -18,15 +18,20 @@ param location string
 @description('Object id of the deploying user/service principal (azd sets AZURE_PRINCIPAL_ID). Gets "Key Vault Secrets Officer" on the vault only, so it can set/rotate secrets. Leave empty to skip.')
 param principalId string = ''
 
-@description('Principal type of principalId.')
+@description('Principal type of principalId. main.parameters.json maps it from AZURE_PRINCIPAL_TYPE, which azd sets since 1.17.1 (Azure/azure-dev#5285) to "User" or "ServicePrincipal"; default User. A wrong type fails the role assignment with UnmatchedPrincipalType, e.g. under a service principal in CI.')
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param principalType string = 'User'
 
 @description('Also create a user-assigned identity and use it (instead of the system-assigned one) for Key Vault, storage and App Insights. The system-assigned identity is always enabled.')
 param useUserAssignedIdentity bool = false
 
-@description('Node.js major version for the Flex Consumption runtime.')
-@allowed(['20', '22'])
+// Node 22 is the newest LTS that is generally available on Flex Consumption: the Flex stack data Microsoft ships with
+// Az.Functions 4.3.0 (FunctionsStackFlexData/<region>/node.json) lists "Node.js 22" as the default node runtime. Node 24
+// was announced only as a public preview for Azure Functions (Azure Updates, 2025-11-18), so it is an opt-in here;
+// check your region with `az functionapp list-flexconsumption-runtimes --location <region> --runtime node`.
+// Node 20 left the allowed list: its community end of life was 2026-04-30. package.json engines uses the same floor.
+@description('Node.js major version for the Flex Consumption runtime (functionAppConfig.runtime.version).')
+@allowed(['22', '24'])
 param nodeVersion string = '22'
 
 @description('Key Vault public network access. "Disabled" requires private networking (not part of this template).')
@@ -118,8 +123,14 @@ module apiIdentity 'core/security/user-assigned-identity.bicep' = if (useUserAss
   }
 }
 
-var userAssignedIdentityId = apiIdentity.?outputs.resourceId ?? ''
-var userAssignedClientId = apiIdentity.?outputs.clientId ?? ''
+// Outputs of the conditional module are read only behind the same condition. A bare `apiIdentity.?outputs.x ?? ''`
+// compiles (Bicep before 0.36.177, i.e. azd before 1.18) to an unguarded reference() that ARM evaluates even when the
+// module was not deployed, failing the default path with DeploymentNotFound (Azure/bicep#3990). ARM's if() evaluates
+// only the value for the branch taken (ARM template logical functions, if: an expression that is valid under one
+// condition only may sit in that branch), so `cond ? mod!.outputs.x : ''` is safe on every Bicep version azd has
+// shipped since Flex support (the `!` operator exists since Bicep 0.14, Azure/bicep#9585).
+var userAssignedIdentityId = useUserAssignedIdentity ? apiIdentity!.outputs.resourceId : ''
+var userAssignedClientId = useUserAssignedIdentity ? apiIdentity!.outputs.clientId : ''
 
 module api 'app/api.bicep' = {
   name: 'api'
@@ -136,7 +147,7 @@ module api 'app/api.bicep' = {
 }
 
 // The identity the app uses for Key Vault / storage / App Insights.
-var appPrincipalId = useUserAssignedIdentity ? (apiIdentity.?outputs.principalId ?? '') : api.outputs.systemAssignedPrincipalId
+var appPrincipalId = useUserAssignedIdentity ? apiIdentity!.outputs.principalId : api.outputs.systemAssignedPrincipalId
 
 module rbac 'app/rbac.bicep' = {
   name: 'rbac'

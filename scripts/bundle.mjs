@@ -1,27 +1,43 @@
 /**
- * `npm run build:bundle`: an esbuild bundle of the app for deployment (dist-bundle/). Code splitting keeps the
- * dynamic import of the Key Vault runtime (SDK + cache) in its own chunk, so the entry still loads without it.
+ * The deployment package, written to dist-bundle/ (run by `npm run build`, which azd runs; also `npm run build:bundle`).
+ *
+ * dist-bundle/ holds exactly what azure.yaml deploys (`dist: dist-bundle`, `remoteBuild: false`):
+ *   host.json     copied from the project root
+ *   package.json  name, version, "type": "module", "main": "index.js"; no dependencies, so nothing is installed anywhere
+ *   index.js      the esbuild bundle of src/index.ts, plus the chunks code splitting creates (the Key Vault runtime and
+ *                 SDK stay in their own chunks, loaded on the first Key Vault call)
+ * No node_modules, no source maps, no tests, no local.settings.json. Only `@azure/functions-core` stays external: the
+ * Functions Node.js worker provides it at run time.
+ *
+ * Outside the package: dist/bundle-maps/ (source maps, with sources inlined, for reading production stack traces) and
+ * dist/bundle-meta.json (esbuild's metafile: which inputs went into which output; test/package.test.ts reads it).
  */
 import { build } from 'esbuild';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const out = join(root, 'dist-bundle');
-rmSync(out, { recursive: true, force: true });
-mkdirSync(out, { recursive: true });
+const maps = join(root, 'dist', 'bundle-maps');
+for (const dir of [out, maps]) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+}
 
 const result = await build({
+  absWorkingDir: root, // metafile paths are relative to the project root
   entryPoints: [join(root, 'src', 'index.ts')],
   outdir: out,
   bundle: true,
   splitting: true,
   format: 'esm',
   platform: 'node',
-  target: 'node20',
+  target: 'node22', // the Flex Consumption runtime (infra/main.bicep nodeVersion)
   minify: true,
-  sourcemap: true,
+  // 'external': maps without a sourceMappingURL comment in the code; they are written to dist/bundle-maps/ below.
+  sourcemap: 'external',
   metafile: true,
+  write: false,
   // Provided by the Functions host's Node.js worker at run time.
   external: ['@azure/functions-core'],
   // CommonJS dependencies (e.g. @azure/functions) call require(); give the ESM bundle one.
@@ -29,14 +45,20 @@ const result = await build({
   logLevel: 'warning',
 });
 
+for (const file of result.outputFiles) {
+  const target = file.path.endsWith('.map') ? join(maps, basename(file.path)) : file.path;
+  writeFileSync(target, file.contents);
+}
+
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-writeFileSync(
-  join(out, 'package.json'),
-  `${JSON.stringify({ name: pkg.name, version: pkg.version, type: 'module', main: 'index.js' }, null, 2)}\n`,
-);
+const deployedPackageJson = { name: pkg.name, version: pkg.version, private: true, type: 'module', main: 'index.js' };
+writeFileSync(join(out, 'package.json'), `${JSON.stringify(deployedPackageJson, null, 2)}\n`);
 cpSync(join(root, 'host.json'), join(out, 'host.json'));
+writeFileSync(join(root, 'dist', 'bundle-meta.json'), JSON.stringify(result.metafile));
 
 const sizes = Object.entries(result.metafile.outputs)
   .filter(([file]) => file.endsWith('.js'))
-  .map(([file, o]) => `${file.replace(`${root}/`, '')} ${(o.bytes / 1024).toFixed(0)} KiB`);
-console.log(`bundle written to dist-bundle/ (deploy that folder):\n  ${sizes.join('\n  ')}`);
+  .map(([file, o]) => `${relative(root, resolve(root, file))} ${(o.bytes / 1024).toFixed(0)} KiB`);
+console.log(
+  `deployment package written to dist-bundle/ (azure.yaml deploys that folder as it is):\n  ${sizes.join('\n  ')}`,
+);

@@ -57,33 +57,35 @@ export async function simulate(instances: number, secrets: number): Promise<Resu
   let version = 1;
   let throttledByVault = 0;
 
-  const fetchSecret: SecretFetch = async (_vault, name) => {
-    const t = nowMs / 1000;
-    const w = Math.floor(t / 10);
-    const calls = (windows.get(w) ?? 0) + 1;
-    windows.set(w, calls);
-    if (calls > VAULT_LIMIT_PER_10S) {
-      throttledByVault += 1;
-      throw new KeyVaultFailure('throttled', 'Key Vault is throttling requests (429).', {
-        statusCode: 429,
-        retryAfterSeconds: 10 - (t % 10),
-      });
-    }
-    if (t >= OUTAGE.from && t < OUTAGE.to) {
-      throw new KeyVaultFailure('service-error', 'Key Vault failed (503).', { statusCode: 503 });
-    }
-    return {
-      name,
-      value: `${name}-v${version}`,
-      version: version.toString(16).padStart(32, '0'),
-      contentType: null,
-      enabled: true,
-      createdOn: null,
-      updatedOn: null,
-      expiresOn: null,
-      notBefore: null,
-    };
-  };
+  // Answers at once (a resolved promise): the model has no latency, only the vault's limit and the outage.
+  const fetchSecret: SecretFetch = (_vault, name) =>
+    Promise.resolve().then(() => {
+      const t = nowMs / 1000;
+      const w = Math.floor(t / 10);
+      const calls = (windows.get(w) ?? 0) + 1;
+      windows.set(w, calls);
+      if (calls > VAULT_LIMIT_PER_10S) {
+        throttledByVault += 1;
+        throw new KeyVaultFailure('throttled', 'Key Vault is throttling requests (429).', {
+          statusCode: 429,
+          retryAfterSeconds: 10 - (t % 10),
+        });
+      }
+      if (t >= OUTAGE.from && t < OUTAGE.to) {
+        throw new KeyVaultFailure('service-error', 'Key Vault failed (503).', { statusCode: 503 });
+      }
+      return {
+        name,
+        value: `${name}-v${version}`,
+        version: version.toString(16).padStart(32, '0'),
+        contentType: null,
+        enabled: true,
+        createdOn: null,
+        updatedOn: null,
+        expiresOn: null,
+        notBefore: null,
+      };
+    });
 
   const budgetPer10s = Math.max(0.1, Math.min(4_000, (VAULT_LIMIT_PER_10S * 0.1) / instances));
   const config = parseConfig({ KEY_VAULT_URL: VAULT, KEY_VAULT_BUDGET_PER_10S: String(budgetPer10s) });

@@ -261,6 +261,70 @@ test('main.parameters.json only passes parameters main.bicep declares, and cover
   assert.equal(json.parameters?.location?.value, '${AZURE_LOCATION}');
 });
 
+test('the deploying principal type comes from AZURE_PRINCIPAL_TYPE (default User) and reaches its role assignment', () => {
+  const json = JSON.parse(readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')) as {
+    parameters?: Record<string, { value?: unknown }>;
+  };
+  // azd sets AZURE_PRINCIPAL_TYPE (User or ServicePrincipal); without the mapping a CI run under a service principal
+  // fails with UnmatchedPrincipalType.
+  assert.equal(json.parameters?.principalType?.value, '${AZURE_PRINCIPAL_TYPE=User}');
+  assert.equal(json.parameters?.principalId?.value, '${AZURE_PRINCIPAL_ID}');
+  assert.match(
+    mainBicep.code,
+    /^\s*param\s+principalType\s+string\s*=\s*'User'\s*$/m,
+    "param principalType defaults to 'User'",
+  );
+  const allowed = /@allowed\(\[([^\]]*)\]\)\s*param\s+principalType\b/.exec(mainBicep.code)?.[1] ?? '';
+  for (const type of ['User', 'ServicePrincipal'])
+    assert.ok(allowed.includes(`'${type}'`), `principalType allows ${type}`);
+
+  const rbacModule = /\bmodule\s+\w+\s+'app\/rbac\.bicep'\s*=\s*\{/.exec(mainBicep.code);
+  assert.ok(rbacModule, 'main.bicep uses app/rbac.bicep');
+  const rbacBody = mainBicep.code.slice(
+    rbacModule.index,
+    matchingClose(mainBicep.code, rbacModule.index + rbacModule[0].length - 1),
+  );
+  assert.match(rbacBody, /userPrincipalId:\s*principalId\b/);
+  assert.match(rbacBody, /userPrincipalType:\s*principalType\b/);
+  const officer = assertVaultScopedOnly(KEY_VAULT_SECRETS_OFFICER, true);
+  for (const block of officer) {
+    assert.match(
+      block.body,
+      /principalType:\s*userPrincipalType\b/,
+      `${block.symbol}: principalType from the parameter`,
+    );
+  }
+});
+
+/** The runtime the infra deploys by default: the newest GA LTS on Flex Consumption (source cited in main.bicep). */
+const RUNTIME_NODE_MAJOR = '22';
+
+test('Node.js: the infra default is the runtime major, every file agrees, and package.json engines has that floor', () => {
+  for (const path of [join('infra', 'main.bicep'), join('infra', 'app', 'api.bicep')]) {
+    const file = bicepFiles.find((f) => f.path === path) ?? assert.fail(`${path} is missing`);
+    assert.match(
+      file.code,
+      new RegExp(`^\\s*param\\s+nodeVersion\\s+string\\s*=\\s*'${RUNTIME_NODE_MAJOR}'\\s*$`, 'm'),
+      `${path}: nodeVersion defaults to '${RUNTIME_NODE_MAJOR}'`,
+    );
+    const allowed = /@allowed\(\[([^\]]*)\]\)\s*param\s+nodeVersion\b/.exec(file.code)?.[1] ?? '';
+    const majors = [...allowed.matchAll(/'(\d+)'/g)].map((m) => Number(m[1]));
+    assert.ok(majors.includes(Number(RUNTIME_NODE_MAJOR)), `${path}: allows ${RUNTIME_NODE_MAJOR}`);
+    assert.ok(
+      majors.every((major) => major >= Number(RUNTIME_NODE_MAJOR)),
+      `${path}: no Node older than ${RUNTIME_NODE_MAJOR} (end of life) is allowed (got ${allowed})`,
+    );
+  }
+  const site = declared('Microsoft.Web/sites')[0]!;
+  assert.match(site.body, /runtime:\s*\{\s*name:\s*'node'\s*version:\s*nodeVersion\s*\}/, 'the site runs nodeVersion');
+  assert.match(mainBicep.code, /\bnodeVersion:\s*nodeVersion\b/, 'main.bicep passes nodeVersion to the app');
+
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines?: { node?: string } };
+  assert.equal(pkg.engines?.node, `>=${RUNTIME_NODE_MAJOR}`, 'package.json engines.node floor is the runtime major');
+  const ci = readFileSync(join(ROOT, '.ci', 'run'), 'utf8');
+  assert.match(ci, new RegExp(`^RUNTIME_NODE_MAJOR=${RUNTIME_NODE_MAJOR}$`, 'm'), '.ci/run tests on the runtime major');
+});
+
 test('main.bicep targets the subscription, creates rg-<env> and exposes the outputs azd and the docs use', () => {
   assert.match(mainBicep.code, /^targetScope\s*=\s*'subscription'/m);
   const rg = declared('Microsoft.Resources/resourceGroups');
@@ -279,6 +343,55 @@ test('main.bicep targets the subscription, creates rg-<env> and exposes the outp
     assert.match(mainBicep.code, new RegExp(`^output\\s+${output}\\s+string\\s*=`, 'm'), `output ${output}`);
   }
   assert.match(mainBicep.code, /^output\s+PING_URL\s+string\s*=\s*'https:\/\/\$\{[^}]+\}\/api\/ping'/m);
+});
+
+/**
+ * Outputs of conditional modules (`module m '...' = if (cond)`) read anywhere in `code`, and how many of those reads
+ * are guarded as `cond ? m!.outputs.x`. ARM's if() evaluates only the branch taken, so the guarded form never touches a
+ * module that was not deployed; `m.?outputs.x ?? ''` and bare `m.outputs.x` compile (Bicep < 0.36.177) to a
+ * reference() that ARM evaluates anyway and fails with DeploymentNotFound.
+ */
+export function conditionalModuleOutputReads(code: string): { module: string; reads: number; guarded: number }[] {
+  const result: { module: string; reads: number; guarded: number }[] = [];
+  for (const m of code.matchAll(/\bmodule\s+(\w+)\s+'[^']+'\s*=\s*if\s*\(/g)) {
+    const symbol = m[1]!;
+    const open = m.index + m[0].length - 1;
+    const condition = code.slice(open + 1, matchingClose(code, open) - 1).trim();
+    const escaped = condition.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const reads = [...code.matchAll(new RegExp(`\\b${symbol}\\s*(?:!\\s*\\.|\\.\\?|\\.)\\s*outputs\\b`, 'g'))].length;
+    const guarded = [
+      ...code.matchAll(new RegExp(`\\(?\\s*${escaped}\\s*\\)?\\s*\\?\\s*\\(?\\s*${symbol}!\\.outputs\\.\\w+`, 'g')),
+    ].length;
+    result.push({ module: symbol, reads, guarded });
+  }
+  return result;
+}
+
+test('conditionalModuleOutputReads tells guarded reads from unguarded ones (guards the check below)', () => {
+  const code = [
+    "module id 'x.bicep' = if (useId) {",
+    "  name: 'id'",
+    '}',
+    "var a = useId ? id!.outputs.clientId : ''",
+    "var b = id.?outputs.resourceId ?? ''",
+    'var c = id.outputs.principalId',
+  ].join('\n');
+  assert.deepEqual(conditionalModuleOutputReads(code), [{ module: 'id', reads: 3, guarded: 1 }]);
+});
+
+test('outputs of conditional modules are read only behind their own condition (works on every azd/Bicep)', () => {
+  let modules = 0;
+  for (const file of bicepFiles) {
+    for (const { module, reads, guarded } of conditionalModuleOutputReads(file.code)) {
+      modules += 1;
+      assert.equal(
+        guarded,
+        reads,
+        `${file.path}: ${reads - guarded} read(s) of ${module}.outputs are not guarded as \`<condition> ? ${module}!.outputs.x\``,
+      );
+    }
+  }
+  assert.ok(modules > 0, 'main.bicep declares the conditional user-assigned identity module');
 });
 
 test('every module path referenced in Bicep exists', () => {
@@ -395,7 +508,11 @@ test('Function App: Flex Consumption, node runtime, hardened, managed identity, 
   const { body } = sites[0]!;
   assert.ok(hasLine(body, 'httpsOnly: true'), 'httpsOnly: true');
   assert.ok(hasLine(body, "minTlsVersion: '1.2'"), "minTlsVersion: '1.2'");
-  assert.ok(hasLine(body, "ftpsState: 'Disabled'"), "ftpsState: 'Disabled'");
+  // Flex Consumption rejects siteConfig.ftpsState (BadRequest 51021), also through a sites/config 'web' resource; FTP
+  // is off through the publishing policies below instead.
+  for (const file of bicepFiles) {
+    assert.doesNotMatch(file.code, /\bftpsState\b/, `${file.path}: no ftpsState on a Flex Consumption site`);
+  }
   assert.match(body, /kind:\s*'functionapp,linux'/);
   assert.match(body, /'azd-service-name':\s*'api'/);
   assert.match(body, /type:\s*[^\n]*'SystemAssigned/, 'system-assigned identity');
@@ -417,7 +534,7 @@ test('Function App: Flex Consumption, node runtime, hardened, managed identity, 
 });
 
 // ---------------------------------------------------------------------------------------------
-// App settings vs src/settings.ts
+// App settings vs src/config.ts
 // ---------------------------------------------------------------------------------------------
 
 test('extractAppSettings reads object and name/value forms (guards the checks below)', () => {

@@ -5,7 +5,8 @@ param tags object = {}
 param name string
 param planName string
 
-@allowed(['20', '22'])
+@description('Node.js major version; see main.bicep for why 22 is the default.')
+@allowed(['22', '24'])
 param nodeVersion string = '22'
 
 @description('Blob container URL for the deployment package, e.g. https://<account>.blob.core.windows.net/app-package')
@@ -41,9 +42,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: plan.outputs.id
     httpsOnly: true
     keyVaultReferenceIdentity: useUserAssigned ? userAssignedIdentityId : 'SystemAssigned'
+    // No siteConfig.ftpsState: Flex Consumption rejects it (BadRequest, ExtendedCode 51021, "The following site
+    // configuration property (Site.SiteConfig.FtpsState) for Flex Consumption sites is invalid"), the same check that
+    // rejects LinuxFxVersion (Azure/terraform-azurerm-avm-res-web-site#283). Microsoft's Flex samples set no FTP state
+    // (Azure-Samples/azure-functions-flex-consumption-samples IaC/bicep/core/host/function.bicep). FTP and SCM basic
+    // auth are switched off below with basicPublishingCredentialsPolicies instead.
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
     }
     functionAppConfig: {
       deployment: {
