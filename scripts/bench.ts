@@ -3,7 +3,8 @@
  *  1. Key Vault calls and p50/p99 handler latency for 10,000 secret reads over 5 names at 100 concurrency, through
  *     this app's store and through a naive per-request fetch (new credential + client + GET per request: the pattern
  *     of the samples this project replaces), side by side, as ratios; plus the ping handler for reference;
- *  2. module load time of the app entry (unbundled dist/ and the esbuild bundle) vs a bare `@azure/functions` load.
+ *  2. module load time of the app entry (unbundled dist/ and the esbuild bundle) vs a bare `@azure/functions` load;
+ *  3. the fleet simulation (scripts/fleet.ts; about 2 minutes on 2 cores, BENCH_FLEET=false skips it).
  *
  * Backend: an in-process stand-in for the Key Vault call with a fixed latency (BENCH_KV_LATENCY_MS, default 10) at
  * the service's fetch seam — labelled as such in the output. A real vault only when asked for explicitly with
@@ -21,6 +22,7 @@ import { getSecret } from '../src/functions/getSecret.js';
 import { ping } from '../src/functions/ping.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault, type SecretFetch } from '../src/keyVault/index.js';
+import { fleetBench } from './fleet.js';
 
 const { HttpRequest, InvocationContext } = functions;
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -208,3 +210,4 @@ function loadBench(): void {
 
 await cacheBench();
 loadBench();
+if (process.env.BENCH_FLEET !== 'false') await fleetBench();
