@@ -108,7 +108,17 @@ export interface IdentitySettings {
   readonly authorityHost: string | undefined;
 }
 
+/** Which local profile `local.settings.json` was copied from (LOCAL_PROFILE); undefined in Azure or when unset. */
+export type LocalProfile = 'emulator' | 'azure';
+
 export interface AppConfig {
+  /**
+   * Whether the app runs in Azure (App Service sets WEBSITE_INSTANCE_ID on every instance). Locally, the host never
+   * resolves Key Vault references: the app resolves them itself, and the config check says so.
+   */
+  readonly inAzure: boolean;
+  /** `LOCAL_PROFILE` from local.settings.json: `emulator` or `azure` (real vault, your own sign-in). */
+  readonly localProfile: LocalProfile | undefined;
   /** The configured vault (`KEY_VAULT_URL`, alias `KEY_VAULT_URI`) as `https://host[:port]/`, or undefined. */
   readonly vaultUrl: string | undefined;
   /** `SECRETS_ALLOWED`: exact names or prefixes ending in `*`; guards the HTTP secret function only. */
@@ -252,7 +262,16 @@ export function parseConfig(env: Env): AppConfig {
   }
   const snapshot: Env = Object.freeze({ ...env });
 
+  const rawProfile = trimmed(env, 'LOCAL_PROFILE');
+  let localProfile: LocalProfile | undefined;
+  if (rawProfile === 'emulator' || rawProfile === 'azure') localProfile = rawProfile;
+  else if (rawProfile !== undefined) {
+    problems.push({ setting: 'LOCAL_PROFILE', message: 'LOCAL_PROFILE must be "emulator" or "azure".' });
+  }
+
   return Object.freeze({
+    inAzure: trimmed(env, 'WEBSITE_INSTANCE_ID') !== undefined,
+    localProfile,
     vaultUrl,
     allowedSecrets: Object.freeze(parseList(env[APP_SETTINGS.SECRETS_ALLOWED])),
     configCheckSettings: Object.freeze(parseList(env[APP_SETTINGS.CONFIG_CHECK_SETTINGS])),

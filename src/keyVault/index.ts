@@ -16,7 +16,7 @@ import { type CacheState, isValidSecretName, isValidSecretVersion, type SecretRe
 import { KeyVaultFailure } from './failure.js';
 import { KeyVaultService, type KeyVaultOptions } from './service.js';
 
-export type { AccessProbe, KeyVaultOptions, KeyVaultStats, SettingResolution } from './service.js';
+export type { AccessProbe, ExpiryNotice, KeyVaultOptions, KeyVaultStats, SettingResolution } from './service.js';
 export type { CacheState, Clock, Logger, SecretFetch, SecretRead, SecretRecord, SecretReference } from './contract.js';
 export { isValidSecretName, isValidSecretVersion, type SecretState, secretState } from './contract.js';
 export { type FailureKind, isTransient, KeyVaultFailure, referenceStatusWord } from './failure.js';

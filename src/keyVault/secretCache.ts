@@ -221,6 +221,11 @@ export class SecretCache {
     return out;
   }
 
+  /** Whether this instance holds a value for this reference (fresh or stale). */
+  has(ref: SecretReference): boolean {
+    return this.values.peek(cacheKey(ref), { allowStale: true }) !== undefined;
+  }
+
   /** Forget `key` (e.g. on a rotation event); the next read asks Key Vault. */
   delete(ref: SecretReference): void {
     const key = cacheKey(ref);

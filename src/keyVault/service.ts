@@ -37,6 +37,17 @@ export interface KeyVaultStats extends CacheStats {
   vaults: Record<string, VaultStats>;
 }
 
+/** A Key Vault event saying a secret is about to expire or has expired. */
+export interface ExpiryNotice {
+  vaultUrl: string;
+  name: string;
+  version: string | null;
+  event: 'near-expiry' | 'expired';
+  /** When the secret expires (from the event's EXP field), if given. */
+  expiresOn: string | null;
+  receivedAt: string;
+}
+
 /** What an app setting holds, with a Key Vault reference resolved through the cache. */
 export type SettingResolution =
   | { kind: 'missing' }
@@ -58,6 +69,7 @@ export class KeyVaultService {
   private engine: Promise<Engine> | undefined;
   private loaded: Engine | undefined;
   private readonly probes = new Map<string, { at: number; probe: AccessProbe }>();
+  private readonly expiryNotices = new Map<string, ExpiryNotice>();
 
   constructor(private readonly options: KeyVaultOptions) {
     this.config = options.config;
@@ -128,10 +140,27 @@ export class KeyVaultService {
     return cache.read(ref, options);
   }
 
-  /** Forget a secret (every version) in this instance's cache; the next read asks Key Vault. */
-  async forget(ref: SecretReference): Promise<void> {
-    const { cache } = await this.load();
-    cache.delete(ref);
+  /**
+   * A new version of a secret was created (a Key Vault event). If this instance has read the latest version of
+   * that secret, the cached value is dropped and re-read in the background; a name this instance never read is left
+   * alone (no Key Vault call). Returns whether the secret was known here.
+   */
+  secretRotated(vaultUrl: string, name: string): boolean {
+    const ref = { vaultUrl, name };
+    if (this.loaded === undefined || !this.loaded.cache.has(ref)) return false;
+    this.loaded.cache.delete(ref);
+    void this.read(ref).catch(() => undefined);
+    return true;
+  }
+
+  /** A near-expiry or expiry event for a secret, kept for the config check (names and dates, never values). */
+  noteExpiryEvent(notice: ExpiryNotice): void {
+    this.expiryNotices.set(`${notice.vaultUrl}|${notice.name.toLowerCase()}`, notice);
+  }
+
+  /** Expiry events received by this instance, newest state per secret. */
+  expiryEvents(): ExpiryNotice[] {
+    return [...this.expiryNotices.values()];
   }
 
   /**
