@@ -184,6 +184,7 @@ test('unknown or repeated query parameters: 400, and Key Vault is never called',
 
 test('references to hosts the app does not trust are never read; SecretUri with user info is invalid', async () => {
   const { vault } = setup({
+    WEBSITE_INSTANCE_ID: 'in-azure', // where an unresolved reference is the platform's failure
     CONFIG_CHECK_SETTINGS: 'ELSEWHERE,USERINFO,ALLOWED',
     ELSEWHERE: '@Microsoft.KeyVault(SecretUri=https://collector.example/secrets/app-x)',
     USERINFO: '@Microsoft.KeyVault(SecretUri=https://contain.vault.azure.net@collector.example/secrets/app-x)',
@@ -202,6 +203,7 @@ test('references to hosts the app does not trust are never read; SecretUri with 
 
 test('with challenge verification off, only KEY_VAULT_URL and KEY_VAULT_ALLOWED_HOSTS are trusted', async () => {
   const { vault } = setup({
+    WEBSITE_INSTANCE_ID: 'in-azure',
     KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
     KEY_VAULT_ALLOWED_HOSTS: 'stack.vault.local:8443',
     CONFIG_CHECK_SETTINGS: 'SAME_SUFFIX,LISTED',

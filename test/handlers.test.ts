@@ -235,6 +235,7 @@ test('config check: healthy vault and loaded settings → 200 ok', async () => {
 
 test('config check: missing, empty, unresolved (readable and not) and invalid references → 503 problem', async () => {
   const { response, lines } = await check({
+    WEBSITE_INSTANCE_ID: 'in-azure', // in Azure an unresolved reference is the platform's failure
     KEY_VAULT_URL: VAULT,
     CONFIG_CHECK_SETTINGS: 'MISSING, EMPTY, REF_OK, REF_GONE, REF_BAD, PLAIN',
     EMPTY: '',
@@ -342,4 +343,27 @@ test('no secret value reaches any log line: handler context logs and console', a
   assert.ok(result.length >= 3, 'the handlers did log');
   assert.match(output, /serving the last good value/, 'the stale warning was logged');
   assert.equal(logged.includes(SECRET_VALUE), false);
+});
+
+test('config check, locally: a reference the app resolves itself is healthy (resolved-by-app), a broken one is not', async () => {
+  const healthy = await check({
+    KEY_VAULT_URL: VAULT,
+    CONFIG_CHECK_SETTINGS: 'REF_OK',
+    REF_OK: `@Microsoft.KeyVault(SecretUri=${VAULT}secrets/db-password/)`,
+  });
+  assert.equal(healthy.response.status, 200);
+  const b = body(healthy.response) as { health: string; settings: Array<{ state: string; detail: string }> };
+  assert.equal(b.health, 'ok');
+  assert.equal(b.settings[0]?.state, 'resolved-by-app');
+  assert.match(b.settings[0]?.detail ?? '', /Locally the host never resolves Key Vault references/);
+  const broken = await check({
+    KEY_VAULT_URL: VAULT,
+    CONFIG_CHECK_SETTINGS: 'REF_GONE',
+    REF_GONE: `@Microsoft.KeyVault(SecretUri=${VAULT}secrets/nope)`,
+  });
+  assert.equal(broken.response.status, 503);
+  assert.equal(
+    (body(broken.response) as { settings: Array<{ state: string }> }).settings[0]?.state,
+    'unresolved-reference',
+  );
 });

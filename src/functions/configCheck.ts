@@ -23,7 +23,15 @@ export type SettingState =
   | 'unresolved-reference'
   | 'invalid-reference'
   /** A reference to a vault host the app does not trust with its token: not contacted. */
-  | 'untrusted-reference';
+  | 'untrusted-reference'
+  /**
+   * Locally only: a Key Vault reference the host left as it is (it never resolves them outside Azure) and that the
+   * app resolves itself with resolveSetting(). Healthy.
+   */
+  | 'resolved-by-app';
+
+/** Setting states that count as healthy. */
+const HEALTHY: ReadonlySet<SettingState> = new Set(['loaded', 'resolved-by-app']);
 
 export interface SettingReport {
   name: string;
@@ -89,13 +97,17 @@ async function keyVaultReport(service: KeyVaultService): Promise<Part<ConfigRepo
     const failure = probe.failure ?? new KeyVaultFailure('unexpected', 'The access probe failed.');
     detail = `${referenceStatusWord(failure.kind)}: ${failure.message}`;
   }
+  // Without a token the vault was never asked: whether it is reachable is unknown, not false.
+  const noToken =
+    probe.failure !== undefined &&
+    ['not-signed-in', 'identity-unavailable', 'identity-refused'].includes(probe.failure.kind);
   return {
     transient: transient(probe.failure),
     value: {
       configured: true,
       url,
       credential,
-      reachable: probe.reachable,
+      reachable: noToken ? null : probe.reachable,
       canReadSecrets: probe.canReadSecrets,
       detail,
     },
@@ -122,6 +134,13 @@ async function settingReport(service: KeyVaultService, name: string): Promise<Pa
       const { vaultUrl, name: secretName, version } = resolution.reference;
       const target = `secret "${secretName}"${version ? ` version ${version}` : ''} in ${vaultUrl}`;
       const prefix = 'The platform left this Key Vault reference unresolved';
+      if (resolution.kind === 'resolved' && !service.config.inAzure) {
+        return report(
+          'resolved-by-app',
+          `Locally the host never resolves Key Vault references; the app reads ${target} itself (resolveSetting), ` +
+            'so code that uses resolveSetting() sees the value. In Azure the platform resolves it.',
+        );
+      }
       if (resolution.kind === 'resolved') {
         return report(
           'unresolved-reference',
@@ -147,7 +166,7 @@ function overallStatus(report: Omit<ConfigReport, 'status'>): ConfigReport['stat
   if (report.keyVault.configured && !report.keyVault.canReadSecrets) return 'failed';
   if (
     !report.keyVault.configured ||
-    report.settings.some((s) => s.state !== 'loaded') ||
+    report.settings.some((s) => !HEALTHY.has(s.state)) ||
     report.configuration.problems.length > 0
   ) {
     return 'degraded';
@@ -187,7 +206,7 @@ export async function configCheck(_request: HttpRequest, context: InvocationCont
     // failure is involved: a configuration mistake does not heal by retrying.
     const summary = [
       !keyVaultState.configured || !keyVaultState.canReadSecrets ? keyVaultState.detail : undefined,
-      ...settings.filter((s) => s.state !== 'loaded').map((s) => `${s.name}: ${s.state}`),
+      ...settings.filter((s) => !HEALTHY.has(s.state)).map((s) => `${s.name}: ${s.state}`),
       ...report.configuration.problems.map((p) => p.message),
     ]
       .filter((part) => part !== undefined)

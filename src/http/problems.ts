@@ -50,14 +50,22 @@ export interface FailureContext {
   version?: string;
   /** Human description of the identity the app uses, e.g. "the Function App's system-assigned managed identity". */
   identity: string;
+  /** A managed identity (Azure) or the developer's own sign-in (local): the advice differs. */
+  identityKind?: 'managed-identity' | 'developer';
+  /** Running on a developer machine rather than in Azure. */
+  local?: boolean;
 }
 
-function grantAdvice(vaultUrl: string): string {
+function grantAdvice(vaultUrl: string, identityKind: FailureContext['identityKind']): string {
+  const command =
+    identityKind === 'developer'
+      ? 'az role assignment create --role "Key Vault Secrets User" --assignee-object-id ' +
+        '$(az ad signed-in-user show --query id -o tsv) --assignee-principal-type User --scope <vault-resource-id>'
+      : 'az role assignment create --role "Key Vault Secrets User" --assignee-object-id <principal-id> ' +
+        '--assignee-principal-type ServicePrincipal --scope <vault-resource-id>';
   return (
-    `Grant that identity the role "Key Vault Secrets User" on the vault ` +
-    `(az role assignment create --role "Key Vault Secrets User" --assignee-object-id <principal-id> ` +
-    `--assignee-principal-type ServicePrincipal --scope <vault-resource-id>), or, if ${vaultUrl} uses access ` +
-    `policies, an access policy with secret permission "get".`
+    `Grant that identity the role "Key Vault Secrets User" on the vault (${command}), or, if ${vaultUrl} uses ` +
+    'access policies, an access policy with secret permission "get".'
   );
 }
 
@@ -103,7 +111,13 @@ export function problemForFailure(error: unknown, ctx: FailureContext): HttpResp
           503,
           'Set the app setting KEY_VAULT_URL to the vault URL, e.g. https://<vault-name>.vault.azure.net/.',
         ),
-        { 'Retry-After': '60' },
+      );
+    case 'not-signed-in':
+      // Retrying cannot help until someone signs in: no Retry-After.
+      return problemResponse(problem('not-signed-in', 'No developer sign-in', 503, failure.message, extensions));
+    case 'tls-untrusted':
+      return problemResponse(
+        problem('vault-certificate-not-trusted', 'Vault certificate not trusted', 502, failure.message, extensions),
       );
     case 'secret-not-found':
       return problemResponse(
@@ -126,7 +140,7 @@ export function problemForFailure(error: unknown, ctx: FailureContext): HttpResp
           'Key Vault refused the app identity',
           502,
           `Key Vault ${ctx.vaultUrl} answered ${failure.statusCode ?? 403} when ${ctx.identity} read ${what}. ` +
-            grantAdvice(ctx.vaultUrl),
+            grantAdvice(ctx.vaultUrl, ctx.identityKind),
           extensions,
         ),
       );
@@ -175,8 +189,16 @@ export function problemForFailure(error: unknown, ctx: FailureContext): HttpResp
     case 'vault-not-found':
       return transient('Key Vault host not found', `${ctx.vaultUrl} does not resolve; check KEY_VAULT_URL.`);
     case 'service-error':
-    case 'unreachable':
       return transient('Key Vault is unreachable', `Reading ${what} from ${ctx.vaultUrl} failed: ${failure.message}`);
+    case 'unreachable':
+      return transient(
+        'Key Vault is unreachable',
+        `Reading ${what} from ${ctx.vaultUrl} failed: ${failure.message}` +
+          (ctx.local
+            ? ' Locally: is the emulator running (`npm run vault:status`)? KEY_VAULT_URL comes from ' +
+              'local.settings.json, or from your shell environment.'
+            : ''),
+      );
     default:
       return problemResponse(
         problem(

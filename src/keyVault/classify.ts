@@ -36,6 +36,18 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+/** Node's codes for a certificate it does not trust (self-signed, unknown issuer, expired, wrong name). */
+const TLS_TRUST_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 const IDENTITY_ERRORS = new Set([
   'CredentialUnavailableError',
   'AggregateAuthenticationError',
@@ -57,6 +69,13 @@ function networkCode(err: ErrorLike | undefined, depth = 0): string | undefined 
   if (!err || typeof err !== 'object' || depth > 4) return undefined;
   if (typeof err.code === 'string' && NETWORK_CODES.has(err.code)) return err.code;
   return networkCode(err.cause as ErrorLike | undefined, depth + 1);
+}
+
+/** The first TLS trust error code in the cause chain. */
+function tlsCode(err: ErrorLike | undefined, depth = 0): string | undefined {
+  if (!err || typeof err !== 'object' || depth > 4) return undefined;
+  if (typeof err.code === 'string' && TLS_TRUST_CODES.has(err.code)) return err.code;
+  return tlsCode(err.cause as ErrorLike | undefined, depth + 1);
 }
 
 /** An HTTP status anywhere in the cause chain (@azure/identity wraps MSAL errors that carry `status`). */
@@ -167,14 +186,25 @@ export function classifyError(error: unknown, versionRequested = false): KeyVaul
     return new KeyVaultFailure('service-error', `Key Vault failed (${status}${codeText}).`, f);
   }
 
+  const tls = tlsCode(err);
+  if (tls !== undefined) {
+    return new KeyVaultFailure(
+      'tls-untrusted',
+      `The vault's TLS certificate is not trusted (${tls}). For an emulator, point NODE_EXTRA_CA_CERTS at its ` +
+        'certificate before Node starts (the example local profile and `npm run vault:start` do); never turn TLS ' +
+        'checks off.',
+      { errorCode: tls },
+    );
+  }
   const code = networkCode(err);
   if (code === 'ENOTFOUND') {
     return new KeyVaultFailure('vault-not-found', 'The vault host does not resolve (ENOTFOUND).', { errorCode: code });
   }
   if (code !== undefined || err.code === 'REQUEST_SEND_ERROR') {
+    const what = code === 'ECONNREFUSED' ? ': the connection was refused' : '';
     return new KeyVaultFailure(
       'unreachable',
-      `Key Vault could not be reached (${code ?? 'REQUEST_SEND_ERROR'}).`,
+      `Key Vault could not be reached${what} (${code ?? 'REQUEST_SEND_ERROR'}).`,
       code !== undefined ? { errorCode: code } : {},
     );
   }

@@ -50,6 +50,7 @@ export class BoundedCredential implements TokenCredential {
     private readonly timeoutMs: number,
     private readonly endpoint: string,
     private readonly trustedHosts: readonly string[] = [],
+    private readonly developer = false,
   ) {
     this.inner = create();
   }
@@ -80,12 +81,37 @@ export class BoundedCredential implements TokenCredential {
     } catch (error) {
       // The stuck request is abandoned (its eventual answer is ignored); the next getToken starts afresh.
       if (error === timedOut && this.inner === inner) this.inner = this.create();
+      if (this.developer) throw notSignedIn(error) ?? error;
       throw error;
     } finally {
       clearTimeout(timer);
       pending.catch(() => undefined);
     }
   }
+}
+
+/** One line of a credential's own reason, short, with anything token-shaped removed. */
+function reasonLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const first = (message.split('\n')[0] ?? '').replace(/[A-Za-z0-9._~+/=-]{40,}/g, '…');
+  return first.length > 160 ? `${first.slice(0, 157)}...` : first;
+}
+
+/**
+ * Locally, "no developer credential could get a token" is not an outage: say which credentials were tried, why each
+ * failed (their own one-line reasons, nothing token-shaped), and what to run.
+ */
+export function notSignedIn(error: unknown): KeyVaultFailure | undefined {
+  const err = error as { name?: unknown; errors?: unknown };
+  if (err?.name !== 'AggregateAuthenticationError' && err?.name !== 'CredentialUnavailableError') return undefined;
+  const reasons = Array.isArray(err.errors) ? err.errors.map(reasonLine) : [reasonLine(error)];
+  return new KeyVaultFailure(
+    'not-signed-in',
+    `No developer credential could get a token. Tried: ${reasons.join(' | ')}. Sign in with \`az login\` or ` +
+      '`azd auth login` (or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET), or use the emulator ' +
+      'profile (`npm run vault:start`).',
+    { errorCode: 'NotSignedIn' },
+  );
 }
 
 /** How long a token request may take: most of KEY_VAULT_TIMEOUT_MS, so the read can still say why it failed. */
@@ -105,6 +131,7 @@ export function createBoundedCredential(
     tokenTimeoutMs(callTimeoutMs),
     endpoint,
     trustedHosts,
+    identity.kind === 'developer',
   );
 }
 

@@ -18,6 +18,10 @@ export type FailureKind =
   | 'vault-not-found'
   | 'identity-unavailable'
   | 'identity-refused'
+  /** Locally: no developer credential could get a token (not signed in with az / azd / PowerShell, no env vars). */
+  | 'not-signed-in'
+  /** The vault's TLS certificate is not trusted (an emulator's certificate missing from NODE_EXTRA_CA_CERTS). */
+  | 'tls-untrusted'
   | 'unexpected'
   /** The caller's input was malformed (never reaches Key Vault). */
   | 'invalid-request'
@@ -94,6 +98,7 @@ export function referenceStatusWord(kind: FailureKind): string {
       return 'FetchTimedOut';
     case 'identity-unavailable':
     case 'identity-refused':
+    case 'not-signed-in':
       return 'MSINotEnabled';
     default:
       return 'OtherReasons';

@@ -103,6 +103,8 @@ export function failureResponse(error: unknown, target: { name?: string; version
     name: target.name,
     version: target.version,
     identity: service.identity.description,
+    identityKind: service.identity.kind,
+    local: !service.config.inAzure,
   });
 }
 
