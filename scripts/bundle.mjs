@@ -39,7 +39,9 @@ const result = await build({
   metafile: true,
   write: false,
   // Provided by the Functions host's Node.js worker at run time.
-  external: ['@azure/functions-core'],
+  // `supports-color` is an optional require of `debug` (inside try/catch), which the telemetry distro's dependencies
+  // use; it is installed here only as a development tool's dependency. Left out, `debug` runs without colours.
+  external: ['@azure/functions-core', 'supports-color'],
   // CommonJS dependencies (e.g. @azure/functions) call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',

@@ -31,6 +31,7 @@ export const APP_SETTINGS = {
   KEY_VAULT_API_VERSION: 'KEY_VAULT_API_VERSION',
   KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION',
   KEY_VAULT_DNS_SUFFIX: 'KEY_VAULT_DNS_SUFFIX',
+  SECRET_EXPIRY_WARNING_DAYS: 'SECRET_EXPIRY_WARNING_DAYS',
 } as const;
 
 /** Settings a deployment must set for the app to do its job (the rest have safe defaults). */
@@ -51,7 +52,7 @@ export interface NumericSetting {
   readonly min: number;
   readonly max: number;
   readonly default: number;
-  readonly unit: 'seconds' | 'milliseconds' | 'entries' | 'calls';
+  readonly unit: 'seconds' | 'milliseconds' | 'entries' | 'calls' | 'days';
   readonly integer: boolean;
 }
 
@@ -69,6 +70,7 @@ export const NUMERIC_SETTINGS = {
   KEY_VAULT_TIMEOUT_MS: { min: 100, max: 120_000, default: 5_000, unit: 'milliseconds', integer: false },
   KEY_VAULT_MAX_CONCURRENCY: { min: 1, max: 256, default: 8, unit: 'calls', integer: true },
   KEY_VAULT_BUDGET_PER_10S: { min: 0.1, max: 4_000, default: 40, unit: 'calls', integer: false },
+  SECRET_EXPIRY_WARNING_DAYS: { min: 0, max: 365, default: 30, unit: 'days', integer: false },
 } as const satisfies Record<string, NumericSetting>;
 
 export type NumericSettingName = keyof typeof NUMERIC_SETTINGS;
@@ -111,7 +113,18 @@ export interface IdentitySettings {
 /** Which local profile `local.settings.json` was copied from (LOCAL_PROFILE); undefined in Azure or when unset. */
 export type LocalProfile = 'emulator' | 'azure';
 
+/** Application Insights, when APPLICATIONINSIGHTS_CONNECTION_STRING is set (the string is never logged or shown). */
+export interface MonitoringSettings {
+  readonly connectionString: string;
+  /** APPLICATIONINSIGHTS_AUTHENTICATION_STRING says `Authorization=AAD`: send with the app's Entra identity. */
+  readonly entraAuth: boolean;
+  /** `ClientId=` of that string: a user-assigned identity. */
+  readonly clientId: string | undefined;
+}
+
 export interface AppConfig {
+  /** Telemetry to Application Insights, or undefined (telemetry stays a no-op). */
+  readonly monitoring: MonitoringSettings | undefined;
   /**
    * Whether the app runs in Azure (App Service sets WEBSITE_INSTANCE_ID on every instance). Locally, the host never
    * resolves Key Vault references: the app resolves them itself, and the config check says so.
@@ -140,6 +153,8 @@ export interface AppConfig {
   readonly identity: IdentitySettings;
   readonly cache: CacheSettings;
   readonly calls: CallSettings;
+  /** Warn this long before a secret's expiresOn (SECRET_EXPIRY_WARNING_DAYS). */
+  readonly expiryWarningMs: number;
   /** Settings that were malformed or out of range (their defaults are in use). */
   readonly problems: readonly ConfigProblem[];
   /** The raw value of any app setting (for Key Vault references and the config check), or undefined. */
@@ -269,7 +284,19 @@ export function parseConfig(env: Env): AppConfig {
     problems.push({ setting: 'LOCAL_PROFILE', message: 'LOCAL_PROFILE must be "emulator" or "azure".' });
   }
 
+  const connectionString = trimmed(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING');
+  const authentication = trimmed(env, 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING') ?? '';
+  const monitoring: MonitoringSettings | undefined =
+    connectionString === undefined
+      ? undefined
+      : Object.freeze({
+          connectionString,
+          entraAuth: /(^|;)\s*Authorization\s*=\s*AAD\s*(;|$)/i.test(authentication),
+          clientId: /(^|;)\s*ClientId\s*=\s*([^;\s]+)/i.exec(authentication)?.[2],
+        });
+
   return Object.freeze({
+    monitoring,
     inAzure: trimmed(env, 'WEBSITE_INSTANCE_ID') !== undefined,
     localProfile,
     vaultUrl,
@@ -288,6 +315,7 @@ export function parseConfig(env: Env): AppConfig {
     }),
     cache: Object.freeze(cache),
     calls: Object.freeze(calls),
+    expiryWarningMs: numeric(env, 'SECRET_EXPIRY_WARNING_DAYS', problems) * 86_400_000,
     problems: Object.freeze(problems.map((p) => Object.freeze(p))),
     setting: (name: string) => snapshot[name],
   });

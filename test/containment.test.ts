@@ -151,8 +151,9 @@ test('an expired or not-yet-valid secret is served and flagged (X-Secret-State, 
   assert.equal(header(await read('app-old'), 'x-secret-state'), 'expired');
   assert.equal(header(await read('app-future'), 'x-secret-state'), 'not-yet-valid');
   assert.equal(header(await read('app-fine'), 'x-secret-state'), undefined);
-  const report = body(await check()) as { cache: { flagged: Array<{ name: string; state: string }> } };
-  assert.deepEqual(report.cache.flagged.map((f) => `${f.name}:${f.state}`).sort(), [
+  const report = body(await check()) as { secrets: { items: Array<{ name: string; state: string }> } };
+  assert.deepEqual(report.secrets.items.map((f) => `${f.name}:${f.state}`).sort(), [
+    'app-fine:ok',
     'app-future:not-yet-valid',
     'app-old:expired',
   ]);
@@ -214,4 +215,27 @@ test('with challenge verification off, only KEY_VAULT_URL and KEY_VAULT_ALLOWED_
   const report = body(await check()) as { settings: Array<{ name: string; state: string }> };
   const states = Object.fromEntries(report.settings.map((s) => [s.name, s.state]));
   assert.deepEqual(states, { SAME_SUFFIX: 'untrusted-reference', LISTED: 'unresolved-reference' });
+});
+
+test('expiry warnings: a secret expiring within SECRET_EXPIRY_WARNING_DAYS is flagged; an expired one degrades health', async () => {
+  const { vault } = setup({ SECRET_EXPIRY_WARNING_DAYS: '10', SECRET_CACHE_MIN_REFRESH_SECONDS: '0' });
+  vault.set('app-soon', 'soon').expiresOn = new Date(Date.now() + 5 * 86_400_000);
+  vault.set('app-later', 'later').expiresOn = new Date(Date.now() + 20 * 86_400_000);
+  assert.equal(header(await read('app-soon'), 'x-secret-state'), 'expires-soon');
+  assert.equal(header(await read('app-later'), 'x-secret-state'), undefined);
+  const ok = await check();
+  assert.equal(ok.status, 200, 'expiring soon is a warning, not a failure');
+  const report = body(ok) as {
+    secrets: { warningDays: number; items: Array<{ name: string; state: string; expiresOn: string }> };
+  };
+  assert.equal(report.secrets.warningDays, 10);
+  const states = Object.fromEntries(report.secrets.items.map((i) => [i.name, i.state]));
+  assert.deepEqual(states, { 'app-soon': 'expires-soon', 'app-later': 'ok' });
+  assert.ok(report.secrets.items.every((i) => typeof i.expiresOn === 'string'));
+  vault.set('app-gone', 'gone').expiresOn = new Date(Date.now() - 1_000);
+  await read('app-gone');
+  const degraded = await check();
+  assert.equal(degraded.status, 503);
+  assert.match(String(body(degraded).detail), /Secret app-gone has expired/);
+  assert.equal(JSON.stringify(degraded.jsonBody).includes('"gone"'), false, 'no value in the report');
 });

@@ -386,9 +386,21 @@ describe('deployment package, built as azd builds it', () => {
       ...Object.keys(rootPkg.optionalDependencies ?? {}),
     ]);
     assert.ok(notShipped.has('azure-functions-core-tools'), 'Core Tools stay an optional (developer) dependency');
+    // What npm itself installs only for development: package-lock.json marks those entries dev / optional /
+    // devOptional. (A package that is also a production dependency's dependency, e.g. yaml, is not marked.)
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean; optional?: boolean; devOptional?: boolean }>;
+    };
     for (const input of bundleInputs) {
-      const dep = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1];
-      if (dep) assert.ok(!notShipped.has(dep), `the bundle contains ${dep}, a dev/optional dependency (${input})`);
+      const installed = /(node_modules\/(?:@[^/]+\/)?[^/]+(?:\/node_modules\/(?:@[^/]+\/)?[^/]+)*)\//.exec(input)?.[1];
+      if (installed) {
+        const entry = lock.packages[installed];
+        assert.ok(entry, `${installed} is in package-lock.json`);
+        assert.ok(
+          !entry.dev && !entry.optional && !entry.devOptional,
+          `the bundle contains ${installed}, a dev/optional dependency (${input})`,
+        );
+      }
       assert.doesNotMatch(input, /^(test|scripts)\//, `the bundle contains ${input}`);
     }
   });

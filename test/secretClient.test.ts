@@ -128,6 +128,8 @@ test('cold start: loading the app and calling ping loads no Key Vault SDK, cache
     '@azure/core-rest-pipeline',
     'lru-cache',
     'p-limit',
+    '@opentelemetry/api',
+    '@azure/monitor-opentelemetry',
   ]) {
     assert.equal(pingOnly.includes(`node_modules/${heavy}/`), false, `${heavy} was loaded by ping`);
   }

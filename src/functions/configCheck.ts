@@ -11,9 +11,12 @@ import {
   keyVault,
   type KeyVaultService,
   type KeyVaultStats,
+  type ExpiryNotice,
   isTransient,
   KeyVaultFailure,
   referenceStatusWord,
+  type SecretState,
+  secretState,
 } from '../keyVault/index.js';
 
 export type SettingState =
@@ -52,6 +55,21 @@ export interface ConfigReport {
   settings: SettingReport[];
   /** App settings of this app that are malformed or out of range (their defaults are in use). */
   configuration: { problems: ConfigProblem[] };
+  /**
+   * Every secret this instance has read (referenced ones included), with its expiry as Key Vault reported it and a
+   * warning state; and the Key Vault expiry events this instance received. Never values.
+   */
+  secrets: {
+    warningDays: number;
+    items: Array<{
+      vaultUrl: string;
+      name: string;
+      version: string | null;
+      expiresOn: string | null;
+      state: SecretState | 'ok';
+    }>;
+    events: ExpiryNotice[];
+  };
   cache: KeyVaultStats;
 }
 
@@ -162,12 +180,31 @@ async function settingReport(service: KeyVaultService, name: string): Promise<Pa
   }
 }
 
+function secretsReport(service: KeyVaultService): ConfigReport['secrets'] {
+  const now = Date.now();
+  const warnMs = service.config.expiryWarningMs;
+  return {
+    warningDays: warnMs / 86_400_000,
+    items: service.secretsHeld().map((m) => ({
+      vaultUrl: m.vaultUrl,
+      name: m.name,
+      version: m.version,
+      expiresOn: m.expiresOn?.toISOString() ?? null,
+      state: secretState(m, now, warnMs) ?? 'ok',
+    })),
+    events: service.expiryEvents(),
+  };
+}
+
 function overallStatus(report: Omit<ConfigReport, 'status'>): ConfigReport['status'] {
   if (report.keyVault.configured && !report.keyVault.canReadSecrets) return 'failed';
   if (
     !report.keyVault.configured ||
     report.settings.some((s) => !HEALTHY.has(s.state)) ||
-    report.configuration.problems.length > 0
+    report.configuration.problems.length > 0 ||
+    // An expired secret is still served by Key Vault, but whatever it unlocks has probably stopped working.
+    report.secrets.items.some((i) => i.state === 'expired') ||
+    report.secrets.events.some((e) => e.event === 'expired')
   ) {
     return 'degraded';
   }
@@ -190,6 +227,7 @@ export async function configCheck(_request: HttpRequest, context: InvocationCont
       keyVault: keyVaultState,
       settings,
       configuration: { problems: [...service.config.problems] },
+      secrets: secretsReport(service),
       cache: service.stats(),
     };
     const report: ConfigReport = { status: overallStatus(partial), ...partial };
@@ -208,6 +246,7 @@ export async function configCheck(_request: HttpRequest, context: InvocationCont
       !keyVaultState.configured || !keyVaultState.canReadSecrets ? keyVaultState.detail : undefined,
       ...settings.filter((s) => !HEALTHY.has(s.state)).map((s) => `${s.name}: ${s.state}`),
       ...report.configuration.problems.map((p) => p.message),
+      ...report.secrets.items.filter((i) => i.state === 'expired').map((i) => `Secret ${i.name} has expired.`),
     ]
       .filter((part) => part !== undefined)
       .join(' ');
@@ -218,6 +257,7 @@ export async function configCheck(_request: HttpRequest, context: InvocationCont
         keyVault: keyVaultState,
         settings,
         configuration: partial.configuration,
+        secrets: partial.secrets,
         cache: partial.cache,
       }),
       retry ? { 'Retry-After': String(DEFAULT_RETRY_AFTER_SECONDS) } : {},

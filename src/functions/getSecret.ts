@@ -42,7 +42,7 @@ export async function getSecret(request: HttpRequest, context: InvocationContext
       ...(version !== undefined ? { version } : {}),
       forceRefresh: wantsFreshValue(request.headers.get('cache-control')),
     });
-    const state = secretState(secret, Date.now());
+    const state = secretState(secret, Date.now(), keyVault().config.expiryWarningMs);
     context.log(
       `Read secret "${secret.name}" version ${secret.version ?? 'latest'} (cache ${secret.cache}` +
         `${state ? `, ${state}` : ''}).`,

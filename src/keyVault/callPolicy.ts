@@ -13,6 +13,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type { CallSettings } from '../config.js';
 import type { Clock, SecretFetch, SecretRecord, SecretReference } from './contract.js';
 import { type FailureKind, KeyVaultFailure } from './failure.js';
+import { traceCall } from './telemetry.js';
 
 export interface VaultStats {
   keyVaultCalls: number;
@@ -91,7 +92,7 @@ export class VaultCalls {
     const task = this.limiter(ref.vaultUrl)(async () => {
       if (controller.signal.aborted) throw controller.signal.reason;
       stats.keyVaultCalls += 1;
-      return this.fetchSecret(ref.vaultUrl, ref.name, ref.version, controller.signal);
+      return traceCall(ref, () => this.fetchSecret(ref.vaultUrl, ref.name, ref.version, controller.signal));
     });
     try {
       return await Promise.race([task, timeout]);

@@ -57,6 +57,8 @@ export type CacheState = 'hit' | 'miss' | 'stale' | 'refresh-limited';
 export interface SecretRead {
   record: SecretRecord;
   cache: CacheState;
+  /** For `stale`: how long ago Key Vault returned this value. */
+  ageMs?: number;
 }
 
 export interface Logger {
@@ -73,16 +75,31 @@ export function cacheKey(ref: SecretReference): string {
   return `${ref.vaultUrl}|${ref.name.toLowerCase()}|${ref.version?.toLowerCase() ?? ''}`;
 }
 
-/**
- * A state worth flagging in a secret Key Vault still returned: past its `expiresOn`, before its `notBefore`, or
- * disabled. Key Vault does not refuse to return an expired or not-yet-valid secret; the app serves it and flags it
- * (`X-Secret-State` on the secret function, `cache.flagged` in the config check).
- */
-export type SecretState = 'expired' | 'not-yet-valid' | 'disabled';
+/** A secret's metadata as Key Vault returned it, without its value. */
+export interface SecretMetadata {
+  vaultUrl: string;
+  name: string;
+  version: string | null;
+  enabled: boolean | null;
+  expiresOn: Date | null;
+  notBefore: Date | null;
+}
 
-export function secretState(record: SecretRecord, nowMs: number): SecretState | undefined {
+/**
+ * A state worth flagging in a secret Key Vault still returned: past its `expiresOn`, expiring within `warnMs`,
+ * before its `notBefore`, or disabled. Key Vault does not refuse to return an expired or not-yet-valid secret; the
+ * app serves it and flags it (`X-Secret-State` on the secret function, `secrets` in the config check).
+ */
+export type SecretState = 'expired' | 'expires-soon' | 'not-yet-valid' | 'disabled';
+
+export function secretState(
+  record: Pick<SecretRecord, 'enabled' | 'expiresOn' | 'notBefore'>,
+  nowMs: number,
+  warnMs = 0,
+): SecretState | undefined {
   if (record.enabled === false) return 'disabled';
   if (record.expiresOn !== null && record.expiresOn.getTime() <= nowMs) return 'expired';
   if (record.notBefore !== null && record.notBefore.getTime() > nowMs) return 'not-yet-valid';
+  if (record.expiresOn !== null && record.expiresOn.getTime() - nowMs <= warnMs) return 'expires-soon';
   return undefined;
 }

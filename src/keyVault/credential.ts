@@ -20,6 +20,7 @@ import {
 import type { GetTokenOptions, AccessToken } from '@azure/identity';
 import type { IdentitySettings } from '../config.js';
 import { KeyVaultFailure } from './failure.js';
+import { recordToken } from './telemetry.js';
 import type { IdentityChoice } from './identity.js';
 
 /**
@@ -66,6 +67,7 @@ export class BoundedCredential implements TokenCredential {
       );
     }
     const inner = this.inner;
+    const started = performance.now();
     const pending = inner.getToken(scopes, options);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new KeyVaultFailure(
@@ -77,8 +79,14 @@ export class BoundedCredential implements TokenCredential {
       timer = setTimeout(() => reject(timedOut), this.timeoutMs);
     });
     try {
-      return await Promise.race([pending, timeout]);
+      const token = await Promise.race([pending, timeout]);
+      recordToken(performance.now() - started);
+      return token;
     } catch (error) {
+      recordToken(
+        performance.now() - started,
+        error instanceof KeyVaultFailure ? error : (notSignedIn(error) ?? error),
+      );
       // The stuck request is abandoned (its eventual answer is ignored); the next getToken starts afresh.
       if (error === timedOut && this.inner === inner) this.inner = this.create();
       if (this.developer) throw notSignedIn(error) ?? error;

@@ -18,7 +18,13 @@ import { KeyVaultService, type KeyVaultOptions } from './service.js';
 
 export type { AccessProbe, ExpiryNotice, KeyVaultOptions, KeyVaultStats, SettingResolution } from './service.js';
 export type { CacheState, Clock, Logger, SecretFetch, SecretRead, SecretRecord, SecretReference } from './contract.js';
-export { isValidSecretName, isValidSecretVersion, type SecretState, secretState } from './contract.js';
+export {
+  isValidSecretName,
+  isValidSecretVersion,
+  type SecretMetadata,
+  type SecretState,
+  secretState,
+} from './contract.js';
 export { type FailureKind, isTransient, KeyVaultFailure, referenceStatusWord } from './failure.js';
 export type { IdentityChoice } from './identity.js';
 export { KeyVaultService };

@@ -25,9 +25,8 @@ import {
   type Logger,
   type SecretRead,
   type SecretRecord,
+  type SecretMetadata,
   type SecretReference,
-  type SecretState,
-  secretState,
 } from './contract.js';
 import { type FailureKind, isTransient, KeyVaultFailure } from './failure.js';
 
@@ -67,14 +66,6 @@ export interface CacheStats {
   staleServes: number;
   /** Forced refreshes refused because the name was read from Key Vault moments ago. */
   refreshesLimited: number;
-  /** Cached secrets that are expired, not yet valid or disabled (names and dates, never values). */
-  flagged: Array<{
-    vaultUrl: string;
-    name: string;
-    version: string | null;
-    state: SecretState;
-    expiresOn: string | null;
-  }>;
 }
 
 /** Fraction of the TTL after which a read triggers a background refresh: 0.75 plus up to 0.2 of jitter. */
@@ -183,7 +174,7 @@ export class SecretCache {
     if (entry.kind === 'value' && (entry.staleBecause !== undefined || (!fromMemory && entry.fetchedAt < startedAt))) {
       // A last-known-good value: Key Vault failed (past the TTL, or on this very refresh).
       this.staleServes += 1;
-      return { record: entry.record, cache: 'stale' };
+      return { record: entry.record, cache: 'stale', ageMs: this.clock.now() - entry.fetchedAt };
     }
     // A remembered 404 or refusal counts like any other answer from memory.
     if (fromMemory) this.hits += 1;
@@ -200,23 +191,15 @@ export class SecretCache {
       misses: this.misses,
       staleServes: this.staleServes,
       refreshesLimited: this.refreshesLimited,
-      flagged: this.flagged(),
     };
   }
 
-  private flagged(): CacheStats['flagged'] {
-    const now = Date.now();
-    const out: CacheStats['flagged'] = [];
+  /** What Key Vault said about every secret held here: references and metadata, never values. */
+  metadata(): SecretMetadata[] {
+    const out: SecretMetadata[] = [];
     for (const entry of this.values.values()) {
-      const state = secretState(entry.record, now);
-      if (state === undefined) continue;
-      out.push({
-        vaultUrl: entry.ref.vaultUrl,
-        name: entry.record.name,
-        version: entry.record.version,
-        state,
-        expiresOn: entry.record.expiresOn?.toISOString() ?? null,
-      });
+      const { name, version, enabled, expiresOn, notBefore } = entry.record;
+      out.push({ vaultUrl: entry.ref.vaultUrl, name, version, enabled, expiresOn, notBefore });
     }
     return out;
   }

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config.js';
 import type { VaultStats, VaultCalls } from './callPolicy.js';
-import type { Clock, Logger, SecretFetch, SecretRead, SecretReference } from './contract.js';
+import type { Clock, Logger, SecretFetch, SecretMetadata, SecretRead, SecretReference } from './contract.js';
 import { KeyVaultFailure, vaultAnswered } from './failure.js';
 import { chooseIdentity, type IdentityChoice } from './identity.js';
 import { parseKeyVaultReference } from './references.js';
@@ -59,6 +59,7 @@ export type SettingResolution =
 interface Engine {
   cache: SecretCache;
   calls: VaultCalls;
+  telemetry: typeof import('./telemetry.js');
 }
 
 const consoleLogger: Logger = { warn: (m) => console.warn(m), info: (m) => console.info(m) };
@@ -97,9 +98,10 @@ export class KeyVaultService {
   }
 
   private async createEngine(): Promise<Engine> {
-    const [{ SecretCache }, { VaultCalls }] = await Promise.all([
+    const [{ SecretCache }, { VaultCalls }, telemetry] = await Promise.all([
       import('./secretCache.js'),
       import('./callPolicy.js'),
+      import('./telemetry.js'),
     ]);
     const fetchSecret = this.options.fetchSecret ?? (await (this.options.loadFetch ?? this.loadSdkFetch)());
     const calls = new VaultCalls(fetchSecret, this.config.calls, this.options.clock);
@@ -109,7 +111,7 @@ export class KeyVaultService {
       this.options.log ?? consoleLogger,
       this.options.clock,
     );
-    return { cache, calls };
+    return { cache, calls, telemetry };
   }
 
   private readonly loadSdkFetch = async (): Promise<SecretFetch> => {
@@ -136,8 +138,15 @@ export class KeyVaultService {
           `KEY_VAULT_ALLOWED_HOSTS, or use a vault under ${this.config.vaultDnsSuffix}.`,
       );
     }
-    const { cache } = await this.load();
-    return cache.read(ref, options);
+    const { cache, telemetry } = await this.load();
+    try {
+      const read = await cache.read(ref, options);
+      telemetry.recordRead(ref, read.cache, undefined, read.ageMs);
+      return read;
+    } catch (error) {
+      telemetry.recordRead(ref, 'refused', error);
+      throw error;
+    }
   }
 
   /**
@@ -213,6 +222,11 @@ export class KeyVaultService {
     }
   }
 
+  /** Metadata (never values) of every secret this instance holds. */
+  secretsHeld(): SecretMetadata[] {
+    return this.loaded?.cache.metadata() ?? [];
+  }
+
   /** Cache and call statistics (all zero before the first Key Vault call). Never contains values. */
   stats(): KeyVaultStats {
     const cache = this.loaded?.cache.stats() ?? {
@@ -222,7 +236,6 @@ export class KeyVaultService {
       misses: 0,
       staleServes: 0,
       refreshesLimited: 0,
-      flagged: [],
     };
     const vaults = this.loaded?.calls.snapshot() ?? {};
     const keyVaultCalls = Object.values(vaults).reduce((sum, v) => sum + v.keyVaultCalls, 0);

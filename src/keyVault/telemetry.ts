@@ -1,0 +1,121 @@
+/**
+ * Telemetry of the Key Vault module through `@opentelemetry/api` only: a no-op unless a provider is registered
+ * (`src/monitoring.ts` registers Azure Monitor's when APPLICATIONINSIGHTS_CONNECTION_STRING is set; tests register
+ * in-memory ones). Loaded with the lazy half of the module, so ping and module load never import it.
+ *
+ * Metrics: reads by cache outcome, Key Vault calls (outcome, latency), token requests (latency, failures), age of
+ * stale values served. One span per Key Vault call. Attributes name the vault host and the secret at most, plus an
+ * outcome word: never a value, never a token, never server text.
+ */
+import {
+  type Attributes,
+  type Counter,
+  type Histogram,
+  metrics,
+  type MeterProvider,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
+import type { SecretReference } from './contract.js';
+import { KeyVaultFailure } from './failure.js';
+
+const SCOPE = 'keyvault-functions';
+
+interface Instruments {
+  reads: Counter;
+  calls: Counter;
+  callDuration: Histogram;
+  tokenDuration: Histogram;
+  tokenFailures: Counter;
+  staleAge: Histogram;
+}
+
+let instruments: Instruments | undefined;
+let instrumentsFrom: MeterProvider | undefined;
+
+/** The instruments of the current global provider (re-created if a provider was registered after first use). */
+function get(): Instruments {
+  const provider = metrics.getMeterProvider();
+  if (instruments === undefined || instrumentsFrom !== provider) {
+    const meter = provider.getMeter(SCOPE);
+    instruments = {
+      reads: meter.createCounter('keyvault.secret.reads', {
+        description: 'Secret reads answered, by cache outcome (hit, miss, stale, refresh-limited, refused)',
+      }),
+      calls: meter.createCounter('keyvault.calls', { description: 'Calls that reached Key Vault, by outcome' }),
+      callDuration: meter.createHistogram('keyvault.call.duration', {
+        description: 'Duration of Key Vault calls, token included',
+        unit: 'ms',
+      }),
+      tokenDuration: meter.createHistogram('keyvault.token.duration', {
+        description: 'Duration of token requests to the identity endpoint or developer credential',
+        unit: 'ms',
+      }),
+      tokenFailures: meter.createCounter('keyvault.token.failures', { description: 'Failed token requests, by kind' }),
+      staleAge: meter.createHistogram('keyvault.stale.age', {
+        description: 'Age of last-known-good values served while Key Vault failed',
+        unit: 's',
+      }),
+    };
+    instrumentsFrom = provider;
+  }
+  return instruments;
+}
+
+function where(ref: SecretReference): Attributes {
+  return { 'server.address': new URL(ref.vaultUrl).host, 'keyvault.secret.name': ref.name };
+}
+
+function outcomeOf(error: unknown): string {
+  return error instanceof KeyVaultFailure ? error.kind : 'unexpected';
+}
+
+/** A read answered to a caller: its cache outcome, or `refused` with the failure kind. */
+export function recordRead(ref: SecretReference, outcome: string, failure?: unknown, staleAgeMs?: number): void {
+  const i = get();
+  i.reads.add(1, {
+    ...where(ref),
+    'keyvault.cache.outcome': outcome,
+    ...(failure !== undefined ? { 'error.type': outcomeOf(failure) } : {}),
+  });
+  if (staleAgeMs !== undefined) i.staleAge.record(staleAgeMs / 1000, where(ref));
+}
+
+/** Runs one Key Vault call inside a span, and records its outcome and latency. */
+export async function traceCall<T>(ref: SecretReference, call: () => Promise<T>): Promise<T> {
+  const tracer = trace.getTracer(SCOPE);
+  const attributes = where(ref);
+  return tracer.startActiveSpan('keyvault.get_secret', { kind: SpanKind.CLIENT, attributes }, async (span) => {
+    const started = performance.now();
+    let outcome = 'ok';
+    let status: number | undefined;
+    try {
+      return await call();
+    } catch (error) {
+      outcome = outcomeOf(error);
+      status = error instanceof KeyVaultFailure ? error.statusCode : undefined;
+      span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+      throw error;
+    } finally {
+      const result: Attributes = {
+        ...attributes,
+        'keyvault.outcome': outcome,
+        ...(status !== undefined ? { 'http.response.status_code': status } : {}),
+      };
+      span.setAttributes(result);
+      span.end();
+      const i = get();
+      i.calls.add(1, result);
+      i.callDuration.record(performance.now() - started, result);
+    }
+  });
+}
+
+/** A token request: its latency, and its failure kind when it failed. */
+export function recordToken(durationMs: number, failure?: unknown): void {
+  const i = get();
+  const outcome = failure === undefined ? 'ok' : outcomeOf(failure);
+  i.tokenDuration.record(durationMs, { 'keyvault.outcome': outcome });
+  if (failure !== undefined) i.tokenFailures.add(1, { 'error.type': outcome });
+}
