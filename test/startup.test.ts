@@ -38,3 +38,33 @@ test('no prefetch without a vault or a list', async () => {
   configureKeyVault({ config: parseConfig({ KEY_VAULT_URL: 'https://p.vault.azure.net/' }) });
   assert.equal(await prefetchSecrets(), 0);
 });
+
+test('telemetry export starts only when APPLICATIONINSIGHTS_CONNECTION_STRING is set', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath, pathToFileURL } = await import('node:url');
+  const startup = pathToFileURL(fileURLToPath(new URL('../src/startup.js', import.meta.url))).href;
+  const script = `
+    const { startTelemetry } = await import(${JSON.stringify(startup)});
+    const { metrics } = await import('@opentelemetry/api');
+    const started = await startTelemetry((m) => console.error(m));
+    const provider = metrics.getMeterProvider().constructor.name;
+    process.stdout.write(JSON.stringify({ started, provider }));
+    process.exit(0);`;
+  const run = (env: Record<string, string>) => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { started: boolean; provider: string };
+  };
+  const off = run({ APPLICATIONINSIGHTS_CONNECTION_STRING: '' });
+  assert.deepEqual(off, { started: false, provider: 'NoopMeterProvider' });
+  // Ingestion on loopback: nothing is exported within this short run anyway, and nothing may leave the machine.
+  const on = run({
+    APPLICATIONINSIGHTS_CONNECTION_STRING:
+      'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:9/',
+  });
+  assert.equal(on.started, true);
+  assert.notEqual(on.provider, 'NoopMeterProvider');
+});
