@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { REQUIRED_DEPLOYMENT_SETTINGS, APP_SETTINGS } from '../src/config.js';
+import { ROOT } from './support/projectRoot.js';
 
 const KEY_VAULT_SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
 const KEY_VAULT_SECRETS_OFFICER = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7';
@@ -26,22 +26,6 @@ const PLATFORM_SETTINGS = new Set([
 // ---------------------------------------------------------------------------------------------
 // Locating and reading files
 // ---------------------------------------------------------------------------------------------
-
-/** Walk up from `start` to the first directory that holds azure.yaml. */
-function findUp(start: string): string | undefined {
-  let dir = resolve(start);
-  for (;;) {
-    if (existsSync(join(dir, 'azure.yaml'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
-const ROOT =
-  findUp(dirname(fileURLToPath(import.meta.url))) ??
-  findUp(process.cwd()) ??
-  assert.fail('azure.yaml not found above this test file or the working directory');
 
 function listFiles(dir: string, suffix: string): string[] {
   return readdirSync(dir).flatMap((entry) => {

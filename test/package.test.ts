@@ -31,6 +31,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { parse } from 'yaml';
+import { ROOT } from './support/projectRoot.js';
 
 // ---------------------------------------------------------------------------------------------
 // What azd does (pure helpers, tested below)
@@ -157,15 +158,6 @@ test('azdRemoteBuild and azdZipFiles follow azd (guards the package emulation)',
 // Build the package the way azd does, in a copy of the project
 // ---------------------------------------------------------------------------------------------
 
-function findUp(start: string): string | undefined {
-  for (let dir = resolve(start); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'azure.yaml'))) return dir;
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-
-const ROOT =
-  findUp(dirname(fileURLToPath(import.meta.url))) ?? findUp(process.cwd()) ?? assert.fail('azure.yaml not found');
 const REGISTERED = ['ping', 'getSecret', 'configCheck'];
 /** Never in the package: the copy's local.settings.json carries it. */
 const PLANTED = `planted-local-setting-${process.pid}-${Date.now()}`;

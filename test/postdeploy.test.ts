@@ -8,20 +8,13 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import type * as GateModule from '../scripts/postdeploy-gate.mjs';
+import { ROOT } from './support/projectRoot.js';
 
-function findUp(start: string): string | undefined {
-  for (let dir = resolve(start); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'azure.yaml'))) return dir;
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-const ROOT =
-  findUp(dirname(fileURLToPath(import.meta.url))) ?? findUp(process.cwd()) ?? assert.fail('azure.yaml not found');
 const HOOK = join(ROOT, 'scripts', 'postdeploy.mjs');
 const gate = (await import(pathToFileURL(join(ROOT, 'scripts', 'postdeploy-gate.mjs')).href)) as typeof GateModule;
 
