@@ -103,6 +103,19 @@ module keyVault 'core/security/keyvault.bicep' = {
   }
 }
 
+// Event Grid system topic on the vault; scripts/key-vault-events.mjs (postdeploy hook of the api service) subscribes
+// the secretEvents function to its three secret event types once the code is deployed.
+module keyVaultEvents 'app/key-vault-events.bicep' = {
+  name: 'key-vault-events'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'evgt-kv-${resourceToken}'
+    keyVaultName: keyVault.outputs.name
+  }
+}
+
 module demoSecret 'app/demo-secret.bicep' = {
   name: 'demo-secret'
   scope: rg
@@ -189,4 +202,5 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output KEY_VAULT_URL string = keyVault.outputs.uri
+output KEY_VAULT_EVENTS_TOPIC_NAME string = keyVaultEvents.outputs.name
 output PING_URL string = 'https://${api.outputs.defaultHostName}/api/ping'

@@ -7,4 +7,5 @@
 import './functions/ping.js';
 import './functions/getSecret.js';
 import './functions/configCheck.js';
+import './functions/secretEvents.js';
 import './startup.js';

@@ -7,8 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
+import type * as EventsHookModule from '../scripts/key-vault-events-subscription.mjs';
 import { REQUIRED_DEPLOYMENT_SETTINGS, APP_SETTINGS } from '../src/config.js';
+import { KEY_VAULT_SECRET_EVENT_TYPES } from '../src/events/keyVaultEvents.js';
 import { ROOT } from './support/projectRoot.js';
 
 const KEY_VAULT_SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
@@ -607,4 +610,96 @@ test('the demo Key Vault reference is real and is what /api/config/check reports
     `SECRETS_ALLOWED default includes ${secretName}`,
   );
   assert.ok(declared('Microsoft.KeyVault/vaults/secrets').length >= 1, 'a secret resource is declared');
+});
+
+// ---------------------------------------------------------------------------------------------
+// Key Vault events: system topic in Bicep, subscription by the api service's postdeploy hook
+// ---------------------------------------------------------------------------------------------
+
+const eventsHook = (await import(
+  pathToFileURL(join(ROOT, 'scripts', 'key-vault-events-subscription.mjs')).href
+)) as typeof EventsHookModule;
+
+test('Key Vault events: one Event Grid system topic, on the vault, in its region, with no identity or roles', () => {
+  const topics = declared('Microsoft.EventGrid/systemTopics');
+  assert.equal(topics.length, 1, 'exactly one system topic');
+  const topic = topics[0]!;
+  assert.ok(hasLine(topic.body, "topicType: 'Microsoft.KeyVault.vaults'"), 'topic type: Key Vault');
+  const source = /^\s*source:\s*(\w+)\.id\s*$/m.exec(topic.body)?.[1];
+  const vaults = resourceBlocks([topic.file]).filter((b) => b.type === 'Microsoft.KeyVault/vaults');
+  assert.ok(
+    source !== undefined && vaults.some((v) => v.symbol === source),
+    `${topic.file.path}: source must be <Key Vault resource>.id (got ${source ?? 'none'})`,
+  );
+  assert.ok(hasLine(topic.body, 'location: location'), 'the topic is placed with a location parameter');
+  assert.doesNotMatch(topic.body, /\bidentity\s*:/, 'webhook delivery needs no identity on the topic');
+  assert.equal(
+    resourceBlocks([topic.file]).filter((b) => b.type === 'Microsoft.Authorization/roleAssignments').length,
+    0,
+    'the events module grants nothing',
+  );
+
+  // main.bicep feeds it the vault the app reads and the vault's region, and tells azd the topic name.
+  const relPath = relative(join(ROOT, 'infra'), join(ROOT, topic.file.path)).split('\\').join('/');
+  const use = new RegExp(`\\bmodule\\s+(\\w+)\\s+'${relPath.replace(/[.]/g, '\\.')}'\\s*=\\s*\\{`).exec(mainBicep.code);
+  assert.ok(use, `main.bicep uses ${relPath}`);
+  const body = mainBicep.code.slice(use.index, matchingClose(mainBicep.code, use.index + use[0].length - 1));
+  const vaultModule = /\bmodule\s+(\w+)\s+'core\/security\/keyvault\.bicep'/.exec(mainBicep.code)?.[1];
+  assert.ok(vaultModule, 'main.bicep creates the vault with core/security/keyvault.bicep');
+  assert.match(
+    body,
+    new RegExp(`keyVaultName:\\s*${vaultModule}\\.outputs\\.name\\b`),
+    'the topic is on the app vault',
+  );
+  assert.match(body, /^\s*location:\s*location\s*$/m, 'the topic is in the region the vault is created in');
+  assert.match(
+    mainBicep.code,
+    new RegExp(`^output\\s+KEY_VAULT_EVENTS_TOPIC_NAME\\s+string\\s*=\\s*${use[1]}\\.outputs\\.name\\s*$`, 'm'),
+  );
+});
+
+test('Key Vault events: the subscription is the hook’s, for exactly the three secret event types, to secretEvents', () => {
+  // Not declared in Bicep: Event Grid validates the endpoint on creation and azd provisions before it deploys.
+  for (const type of [
+    'Microsoft.EventGrid/systemTopics/eventSubscriptions',
+    'Microsoft.EventGrid/eventSubscriptions',
+  ]) {
+    assert.equal(declared(type).length, 0, `${type} is created by the postdeploy hook, not by Bicep`);
+  }
+  const doc = parse(readFileSync(join(ROOT, 'azure.yaml'), 'utf8')) as {
+    services?: { api?: { hooks?: { postdeploy?: Record<string, { shell?: string; run?: string }> } } };
+  };
+  const hook = doc.services?.api?.hooks?.postdeploy ?? assert.fail('the api service has no postdeploy hook');
+  for (const os of ['posix', 'windows']) {
+    assert.equal(hook[os]?.run, 'node scripts/key-vault-events.mjs', `${os} hook`);
+  }
+  assert.ok(existsSync(join(ROOT, 'scripts', 'key-vault-events.mjs')));
+
+  // Everything the hook reads is an output of main.bicep (or AZURE_SUBSCRIPTION_ID, which azd sets).
+  const samples: Record<string, string> = {
+    AZURE_RESOURCE_GROUP: 'rg-env',
+    AZURE_FUNCTION_APP_NAME: 'func-api-abc',
+    KEY_VAULT_EVENTS_TOPIC_NAME: 'evgt-kv-abc',
+    PING_URL: 'https://func-api-abc.azurewebsites.net/api/ping',
+  };
+  const outputs = [...mainBicep.code.matchAll(/^output\s+(\w+)\s/gm)].map((m) => m[1]!);
+  const env: Record<string, string> = { AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000' };
+  for (const name of outputs) if (samples[name] !== undefined) env[name] = samples[name];
+  const settings = eventsHook.settingsFrom(env);
+
+  const body = eventsHook.subscriptionBody(eventsHook.webhookUrl(settings.functionHost, 'key'));
+  assert.deepEqual(
+    [...body.properties.filter.includedEventTypes].sort(),
+    [...KEY_VAULT_SECRET_EVENT_TYPES].sort(),
+    'exactly the event types the function handles',
+  );
+  assert.equal(new Set(body.properties.filter.includedEventTypes).size, 3);
+  const endpoint = new URL(body.properties.destination.properties.endpointUrl);
+  assert.equal(endpoint.host, new URL(samples.PING_URL!).host, 'delivered to the deployed app');
+  assert.equal(endpoint.pathname, '/runtime/webhooks/eventgrid', "the host's Event Grid trigger endpoint");
+  const registered = /app\.eventGrid\('([^']+)'/.exec(
+    readFileSync(join(ROOT, 'src', 'functions', 'secretEvents.ts'), 'utf8'),
+  )?.[1];
+  assert.equal(endpoint.searchParams.get('functionName'), registered, 'the function the app registers');
+  assert.match(settings.subscriptionResourceId, /\/providers\/Microsoft\.EventGrid\/systemTopics\/evgt-kv-abc\//);
 });

@@ -1,0 +1,92 @@
+/**
+ * azd `postdeploy` hook of the `api` service (azure.yaml): subscribes the deployed `secretEvents` function to Key
+ * Vault's secret events (SecretNewVersionCreated, SecretNearExpiry, SecretExpired) on the vault's Event Grid system
+ * topic, which infra/ creates. Runs after every deploy of the service (before the project's postdeploy check);
+ * creating the subscription again is an update, so it also picks up a regenerated system key.
+ *
+ * Inputs: the azd environment values azd passes to hooks (AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP,
+ * AZURE_FUNCTION_APP_NAME, KEY_VAULT_EVENTS_TOPIC_NAME, PING_URL), and:
+ *   SKIP_KEY_VAULT_EVENTS=true              skip (the app then picks up rotations within SECRET_CACHE_TTL_SECONDS)
+ *   POSTDEPLOY_CHECK_TIMEOUT_SECONDS=300     give up after this long
+ *   POSTDEPLOY_CHECK_INTERVAL_SECONDS=10     between attempts
+ * Needs the Azure CLI signed in (`az login`) as a principal that may list the app's host keys and write event
+ * subscriptions on the system topic. The system key is never printed and never on a command line.
+ * Decision logic: scripts/key-vault-events-subscription.mjs (tested with a stand-in for az).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runSubscribe, settingsFrom, shouldSkip } from './key-vault-events-subscription.mjs';
+
+const env = process.env;
+const say = (line) => console.log(line);
+
+function seconds(name, fallback) {
+  const value = Number(env[name] ?? fallback);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number of seconds`);
+  return value;
+}
+
+/** Runs az (through the shell on Windows, where az is az.cmd, with arguments quoted); stdout is returned, not printed. */
+function az(args) {
+  const windows = process.platform === 'win32';
+  const run = spawnSync('az', windows ? args.map((a) => (/^[\w.,:/@=?-]+$/.test(a) ? a : `"${a}"`)) : args, {
+    encoding: 'utf8',
+    shell: windows,
+    timeout: 120_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (run.error) throw new Error(`az could not run (${run.error.code ?? run.error.message}); install the Azure CLI`);
+  if (run.status !== 0) {
+    const reason = (run.stderr || '').trim().split('\n').pop() || `exit ${run.status}`;
+    throw new Error(`az ${args.slice(0, 2).join(' ')} failed: ${reason}`);
+  }
+  return run.stdout;
+}
+
+async function main() {
+  if (shouldSkip(env)) {
+    say('key vault events: skipped (SKIP_KEY_VAULT_EVENTS=true); rotations reach the app within its cache TTL');
+    return 0;
+  }
+  const settings = settingsFrom(env);
+  const dir = mkdtempSync(join(tmpdir(), 'kv-events-'));
+  say(`key vault events: subscribing ${settings.appName} to the vault's secret events`);
+  try {
+    const result = await runSubscribe({
+      settings,
+      az,
+      writeBody: (json) => {
+        const path = join(dir, 'subscription.json');
+        writeFileSync(path, json, { mode: 0o600 });
+        return path;
+      },
+      removeBody: (path) => rmSync(path, { force: true }),
+      timeoutMs: seconds('POSTDEPLOY_CHECK_TIMEOUT_SECONDS', 300) * 1000,
+      intervalMs: seconds('POSTDEPLOY_CHECK_INTERVAL_SECONDS', 10) * 1000,
+      log: say,
+    });
+    if (result.ok) {
+      say(`key vault events: ${result.summary}`);
+      return 0;
+    }
+    console.error(`key vault events FAILED: ${result.summary}`);
+    for (const line of result.diagnosis) console.error(`  ${line}`);
+    console.error(
+      'See docs/deployment.md (Key Vault events). The app works without the subscription (rotations then reach it ' +
+        'within SECRET_CACHE_TTL_SECONDS); set SKIP_KEY_VAULT_EVENTS=true to deploy without it.',
+    );
+    return 1;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(`key vault events FAILED: ${error.message}`);
+    process.exit(1);
+  },
+);
