@@ -158,7 +158,7 @@ test('azdRemoteBuild and azdZipFiles follow azd (guards the package emulation)',
 // Build the package the way azd does, in a copy of the project
 // ---------------------------------------------------------------------------------------------
 
-const REGISTERED = ['ping', 'getSecret', 'configCheck'];
+const REGISTERED = ['ping', 'getSecret', 'configCheck', 'secretEvents'];
 /** Never in the package: the copy's local.settings.json carries it. */
 const PLANTED = `planted-local-setting-${process.pid}-${Date.now()}`;
 /** Working-tree entries a clean checkout does not have, or that azd's build does not read. */
@@ -397,7 +397,7 @@ describe('deployment package, built as azd builds it', () => {
     }
   });
 
-  test('the entry loads in a clean directory with only the package and registers ping, getSecret and configCheck', () => {
+  test('the entry loads in a clean directory with only the package and registers every function', () => {
     for (let dir = dirname(cleanDir); ; dir = dirname(dir)) {
       assert.ok(!existsSync(join(dir, 'node_modules')), `${dir} has a node_modules the package could fall back on`);
       if (dirname(dir) === dir) break;
@@ -416,6 +416,7 @@ describe('deployment package, built as azd builds it', () => {
       assert.equal(trigger(name)?.type, 'httpTrigger');
       assert.equal(trigger(name)?.authLevel, 'function', `${name} needs a function key`);
     }
+    assert.equal(trigger('secretEvents')?.type, 'eventGridTrigger');
     assert.equal(run.programmingModel, '@azure/functions');
     assert.deepEqual(run.network, [], 'no network use while loading');
 

@@ -252,3 +252,14 @@ test('an invocation never throws, whatever arrives (Event Grid would only retry 
   }
   await assertNoValueLogged();
 });
+
+test('a new version supersedes an expiry notice about the old one', async () => {
+  const v1 = 'a'.repeat(32);
+  const v2 = 'b'.repeat(32);
+  await deliver(
+    event('EventGridSchema', SECRET_NEAR_EXPIRY, 'db-password', v1, VAULT, Math.floor(Date.now() / 1000) + 86_400),
+  );
+  assert.equal(keyVault().expiryEvents().length, 1);
+  await deliver(event('EventGridSchema', SECRET_NEW_VERSION_CREATED, 'db-password', v2));
+  assert.deepEqual(keyVault().expiryEvents(), []);
+});

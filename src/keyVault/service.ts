@@ -156,6 +156,8 @@ export class KeyVaultService {
    */
   secretRotated(vaultUrl: string, name: string): boolean {
     const ref = { vaultUrl, name };
+    // A new version supersedes an expiry notice about the old one.
+    this.expiryNotices.delete(`${vaultUrl}|${name.toLowerCase()}`);
     if (this.loaded === undefined || !this.loaded.cache.has(ref)) return false;
     this.loaded.cache.delete(ref);
     void this.read(ref).catch(() => undefined);
