@@ -1,7 +1,7 @@
 /**
  * The three handlers, called directly in @azure/functions test mode, on the real service and cache policy with
  * the Key Vault call replaced at its seam by an in-memory function (see support/fakeFetch.ts). The same contract
- * against a real Key Vault API (Lowkey Vault) is in integration.lowkey.test.ts.
+ * against a real Key Vault API (an emulator) is in integration.emulator.test.ts.
  */
 import assert from 'node:assert/strict';
 import { beforeEach, test } from 'node:test';
