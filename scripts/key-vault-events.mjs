@@ -13,7 +13,7 @@
  * subscriptions on the system topic. The system key is never printed and never on a command line.
  * Decision logic: scripts/key-vault-events-subscription.mjs (tested with a stand-in for az).
  */
-import { spawnSync } from 'node:child_process';
+import { az, seconds } from './az-cli.mjs';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,29 +21,6 @@ import { runSubscribe, settingsFrom, shouldSkip } from './key-vault-events-subsc
 
 const env = process.env;
 const say = (line) => console.log(line);
-
-function seconds(name, fallback) {
-  const value = Number(env[name] ?? fallback);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number of seconds`);
-  return value;
-}
-
-/** Runs az (through the shell on Windows, where az is az.cmd, with arguments quoted); stdout is returned, not printed. */
-function az(args) {
-  const windows = process.platform === 'win32';
-  const run = spawnSync('az', windows ? args.map((a) => (/^[\w.,:/@=?-]+$/.test(a) ? a : `"${a}"`)) : args, {
-    encoding: 'utf8',
-    shell: windows,
-    timeout: 120_000,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (run.error) throw new Error(`az could not run (${run.error.code ?? run.error.message}); install the Azure CLI`);
-  if (run.status !== 0) {
-    const reason = (run.stderr || '').trim().split('\n').pop() || `exit ${run.status}`;
-    throw new Error(`az ${args.slice(0, 2).join(' ')} failed: ${reason}`);
-  }
-  return run.stdout;
-}
 
 async function main() {
   if (shouldSkip(env)) {
@@ -63,8 +40,8 @@ async function main() {
         return path;
       },
       removeBody: (path) => rmSync(path, { force: true }),
-      timeoutMs: seconds('POSTDEPLOY_CHECK_TIMEOUT_SECONDS', 300) * 1000,
-      intervalMs: seconds('POSTDEPLOY_CHECK_INTERVAL_SECONDS', 10) * 1000,
+      timeoutMs: seconds(env, 'POSTDEPLOY_CHECK_TIMEOUT_SECONDS', 300) * 1000,
+      intervalMs: seconds(env, 'POSTDEPLOY_CHECK_INTERVAL_SECONDS', 10) * 1000,
       log: say,
     });
     if (result.ok) {

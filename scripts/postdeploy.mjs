@@ -12,33 +12,14 @@
  * Needs the Azure CLI signed in (`az login`) to read the function key; the key is never printed.
  * Decision logic: scripts/postdeploy-gate.mjs (unit-tested against a local stub).
  */
-import { spawnSync } from 'node:child_process';
+import { az as azCli, seconds } from './az-cli.mjs';
 import { endpointsFrom, runGate, shouldSkip } from './postdeploy-gate.mjs';
 
 const env = process.env;
 const say = (line) => console.log(line);
 
-function seconds(name, fallback) {
-  const value = Number(env[name] ?? fallback);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number of seconds`);
-  return value;
-}
-
-/** Runs az without a shell where possible; stdout (which holds the key) is returned, never printed. */
 function az(args) {
-  const windows = process.platform === 'win32';
-  const run = spawnSync('az', args, {
-    encoding: 'utf8',
-    shell: windows, // az is az.cmd on Windows; the arguments here are names and flags only
-    timeout: 60_000,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (run.error) throw new Error(`az could not run (${run.error.code ?? run.error.message}); install the Azure CLI`);
-  if (run.status !== 0) {
-    const reason = (run.stderr || '').trim().split('\n').pop() || `exit ${run.status}`;
-    throw new Error(`az ${args.slice(0, 3).join(' ')} failed: ${reason}`);
-  }
-  return run.stdout.trim();
+  return azCli(args, { timeoutMs: 60_000 }).trim();
 }
 
 /** The configCheck function's default key, else the host's default function key. */
@@ -87,14 +68,14 @@ async function main() {
     return 0;
   }
   const { pingUrl, configCheckUrl } = endpointsFrom(env);
-  const timeoutSeconds = seconds('POSTDEPLOY_CHECK_TIMEOUT_SECONDS', 300);
+  const timeoutSeconds = seconds(env, 'POSTDEPLOY_CHECK_TIMEOUT_SECONDS', 300);
   say(`postdeploy check: ${pingUrl}, then ${configCheckUrl} with a function key (up to ${timeoutSeconds} s)`);
   const result = await runGate({
     pingUrl,
     configCheckUrl,
     getKey: functionKey,
     timeoutMs: timeoutSeconds * 1000,
-    intervalMs: seconds('POSTDEPLOY_CHECK_INTERVAL_SECONDS', 10) * 1000,
+    intervalMs: seconds(env, 'POSTDEPLOY_CHECK_INTERVAL_SECONDS', 10) * 1000,
     log: say,
   });
   if (result.ok) {

@@ -42,7 +42,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: plan.outputs.id
     httpsOnly: true
     keyVaultReferenceIdentity: useUserAssigned ? userAssignedIdentityId : 'SystemAssigned'
-    // No siteConfig.ftpsState: Flex Consumption rejects it (BadRequest, ExtendedCode 51021, "The following site
+    // No FTPS-state property in siteConfig: Flex Consumption rejects it (BadRequest, ExtendedCode 51021, "The following site
     // configuration property (Site.SiteConfig.FtpsState) for Flex Consumption sites is invalid"), the same check that
     // rejects LinuxFxVersion (Azure/terraform-azurerm-avm-res-web-site#283). Microsoft's Flex samples set no FTP state
     // (Azure-Samples/azure-functions-flex-consumption-samples IaC/bicep/core/host/function.bicep). FTP and SCM basic
