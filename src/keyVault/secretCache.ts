@@ -252,14 +252,15 @@ export class SecretCache {
     }
   }
 
+  /** How long a failure is remembered: 404s for the negative TTL, refusals for the failure TTL, others not (0). */
+  private rememberFor(failure: KeyVaultFailure): number {
+    if (failure.kind === 'secret-not-found' || failure.kind === 'version-not-found') return this.policy.negativeTtlMs;
+    return REFUSALS.has(failure.kind) ? this.policy.failureTtlMs : 0;
+  }
+
   /** A 404 or a refusal, remembered for its (short) TTL; undefined for failures that are not remembered. */
   private remember(failure: KeyVaultFailure, setTtl: (ttlMs: number) => void): FailureEntry | undefined {
-    const ttl =
-      failure.kind === 'secret-not-found' || failure.kind === 'version-not-found'
-        ? this.policy.negativeTtlMs
-        : REFUSALS.has(failure.kind)
-          ? this.policy.failureTtlMs
-          : 0;
+    const ttl = this.rememberFor(failure);
     if (ttl <= 0) return undefined;
     setTtl(ttl);
     return { kind: 'failure', failure, at: this.clock.now() };
@@ -278,12 +279,13 @@ export class SecretCache {
       record = await this.loadSecret(ref);
     } catch (error) {
       const failure = asFailure(error);
-      const remembered = this.remember(failure, () => undefined);
+      let ttl = 0;
+      const remembered = this.remember(failure, (ms) => (ttl = ms));
       if (remembered) {
         // 404 (deleted), 401/403 (access revoked), disabled, identity refused: the value is dropped (a rejected
         // fetch deletes the key) and the failure remembered briefly in `cold`, so a revoked secret is never served
         // again and the refusal does not turn into one Key Vault call per request.
-        this.cold.set(key, remembered, { ttl: this.remembranceTtl(failure) });
+        this.cold.set(key, remembered, { ttl });
         throw failure;
       }
       if (isTransient(failure.kind) && previous !== undefined && this.withinMaxStale(previous)) {
@@ -318,12 +320,6 @@ export class SecretCache {
     const entry = this.fresh(ref, record);
     setTtl(entry.softTtlMs);
     return entry;
-  }
-
-  private remembranceTtl(failure: KeyVaultFailure): number {
-    return failure.kind === 'secret-not-found' || failure.kind === 'version-not-found'
-      ? this.policy.negativeTtlMs
-      : this.policy.failureTtlMs;
   }
 
   /**
