@@ -325,6 +325,18 @@ describe('the two profile examples', () => {
       'the placeholder is not a vault',
     );
   });
+
+  test("README's Local development section explains every setting of both examples", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const start = readme.indexOf('\n## Local development');
+    assert.ok(start > 0, 'README has a Local development section');
+    const end = readme.indexOf('\n## ', start + 1);
+    const section = readme.slice(start, end < 0 ? undefined : end);
+    for (const name of new Set([...Object.keys(example('emulator')), ...Object.keys(example('azure'))])) {
+      assert.match(section, new RegExp(`\\n\\| \`${name}\` +\\|`), `${name} has a row in the profiles table`);
+    }
+    assert.ok(!existsSync(join(ROOT, 'local.settings.json.example')), 'two profiles, not a third example');
+  });
 });
 
 /** Run node with `args`, without blocking this process (whose servers the child may call). */
