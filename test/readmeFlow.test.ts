@@ -189,7 +189,7 @@ describe('README local flow (emulator profile) against the Key Vault emulator', 
           assert.ok(reference, 'CONFIG_CHECK_SETTINGS from local.settings.json is reported');
           assert.ok(!['missing', 'empty', 'invalid-reference'].includes(reference.state), reference.state);
           assert.equal(JSON.stringify(report).includes(value), false, 'the config check never carries a value');
-          // func start leaves the reference unresolved; the app resolves it itself.
+          // What func start leaves a reference (Core Tools' own attempt fails against the emulator), the app resolves.
           assert.equal(await resolveSetting('DEMO_SECRET_REFERENCE'), value);
         });
 
