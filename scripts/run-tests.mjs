@@ -100,10 +100,10 @@ if (trusted.length > 0) {
 }
 if (emulator) {
   const { kind, description, vaultUrl, identityEndpoint, identityHeader, tokenAuthority, apiVersion } = emulator;
-  const { validatesTokens, principalId, vaultControlUrl, identityAdminUrl } = emulator;
+  const { validatesTokens, principalId, vaultControlUrl, identityAdminUrl, caFile } = emulator;
   env.KEY_VAULT_EMULATOR_FACTS = JSON.stringify({
     ...{ kind, description, vaultUrl, identityEndpoint, identityHeader, tokenAuthority, apiVersion },
-    ...{ validatesTokens, principalId, vaultControlUrl, identityAdminUrl },
+    ...{ validatesTokens, principalId, vaultControlUrl, identityAdminUrl, caFile },
   });
 }
 

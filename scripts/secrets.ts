@@ -1,7 +1,9 @@
 /**
  * `npm run secrets -- <command>`: a small secrets CLI for developers, through the app's own credential and client
  * code (the Key Vault module's public face) and configuration (KEY_VAULT_URL etc. from the environment, else
- * local.settings.json, parsed by src/config.ts like the app's own).
+ * local.settings.json in the current directory, which `npm run` sets to the project root; parsed by src/config.ts like
+ * the app's own). It first prints (to stderr) which local profile is in use, and combines NODE_EXTRA_CA_CERTS from
+ * the environment and from local.settings.json (scripts/local-settings.mjs).
  *
  * Scripts rule: TypeScript scripts (bench.ts, secrets.ts) import app code and are compiled with it by `npm run
  * build` into dist/scripts/; .mjs scripts (test runner, emulator harness, bundler, start) run from source and
@@ -13,8 +15,9 @@
  *   delete <name>                               soft-delete
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseConfig } from '../src/config.js';
 import {
   classifyError,
@@ -23,30 +26,54 @@ import {
   referenceStatusWord,
   sdkSecretClient,
 } from '../src/keyVault/index.js';
+import type * as LocalSettingsModule from './local-settings.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const USAGE = `usage: npm run secrets -- set <name> <value>|--stdin | get <name> [--version <v>] [--show] | list | delete <name>`;
 
 class UsageError extends Error {}
 
-/** Settings from local.settings.json "Values" fill in what the environment does not set. */
-function localSettings(): Record<string, string> {
-  const path = resolve(ROOT, 'local.settings.json');
-  if (!existsSync(path)) return {};
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { Values?: Record<string, string> };
-  return parsed.Values ?? {};
+// Plain JavaScript shared with start.mjs, run from source (this file runs from dist/scripts/).
+const local = (await import(
+  pathToFileURL(join(ROOT, 'scripts', 'local-settings.mjs')).href
+)) as typeof LocalSettingsModule;
+
+// local.settings.json of the project directory, where `npm run` starts scripts (and `func start` reads it from).
+const settings = local.readLocalSettings(process.cwd());
+if (settings.error) {
+  console.error(settings.error);
+  process.exit(2);
 }
+// As under func start: a setting already defined in the environment wins over local.settings.json.
+const env = local.effectiveSettings(settings.values, process.env);
 
-const env: Record<string, string | undefined> = { ...localSettings(), ...process.env };
+if (!process.env[local.CA_CHILD_MARKER]) {
+  const report = local.profileReport({ exists: settings.exists, values: settings.values, env: process.env });
+  for (const line of [report.line, ...report.warnings]) console.error(line);
 
-// NODE_EXTRA_CA_CERTS is read only at process start: re-run once with it when local.settings.json sets it.
-if (env.NODE_EXTRA_CA_CERTS && !process.env.NODE_EXTRA_CA_CERTS) {
-  const certs = resolve(ROOT, env.NODE_EXTRA_CA_CERTS);
-  const child = spawnSync(process.execPath, process.argv.slice(1), {
-    stdio: 'inherit',
-    env: { ...(env as Record<string, string>), NODE_EXTRA_CA_CERTS: certs },
+  // NODE_EXTRA_CA_CERTS is read only at process start, and names one file: when local.settings.json names one this
+  // process did not start with (the emulator's certificate), run the command in a child process whose
+  // NODE_EXTRA_CA_CERTS holds both that one and the one from the environment, if any. Verification stays on.
+  const ca = local.planExtraCaCerts({
+    envValue: process.env.NODE_EXTRA_CA_CERTS,
+    settingsValue: settings.values.NODE_EXTRA_CA_CERTS,
+    cwd: process.cwd(),
+    settingsDir: process.cwd(),
   });
-  process.exit(child.status ?? 1);
+  for (const line of local.missingCaLines(ca.missing)) console.error(line);
+  if (ca.restart) {
+    const bundle = local.writeCaBundle(ca.files);
+    try {
+      const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+        stdio: 'inherit',
+        env: { ...(env as Record<string, string>), NODE_EXTRA_CA_CERTS: bundle.file, [local.CA_CHILD_MARKER]: '1' },
+      });
+      process.exitCode = child.status ?? 1;
+    } finally {
+      if (bundle.dir) rmSync(bundle.dir, { recursive: true, force: true });
+    }
+    process.exit();
+  }
 }
 // @azure/identity reads IDENTITY_ENDPOINT and friends from process.env itself.
 Object.assign(process.env, env);
@@ -79,7 +106,10 @@ async function main(args: string[]): Promise<void> {
   if (command !== 'list') checkName(rest[0]);
   const config = parseConfig(env);
   const vaultUrl = config.vaultUrl;
-  if (!vaultUrl) throw new UsageError('KEY_VAULT_URL is not set (environment or local.settings.json).');
+  if (!vaultUrl) {
+    const problem = config.problems.find((p) => p.setting === 'KEY_VAULT_URL' || p.setting === 'KEY_VAULT_URI');
+    throw new UsageError(problem?.message ?? 'KEY_VAULT_URL is not set (environment or local.settings.json).');
+  }
   const client = await sdkSecretClient(config);
 
   switch (command) {

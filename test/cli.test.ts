@@ -1,8 +1,11 @@
 /** The secrets CLI (scripts/secrets.ts): input checks offline; set/get/list/delete against the Key Vault emulator. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault } from '../src/keyVault/index.js';
@@ -10,9 +13,13 @@ import { body, capturingContext, get } from './support/handlers.js';
 import { skipUnlessEmulator, uniqueName, useEmulatorIdentity, vaultSettings } from './support/emulator.js';
 
 const CLI = fileURLToPath(new URL('../scripts/secrets.js', import.meta.url));
+// The CLI reads local.settings.json from its working directory: an empty one, so a developer's file stays out.
+const CWD = mkdtempSync(join(tmpdir(), 'cli-test-'));
+after(() => rmSync(CWD, { recursive: true, force: true }));
 
 function cli(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [CLI, ...args], {
+    cwd: CWD,
     encoding: 'utf8',
     // A throw-away cwd-independent run: settings only from the environment given here.
     env: { ...process.env, KEY_VAULT_URL: 'https://127.0.0.1:9/', ...env },
@@ -33,7 +40,8 @@ test('bad names and unknown commands are rejected (exit 2) before any Key Vault 
 test('an unreachable vault is a clear error (exit 1), not a stack trace', () => {
   const r = cli(['get', 'some-name'], { KEY_VAULT_TIMEOUT_MS: '2000' });
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /^unreachable \(FetchTimedOut\): Key Vault could not be reached/);
+  // After the one "Local profile: ..." line.
+  assert.match(r.stderr, /^unreachable \(FetchTimedOut\): Key Vault could not be reached/m);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
 

@@ -96,12 +96,14 @@ export function stopEmulator(dir, facts) {
 }
 
 /**
- * The app settings that point the app (and @azure/identity) at the emulator: the vault, its managed-identity
- * endpoint and every other identity endpoint on loopback. NODE_EXTRA_CA_CERTS only when the file exists (Node warns
+ * The app settings that point the app (and @azure/identity) at the emulator: the emulator profile
+ * (local.settings.emulator.json.example names the same settings), the vault, its managed-identity endpoint and every
+ * other identity endpoint on loopback. NODE_EXTRA_CA_CERTS only when the file exists (Node warns
  * "Ignoring extra certs" otherwise).
  */
 export function appEnvFor(facts) {
   return {
+    LOCAL_PROFILE: 'emulator',
     KEY_VAULT_URL: facts.vaultUrl,
     KEY_VAULT_API_VERSION: facts.apiVersion,
     KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',

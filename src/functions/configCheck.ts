@@ -28,7 +28,8 @@ export type SettingState =
   /** A reference to a vault host the app does not trust with its token: not contacted. */
   | 'untrusted-reference'
   /**
-   * Locally only: a Key Vault reference the host left as it is (it never resolves them outside Azure) and that the
+   * Locally only: a Key Vault reference the host left as it is (Core Tools try with the developer's own sign-in and
+   * leave the literal when that fails; the platform's resolution exists only in Azure) and that the
    * app resolves itself with resolveSetting(). Healthy.
    */
   | 'resolved-by-app';
@@ -155,7 +156,8 @@ async function settingReport(service: KeyVaultService, name: string): Promise<Pa
       if (resolution.kind === 'resolved' && !service.config.inAzure) {
         return report(
           'resolved-by-app',
-          `Locally the host never resolves Key Vault references; the app reads ${target} itself (resolveSetting), ` +
+          `Locally the host left this Key Vault reference unresolved (Core Tools only try with your own sign-in); ` +
+            `the app reads ${target} itself (resolveSetting), ` +
             'so code that uses resolveSetting() sees the value. In Azure the platform resolves it.',
         );
       }

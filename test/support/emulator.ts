@@ -22,6 +22,8 @@ export interface Emulator {
   validatesTokens: boolean;
   /** The principal (oid, else sub) the vault sees for the managed identity, where the emulator has one. */
   principalId?: string;
+  /** The emulator's own certificate (PEM), the file `npm run vault:start` writes to .emulators/vault/ca.pem. */
+  caFile?: string;
 }
 
 function load(): Emulator | undefined {
