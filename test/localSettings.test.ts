@@ -5,7 +5,7 @@
  * already set NODE_EXTRA_CA_CERTS). Offline: the vault is a loopback HTTPS fixture with a throw-away certificate.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
   chmodSync,
@@ -18,8 +18,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -28,6 +26,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseConfig } from '../src/config.js';
 import type * as LocalSettingsModule from '../scripts/local-settings.mjs';
 import { FaultProxy, fixtureTls } from './support/faultProxy.js';
+import { runNode } from './support/runNode.js';
+import { TokenEndpoint } from './support/tokenEndpoint.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const local = (await import(
@@ -339,43 +339,6 @@ describe('the two profile examples', () => {
   });
 });
 
-/** Run node with `args`, without blocking this process (whose servers the child may call). */
-function run(args: string[], options: { cwd: string; env: Record<string, string> }) {
-  return new Promise<{ status: number | null; stdout: string; stderr: string }>((done, fail) => {
-    const child = spawn(process.execPath, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', fail);
-    child.on('close', (status) => done({ status, stdout, stderr }));
-  });
-}
-
-/** An App Service-style managed-identity endpoint on loopback that issues a token to anyone. */
-async function tokenEndpoint(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
-  let requests = 0;
-  const server: Server = createServer((req, res) => {
-    requests += 1;
-    const resource = new URL(req.url ?? '/', 'http://x').searchParams.get('resource') ?? '';
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        access_token: `token-for-${resource}`,
-        expires_on: String(Math.floor(Date.now() / 1000) + 3600),
-        resource,
-        token_type: 'Bearer',
-      }),
-    );
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/msi/token`,
-    requests: () => requests,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
-
 const tls = fixtureTls();
 describe(
   'npm run secrets with NODE_EXTRA_CA_CERTS already set in the shell',
@@ -384,7 +347,7 @@ describe(
     const NAME = 'demo-fixture';
     const VERSION = '0123456789abcdef0123456789abcdef';
     let vault: FaultProxy;
-    let tokens: Awaited<ReturnType<typeof tokenEndpoint>>;
+    let tokens: TokenEndpoint;
     let dir: string;
 
     function settings(withCa: boolean): Record<string, string> {
@@ -405,7 +368,7 @@ describe(
 
     before(async () => {
       vault = await FaultProxy.start('https://127.0.0.1:9', tls);
-      tokens = await tokenEndpoint();
+      tokens = await TokenEndpoint.start();
       dir = project(undefined);
       mkdirSync(join(dir, 'certs'));
       copyFileSync(process.env.TEST_PROXY_CERT!, join(dir, 'certs', 'vault-ca.pem'));
@@ -429,7 +392,7 @@ describe(
         }),
       };
       // Asynchronously: the fixtures answer from this process.
-      return run([CLI, 'get', NAME], { cwd: dir, env: cleanEnv(env) });
+      return runNode([CLI, 'get', NAME], { cwd: dir, env: cleanEnv(env) });
     }
 
     const bundlesLeft = () => readdirSync(tmpdir()).filter((f) => f.startsWith('local-settings-ca-')).length;
@@ -448,7 +411,7 @@ describe(
       assert.match(r.stdout, new RegExp(`^${NAME} version ${VERSION} `, 'm'));
       assert.doesNotMatch(r.stderr, /certificate/i);
       assert.ok(vault.tokens.length >= 1, 'the read carried a token from the identity endpoint');
-      assert.ok(tokens.requests() >= 1);
+      assert.ok(tokens.requests >= 1);
       assert.equal(bundlesLeft(), before, 'the combined certificate file is removed afterwards');
     });
 

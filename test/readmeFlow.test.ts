@@ -7,7 +7,6 @@
  * either way). The emulator's start and stop are the harness's (scripts/run-tests.mjs). Skipped without an emulator.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import * as getSecretModule from '../src/functions/getSecret.js';
 import { configureKeyVault, resolveSetting } from '../src/keyVault/index.js';
 import { emulator, skipUnlessEmulator, uniqueName } from './support/emulator.js';
 import { body, capturingContext, get } from './support/handlers.js';
+import { runNode } from './support/runNode.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'scripts', 'secrets.js');
@@ -52,15 +52,7 @@ function shell(extra: Record<string, string>): Record<string, string> {
 
 /** `npm run secrets -- <args>` in `dir` (what npm runs after the build, with the project as working directory). */
 function secrets(dir: string, env: Record<string, string>, args: string[]) {
-  return new Promise<{ status: number | null; stdout: string; stderr: string }>((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', fail);
-    child.on('close', (status) => done({ status, stdout, stderr }));
-  });
+  return runNode([CLI, ...args], { cwd: dir, env });
 }
 
 /**

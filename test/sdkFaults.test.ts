@@ -5,8 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { parseConfig } from '../src/config.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
@@ -14,50 +12,12 @@ import * as getSecretModule from '../src/functions/getSecret.js';
 import { configureKeyVault } from '../src/keyVault/index.js';
 import { FaultProxy, fixtureTls } from './support/faultProxy.js';
 import { body, capturingContext, get, header } from './support/handlers.js';
+import { TokenEndpoint } from './support/tokenEndpoint.js';
 
 const skip = fixtureTls() ? false : 'no TLS material for the HTTPS fixture (openssl missing)';
 const NOT_FOUND = JSON.stringify({
   error: { code: 'SecretNotFound', message: 'A secret with (name/id) x was not found.' },
 });
-
-/** An App Service-style token endpoint: `hang` leaves requests unanswered, otherwise it issues a token. */
-class TokenEndpoint {
-  hang = false;
-  requests = 0;
-  private readonly sockets = new Set<Socket>();
-  private server!: Server;
-
-  async start(): Promise<void> {
-    this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
-      this.requests += 1;
-      if (this.hang) return; // accepted, never answered
-      const resource = new URL(req.url ?? '/', 'http://x').searchParams.get('resource') ?? '';
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          access_token: `token-for-${resource}`,
-          expires_on: String(Math.floor(Date.now() / 1000) + 3600),
-          resource,
-          token_type: 'Bearer',
-        }),
-      );
-    });
-    this.server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}/msi/token`;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-}
 
 let vault: FaultProxy;
 let tokens: TokenEndpoint;
@@ -66,8 +26,7 @@ const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDE
 before(async () => {
   if (skip) return;
   vault = await FaultProxy.start('https://127.0.0.1:9', fixtureTls());
-  tokens = new TokenEndpoint();
-  await tokens.start();
+  tokens = await TokenEndpoint.start();
   // ManagedIdentityCredential reads the endpoint from the process environment itself.
   process.env.IDENTITY_ENDPOINT = tokens.url;
   process.env.IDENTITY_HEADER = 'fixture';

@@ -1,0 +1,46 @@
+/**
+ * An App Service-style managed-identity endpoint on loopback for tests: it issues a token to anyone, or, with
+ * `hang`, accepts requests and never answers.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+export class TokenEndpoint {
+  hang = false;
+  requests = 0;
+  private readonly sockets = new Set<Socket>();
+  private server!: Server;
+
+  static async start(): Promise<TokenEndpoint> {
+    const endpoint = new TokenEndpoint();
+    endpoint.server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      endpoint.requests += 1;
+      if (endpoint.hang) return; // accepted, never answered
+      const resource = new URL(req.url ?? '/', 'http://x').searchParams.get('resource') ?? '';
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          access_token: `token-for-${resource}`,
+          expires_on: String(Math.floor(Date.now() / 1000) + 3600),
+          resource,
+          token_type: 'Bearer',
+        }),
+      );
+    });
+    endpoint.server.on('connection', (s: Socket) => {
+      endpoint.sockets.add(s);
+      s.on('close', () => endpoint.sockets.delete(s));
+    });
+    await new Promise<void>((r) => endpoint.server.listen(0, '127.0.0.1', r));
+    return endpoint;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}/msi/token`;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
