@@ -1,6 +1,7 @@
 import { app, type EventGridFunctionOptions, type InvocationContext } from '@azure/functions';
 import { parseKeyVaultEvent, type SecretEvent } from '../events/keyVaultEvents.js';
 import { keyVault } from '../keyVault/index.js';
+import { recordRotationEvent } from '../ledger/index.js';
 
 function describe(event: SecretEvent): string {
   return `secret "${event.name}" in ${new URL(event.vaultUrl).host}${event.version ? ` (version ${event.version})` : ''}`;
@@ -28,6 +29,8 @@ export function secretEvents(input: unknown, context: InvocationContext): void {
   const { event } = parsed;
   switch (event.kind) {
     case 'new-version': {
+      // The other instances learn of it from the rotation ledger (when configured), within a poll interval.
+      recordRotationEvent(event.vaultUrl, event.name, event.version);
       const cachedHere = service.secretRotated(event.vaultUrl, event.name);
       context.log(
         cachedHere

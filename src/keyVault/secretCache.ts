@@ -40,6 +40,8 @@ interface ValueEntry {
   expiresAt: number;
   /** lru-cache TTL of this entry: the jittered refresh-ahead point (or the stale retry interval). */
   softTtlMs: number;
+  /** The TTL this value was given (the cache's TTL when Key Vault returned it). */
+  ttlMs: number;
   /** Set while Key Vault is failing transiently and this last-known-good value is being served. */
   staleBecause?: FailureKind;
 }
@@ -92,6 +94,10 @@ export class SecretCache {
   private misses = 0;
   private staleServes = 0;
   private refreshesLimited = 0;
+  /** The TTL given to values from now on: SECRET_CACHE_TTL_SECONDS, or the backstop TTL while the ledger is healthy. */
+  private ttlMs: number;
+  /** Keys whose refresh is at Key Vault right now (left alone by `setTtl`). */
+  private readonly refreshing = new Set<string>();
 
   constructor(
     private readonly loadSecret: SecretLoad,
@@ -100,6 +106,7 @@ export class SecretCache {
     private readonly clock: Clock = performance,
     private readonly random: () => number = Math.random,
   ) {
+    this.ttlMs = policy.ttlMs;
     const common = {
       max: policy.maxEntries,
       perf: clock,
@@ -221,6 +228,33 @@ export class SecretCache {
     this.cold.clear();
   }
 
+  /**
+   * Change the TTL given to values from now on. Lowering it also brings every value held under a longer TTL into
+   * line, as if Key Vault had returned it now: its refresh ahead falls at the usual jittered point of the new TTL
+   * from now, and it expires at most that TTL from now. So when the rotation ledger is lost, the fleet refreshes as
+   * it would without one, spread over the normal TTL instead of all at once.
+   */
+  setTtl(ttlMs: number): void {
+    const lowered = ttlMs < this.ttlMs;
+    this.ttlMs = ttlMs;
+    if (!lowered) return;
+    const now = this.clock.now();
+    for (const [key, entry] of [...this.values.entries()]) {
+      if (this.refreshing.has(key) || entry.ttlMs <= ttlMs || entry.staleBecause !== undefined) continue;
+      const softTtlMs = this.refreshAfter(ttlMs);
+      this.values.set(
+        key,
+        { ...entry, ttlMs, softTtlMs, expiresAt: Math.min(entry.expiresAt, now + ttlMs) },
+        { ttl: softTtlMs },
+      );
+    }
+  }
+
+  /** The version of the latest value held for this secret, or undefined. */
+  heldVersion(ref: SecretReference): string | null | undefined {
+    return this.values.peek(cacheKey(ref), { allowStale: true })?.record.version;
+  }
+
   /** Whether Key Vault answered for this name (a value or a remembered failure) less than `ms` ago. */
   private answeredWithin(key: string, ms: number): boolean {
     const known = this.values.peek(key, { allowStale: true }) ?? this.cold.peek(key);
@@ -275,6 +309,7 @@ export class SecretCache {
   ): Promise<ValueEntry> {
     const what = `secret "${ref.name}"${ref.version ? ` version ${ref.version}` : ''} in ${ref.vaultUrl}`;
     let record: SecretRecord;
+    this.refreshing.add(key);
     try {
       record = await this.loadSecret(ref);
     } catch (error) {
@@ -290,7 +325,7 @@ export class SecretCache {
       }
       if (isTransient(failure.kind) && previous !== undefined && this.withinMaxStale(previous)) {
         const now = this.clock.now();
-        const retryMs = Math.min(STALE_RETRY_MS, this.policy.ttlMs || STALE_RETRY_MS);
+        const retryMs = Math.min(STALE_RETRY_MS, previous.ttlMs || STALE_RETRY_MS);
         setTtl(retryMs);
         if (now < previous.expiresAt) {
           // A refresh ahead failed while the value is still within its TTL: keep serving it and retry.
@@ -302,7 +337,7 @@ export class SecretCache {
               `recovers (at most ${Math.round(this.policy.maxStaleMs / 1000)} s past its TTL).`,
           );
         }
-        const staleUntil = previous.fetchedAt + this.policy.ttlMs + this.policy.maxStaleMs;
+        const staleUntil = previous.fetchedAt + previous.ttlMs + this.policy.maxStaleMs;
         return {
           ...previous,
           staleBecause: failure.kind,
@@ -312,6 +347,8 @@ export class SecretCache {
       }
       // Nothing good to fall back on: rejecting makes lru-cache delete the key.
       throw failure;
+    } finally {
+      this.refreshing.delete(key);
     }
 
     if (previous?.staleBecause !== undefined) {
@@ -328,21 +365,26 @@ export class SecretCache {
    */
   private fresh(ref: SecretReference, record: SecretRecord): ValueEntry {
     const now = this.clock.now();
-    const ttl = this.policy.ttlMs;
-    // Soft TTL (lru-cache's) triggers refresh ahead at a jittered point so instances do not synchronise.
-    const refreshAfter = Math.max(1, Math.floor(ttl * (REFRESH_AHEAD_FROM + this.random() * REFRESH_AHEAD_JITTER)));
+    const ttl = this.ttlMs;
     return {
       kind: 'value',
       ref,
       record,
       fetchedAt: now,
       expiresAt: now + ttl,
-      softTtlMs: ttl === 0 ? 1 : refreshAfter,
+      softTtlMs: this.refreshAfter(ttl),
+      ttlMs: ttl,
     };
   }
 
+  /** Soft TTL (lru-cache's): refresh ahead at a jittered point of the TTL, so instances do not synchronise. */
+  private refreshAfter(ttl: number): number {
+    if (ttl === 0) return 1;
+    return Math.max(1, Math.floor(ttl * (REFRESH_AHEAD_FROM + this.random() * REFRESH_AHEAD_JITTER)));
+  }
+
   private withinMaxStale(entry: ValueEntry): boolean {
-    const softExpiry = entry.fetchedAt + this.policy.ttlMs;
+    const softExpiry = entry.fetchedAt + entry.ttlMs;
     return this.clock.now() - softExpiry <= this.policy.maxStaleMs;
   }
 }
