@@ -175,6 +175,17 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+// Rotation ledger: a container in the app's storage account, the app identity's data role on it only.
+module rotationLedger 'app/rotation-ledger.bicep' = {
+  name: 'rotation-ledger'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    appPrincipalId: appPrincipalId
+    blobName: '${functionAppName}.json'
+  }
+}
+
 // App settings are applied after the role assignments so the Key Vault reference
 // and identity-based storage connection resolve on first start.
 module apiSettings 'app/api-settings.bicep' = {
@@ -191,6 +202,7 @@ module apiSettings 'app/api-settings.bicep' = {
       SECRETS_ALLOWED: secretsAllowed
       CONFIG_CHECK_SETTINGS: configCheckSettings
       SECRET_CACHE_TTL_SECONDS: string(secretCacheTtlSeconds)
+      ROTATION_LEDGER_URL: rotationLedger.outputs.blobUrl
       DEMO_SECRET_REFERENCE: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${demoSecretName}/)'
     }
   }

@@ -703,3 +703,59 @@ test('Key Vault events: the subscription is the hook’s, for exactly the three 
   assert.equal(endpoint.searchParams.get('functionName'), registered, 'the function the app registers');
   assert.match(settings.subscriptionResourceId, /\/providers\/Microsoft\.EventGrid\/systemTopics\/evgt-kv-abc\//);
 });
+
+// ---------------------------------------------------------------------------------------------
+// Rotation ledger: one container, a data role on that container only, the blob URL as an app setting
+// ---------------------------------------------------------------------------------------------
+
+const STORAGE_BLOB_DATA_CONTRIBUTOR = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe';
+
+test('rotation ledger: Storage Blob Data Contributor for the app identity on one container, never the account', () => {
+  const containers = declared('Microsoft.Storage/storageAccounts/blobServices/containers');
+  let assignments = 0;
+  for (const file of bicepFiles) {
+    const roleVars = [
+      ...file.code.matchAll(new RegExp(`^\\s*var\\s+(\\w+)\\s*=\\s*'${STORAGE_BLOB_DATA_CONTRIBUTOR}'\\s*$`, 'gm')),
+    ].map((m) => m[1]!);
+    const usesRole = (text: string) =>
+      text.includes(STORAGE_BLOB_DATA_CONTRIBUTOR) || roleVars.some((v) => new RegExp(`\\b${v}\\b`).test(text));
+    let rest = file.code;
+    for (const block of resourceBlocks([file]).filter(
+      (b) => b.type === 'Microsoft.Authorization/roleAssignments' && !b.existing && usesRole(b.body),
+    )) {
+      assignments += 1;
+      const scope = /^\s*scope:\s*(\w+)\s*$/m.exec(block.body)?.[1];
+      const container = containers.find((c) => c.file === file && c.symbol === scope);
+      assert.ok(container, `${file.path}: ${block.symbol} must be scoped to a blob container (got ${scope ?? 'none'})`);
+      assert.match(container.body, /publicAccess:\s*'None'/, 'the ledger container is private');
+      assert.match(
+        block.body,
+        new RegExp(`name:\\s*guid\\(${scope}\\.id,`),
+        `${block.symbol}: name = guid(container.id, ...)`,
+      );
+      assert.match(block.body, /principalId:\s*appPrincipalId\b/, `${block.symbol}: granted to the app identity`);
+      assert.match(block.body, /principalType:\s*'ServicePrincipal'/);
+      rest = rest.replace(block.body, '');
+    }
+    rest = rest.replace(new RegExp(`^\\s*var\\s+\\w+\\s*=\\s*'${STORAGE_BLOB_DATA_CONTRIBUTOR}'\\s*$`, 'gm'), '');
+    assert.ok(
+      !usesRole(rest),
+      `${file.path}: Storage Blob Data Contributor is used outside a container-scoped assignment`,
+    );
+  }
+  assert.equal(assignments, 1, 'exactly one assignment of the ledger role');
+
+  // main.bicep gives the module the identity the app uses, and the app the blob's URL from the module.
+  const use = /\bmodule\s+(\w+)\s+'app\/rotation-ledger\.bicep'\s*=\s*\{/.exec(mainBicep.code);
+  assert.ok(use, 'main.bicep uses app/rotation-ledger.bicep');
+  const body = mainBicep.code.slice(use.index, matchingClose(mainBicep.code, use.index + use[0].length - 1));
+  assert.match(body, /appPrincipalId:\s*appPrincipalId\b/, 'the same identity as the other role assignments');
+  assert.match(body, /storageAccountName:\s*storage\.outputs\.name\b/, "the app's own storage account");
+  assert.match(setting(APP_SETTINGS.ROTATION_LEDGER_URL).value, new RegExp(`^${use[1]}\\.outputs\\.blobUrl$`));
+  const module = bicepFiles.find((f) => f.path === join('infra', 'app', 'rotation-ledger.bicep'))!;
+  assert.match(
+    module.code,
+    /^output\s+blobUrl\s+string\s*=\s*'\$\{storage\.properties\.primaryEndpoints\.blob\}\$\{containerName\}\/\$\{blobName\}'\s*$/m,
+    'the URL is the container and blob the role is on',
+  );
+});
