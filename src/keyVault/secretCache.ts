@@ -73,6 +73,13 @@ export interface CacheStats {
 /** Fraction of the TTL after which a read triggers a background refresh: 0.75 plus up to 0.2 of jitter. */
 const REFRESH_AHEAD_FROM = 0.75;
 const REFRESH_AHEAD_JITTER = 0.2;
+/**
+ * Under a TTL longer than SECRET_CACHE_TTL_SECONDS (the backstop TTL while the rotation ledger is healthy, hours),
+ * the refresh falls anywhere from 0.25 to 0.95 of it: a fleet that started together (a deployment) then spreads its
+ * refreshes over most of the TTL instead of its last fifth, and stays under its share of the vault's limit.
+ */
+const BACKSTOP_REFRESH_FROM = 0.25;
+const BACKSTOP_REFRESH_JITTER = 0.7;
 /** While serving stale, how long before Key Vault is asked again (one call per key per interval). */
 const STALE_RETRY_MS = 5_000;
 
@@ -380,7 +387,11 @@ export class SecretCache {
   /** Soft TTL (lru-cache's): refresh ahead at a jittered point of the TTL, so instances do not synchronise. */
   private refreshAfter(ttl: number): number {
     if (ttl === 0) return 1;
-    return Math.max(1, Math.floor(ttl * (REFRESH_AHEAD_FROM + this.random() * REFRESH_AHEAD_JITTER)));
+    const [from, jitter] =
+      ttl > this.policy.ttlMs
+        ? [BACKSTOP_REFRESH_FROM, BACKSTOP_REFRESH_JITTER]
+        : [REFRESH_AHEAD_FROM, REFRESH_AHEAD_JITTER];
+    return Math.max(1, Math.floor(ttl * (from + this.random() * jitter)));
   }
 
   private withinMaxStale(entry: ValueEntry): boolean {
