@@ -13,7 +13,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const STATE_DIR = join(ROOT, '.emulators', 'vault');
 const port = (name, legacy, fallback) => Number(process.env[name] ?? process.env[legacy] ?? fallback);
 
-/** Seed the demo secret that local.settings.emulator.json.example allows and references, through the secrets CLI. */
+/** Seed the demo secret that local.settings.json.example allows and references, through the secrets CLI. */
 function seedDemoSecret(facts) {
   const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
   if (build.status !== 0) return console.error('Build failed; demo secret not seeded.');
