@@ -85,7 +85,7 @@ async function main() {
   console.error(`postdeploy check FAILED: ${result.summary}`);
   for (const line of result.diagnosis) console.error(`  ${line}`);
   console.error(
-    'See docs/deployment.md (Call the functions, Rotate a secret) and the README troubleshooting table; fix the cause ' +
+    'See docs/deployment.md (Call the functions, Rotate a secret) and docs/troubleshooting.md; fix the cause ' +
       'and run `azd deploy` again, or set SKIP_POSTDEPLOY_CHECK=true to deploy without this check.',
   );
   return 1;

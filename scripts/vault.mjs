@@ -66,7 +66,7 @@ if (command === 'start') {
       console.error(
         `Could not start a Key Vault emulator${error.failures ? ' (why: the [emulator] lines above)' : `: ${error.message}`}.\n` +
           'Lowkey Vault needs Java 17+ and Maven (or LOWKEY_VAULT_JAR=<jar>), or a Docker engine; the Go pair needs Go ' +
-          '(go install). See README "Testing against a Key Vault emulator".',
+          '(go install). See docs/testing.md, "The Key Vault emulators".',
       );
       process.exit(1);
     }

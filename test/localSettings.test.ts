@@ -326,12 +326,12 @@ describe('the two profile examples', () => {
     );
   });
 
-  test("README's Local development section explains every setting of both examples", () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const start = readme.indexOf('\n## Local development');
-    assert.ok(start > 0, 'README has a Local development section');
-    const end = readme.indexOf('\n## ', start + 1);
-    const section = readme.slice(start, end < 0 ? undefined : end);
+  test('docs/configuration.md explains every setting of both examples', () => {
+    const page = readFileSync(join(ROOT, 'docs', 'configuration.md'), 'utf8');
+    const start = page.indexOf('\n## Every setting of the two local profiles');
+    assert.ok(start > 0, "docs/configuration.md has a section for the profiles' settings");
+    const end = page.indexOf('\n## ', start + 1);
+    const section = page.slice(start, end < 0 ? undefined : end);
     for (const name of new Set([...Object.keys(example('emulator')), ...Object.keys(example('azure'))])) {
       assert.match(section, new RegExp(`\\n\\| \`${name}\` +\\|`), `${name} has a row in the profiles table`);
     }

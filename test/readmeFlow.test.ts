@@ -1,10 +1,11 @@
 /**
- * README "Local development", the emulator profile, as a tested path: against the Key Vault emulator the test harness
- * started (standing in for `npm run vault:start`), copy local.settings.json.example to a project's
- * local.settings.json with the harness's ports, run the secrets CLI there (set, get, list), read through the secret
- * function and the config check with the settings func start would load from that file, then delete. Twice: with
- * NODE_EXTRA_CA_CERTS unset in the shell, and set to the system CA bundle (the emulator's certificate must be trusted
- * either way). The emulator's start and stop are the harness's (scripts/run-tests.mjs). Skipped without an emulator.
+ * The emulator profile of docs/local-development.md (the README quickstart's first path) as a tested path: against
+ * the Key Vault emulator the test harness started (standing in for `npm run vault:start`), copy
+ * local.settings.json.example to a project's local.settings.json with the harness's ports, run the secrets CLI there
+ * (set, get, list), read through the secret function and the config check with the settings func start would load
+ * from that file, then delete. Twice: with NODE_EXTRA_CA_CERTS unset in the shell, and set to the system CA bundle
+ * (the emulator's certificate must be trusted either way). The emulator's start and stop are the harness's
+ * (scripts/run-tests.mjs). Skipped without an emulator.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -106,7 +107,7 @@ async function asTheHost<T>(shellEnv: Record<string, string>, values: Record<str
   }
 }
 
-describe('README local flow (emulator profile) against the Key Vault emulator', () => {
+describe('README local flow (emulator profile, docs/local-development.md) against the Key Vault emulator', () => {
   for (const variant of [
     { label: 'NODE_EXTRA_CA_CERTS unset in the shell', ca: () => undefined },
     { label: 'NODE_EXTRA_CA_CERTS set to the system CA bundle', ca: systemBundle },
