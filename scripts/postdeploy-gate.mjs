@@ -9,7 +9,7 @@
  * text that would be printed is redacted of it.
  */
 
-/** State words the config check reports per setting (src/functions/configCheck.ts). */
+/** State words the config check reports per setting (src/diagnostics/configReport.ts). */
 const SETTING_STATES = new Set(['loaded', 'missing', 'empty', 'unresolved-reference', 'invalid-reference']);
 /** States that waiting cannot fix: the setting itself is wrong. */
 const FINAL_STATES = new Set(['missing', 'empty', 'invalid-reference']);

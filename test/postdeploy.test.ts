@@ -1,6 +1,6 @@
 /**
  * The azd postdeploy gate (scripts/postdeploy-gate.mjs, scripts/postdeploy.mjs) against a stub of the two deployed
- * endpoints on 127.0.0.1: ping, and the config check (200/503 with the report src/functions/configCheck.ts produces).
+ * endpoints on 127.0.0.1: ping, and the config check (200/503 with the report src/diagnostics/configReport.ts builds).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -25,7 +25,7 @@ const TENANT = '11111111-1111-1111-1111-111111111111';
 const SECRET_VALUE = 'the-secret-value-must-never-print';
 
 // ---------------------------------------------------------------------------------------------
-// Bodies shaped like src/functions/configCheck.ts
+// Bodies shaped like the config check's (src/diagnostics/configReport.ts)
 // ---------------------------------------------------------------------------------------------
 
 const vaultOk = {
