@@ -12,7 +12,8 @@
  * - each instance reads each secret once per READ_INTERVAL_S (60 s) at its own random phase;
  * - t = 30–35 min: a 5-minute Key Vault outage (every call fails with 503);
  * - t = 45 min: one secret gets a new version, and Event Grid delivers SecretNewVersionCreated to one instance.
- * Each instance's budget is KEY_VAULT_BUDGET_PER_10S = 400 / N (the fleet's steady share: 10% of the vault's limit).
+ * Each instance's budget is KEY_VAULT_BUDGET_PER_10S = 400 / N (the fleet's steady share: 10% of the vault's limit, as
+ * docs/configuration.md recommends).
  *
  * Three designs, same timeline, same seeds, printed side by side:
  * - today: no ledger, SECRET_CACHE_TTL_SECONDS = 300 (what the app did before the ledger, and does without one);
@@ -226,7 +227,7 @@ export async function simulate(instances: number, secrets: number, design: Desig
     // Event Grid delivers the event to one instance: what the secretEvents function does with it.
     const receiver = fleet[0]!;
     receiver.ledger?.rotationEvent(VAULT, name, hex(versions.get(name)!));
-    receiver.service.secretRotated(VAULT, name);
+    receiver.service.secretRotated(VAULT, name, hex(versions.get(name)!));
   };
 
   for (let t = 0; t < horizon; t++) {
@@ -234,8 +235,7 @@ export async function simulate(instances: number, secrets: number, design: Desig
     if (t === ROTATION_AT) rotate(t, names[0]!, true);
     if (t === LOST_EVENT_AT && names[1]) rotate(t, names[1], false);
     const long = t >= HOUR_S;
-    const due =
-      t === 0 ? everything : long ? longSchedule[t % LONG_READ_INTERVAL_S]! : schedule[t % READ_INTERVAL_S]!;
+    const due = t === 0 ? everything : long ? longSchedule[t % LONG_READ_INTERVAL_S]! : schedule[t % READ_INTERVAL_S]!;
     for (const [instance, name] of due) {
       reads += 1;
       try {

@@ -21,6 +21,7 @@ export type {
   ExpiryNotice,
   KeyVaultOptions,
   KeyVaultStats,
+  RotationOutcome,
   SettingResolution,
   VersionSeen,
 } from './service.js';

@@ -16,7 +16,7 @@
  *
  * Never a value: the ledger, logs and telemetry carry vault hosts, names, version ids and times.
  */
-import type { Clock, Logger } from '../keyVault/index.js';
+import type { Clock, Logger, RotationOutcome } from '../keyVault/index.js';
 import {
   entryKey,
   type LedgerEntry,
@@ -31,8 +31,11 @@ import { LedgerFailure, type LedgerStore } from './store.js';
 export interface LedgerTarget {
   /** Whether this instance holds any secret value (polls happen only then). */
   holdsSecrets(): boolean;
-  /** A newer version of this secret may exist: re-read it if held here. Returns whether it is held. */
-  secretRotated(vaultUrl: string, name: string, version?: string): boolean;
+  /**
+   * A newer version of this secret may exist: the Key Vault service's one entry point for that. It re-reads the
+   * secret if held here (merged and rate-limited, the last good value kept until the new one is in hand).
+   */
+  secretRotated(vaultUrl: string, name: string, version?: string): RotationOutcome;
   /** Use the backstop TTL (ledger healthy) or the normal TTL. */
   useBackstopTtl(on: boolean): void;
 }
@@ -235,7 +238,8 @@ export class RotationLedger {
       }
       this.acted.set(key, entry.version);
       if (this.acted.size > MAX_SEEN) this.acted.delete(this.acted.keys().next().value!);
-      if (this.options.target.secretRotated(entry.vaultUrl, entry.name, entry.version)) {
+      const outcome = this.options.target.secretRotated(entry.vaultUrl, entry.name, entry.version);
+      if (outcome === 'refreshing' || outcome === 'deferred') {
         this.options.events?.lag?.(Math.max(0, (now - entry.seenAt) / 1000));
       }
     }
