@@ -140,7 +140,15 @@ test('end to end: an event on one instance reaches another in one poll, with one
   const ledgerA = (await startRotationLedger(a, configA))!;
   ledgerA.stop(); // polled by hand below
   // Instance B: its own service and ledger on the same blob.
-  const b = new KeyVaultService({ config: configA, fetchSecret: vault.fetchSecret, log: quiet });
+  // B's cache runs on a clock the test moves: a rotation notice within SECRET_CACHE_MIN_REFRESH_SECONDS of the last
+  // read is merged into a later re-read (the Key Vault service's rate limit), so B's read is made "earlier".
+  let ms = 1_000;
+  const b = new KeyVaultService({
+    config: configA,
+    fetchSecret: vault.fetchSecret,
+    log: quiet,
+    clock: { now: () => ms },
+  });
   const ledgerB = new RotationLedger({ store: await storeFor('app.json'), target: b, pollMs: 5_000, timeoutMs: 5_000 });
   b.onVersionSeen((v, n, ver) => ledgerB.versionSeen(v, n, ver));
 
@@ -159,6 +167,7 @@ test('end to end: an event on one instance reaches another in one poll, with one
   await ledgerA.settled();
 
   const before = vault.gets();
+  ms += 6_000;
   assert.equal(await ledgerB.poll(), 'changed');
   await new Promise((r) => setImmediate(r));
   const read = await b.read({ vaultUrl: VAULT, name: 'db-password' });
