@@ -9,8 +9,8 @@ import { after, describe, test } from 'node:test';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault } from '../src/keyVault/index.js';
-import { body, capturingContext, get } from './support/handlers.js';
 import { skipUnlessEmulator, uniqueName, useEmulatorIdentity, vaultSettings } from './support/emulator.js';
+import { body, capturingContext, get } from '../src/http/testing.js';
 
 const CLI = fileURLToPath(new URL('../scripts/secrets.js', import.meta.url));
 // The CLI reads local.settings.json from its working directory: an empty one, so a developer's file stays out.

@@ -13,7 +13,6 @@ import * as getSecretModule from '../src/functions/getSecret.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault, type KeyVaultService } from '../src/keyVault/index.js';
 import { FaultProxy } from './support/faultProxy.js';
-import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
 import {
   emulator,
   identityEndpointVia,
@@ -24,6 +23,8 @@ import {
   useEmulatorIdentity,
   vaultSettings,
 } from './support/emulator.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { captureConsole } from './support/captureConsole.js';
 
 describe('faults against the Key Vault emulator', () => {
   let vaultProxy: FaultProxy;

@@ -11,7 +11,6 @@ import * as getSecretModule from '../src/functions/getSecret.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault, resolveSetting } from '../src/keyVault/index.js';
 import { FaultProxy } from './support/faultProxy.js';
-import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
 import {
   emulator,
   identityEndpointVia,
@@ -21,6 +20,8 @@ import {
   useEmulatorIdentity,
   vaultSettings,
 } from './support/emulator.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { captureConsole } from './support/captureConsole.js';
 
 describe('against the Key Vault emulator', () => {
   const name = uniqueName('db-password');

@@ -14,7 +14,7 @@ import * as getSecretModule from '../src/functions/getSecret.js';
 import { problemForFailure } from '../src/http/problems.js';
 import { configureKeyVault, KeyVaultFailure } from '../src/keyVault/index.js';
 import { FaultProxy, fixtureTls } from './support/faultProxy.js';
-import { body, capturingContext, get, header } from './support/handlers.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
 
 const skip = fixtureTls() ? false : 'no TLS material for the HTTPS fixture (openssl missing)';
 let vault: FaultProxy;

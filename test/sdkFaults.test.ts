@@ -11,8 +11,8 @@ import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { configureKeyVault } from '../src/keyVault/index.js';
 import { FaultProxy, fixtureTls } from './support/faultProxy.js';
-import { body, capturingContext, get, header } from './support/handlers.js';
 import { TokenEndpoint } from './support/tokenEndpoint.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
 
 const skip = fixtureTls() ? false : 'no TLS material for the HTTPS fixture (openssl missing)';
 const NOT_FOUND = JSON.stringify({

@@ -15,7 +15,8 @@ import * as configCheckModule from '../src/functions/configCheck.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault } from '../src/keyVault/index.js';
 import { FaultProxy, fixtureTls } from './support/faultProxy.js';
-import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { captureConsole } from './support/captureConsole.js';
 
 let closedPort = 0;
 let blackhole: Server;

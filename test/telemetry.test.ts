@@ -11,8 +11,8 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { parseConfig } from '../src/config.js';
 import { BoundedCredential } from '../src/keyVault/credential.js';
 import { configureKeyVault, readSecret } from '../src/keyVault/index.js';
-import { FakeClock, FakeVault, restError } from './support/fakeFetch.js';
-import { captureConsole } from './support/handlers.js';
+import { InMemoryVault, keyVaultError, ManualClock } from '../src/keyVault/testing.js';
+import { captureConsole } from './support/captureConsole.js';
 
 class CollectingReader extends MetricReader {
   protected onForceFlush(): Promise<void> {
@@ -56,8 +56,8 @@ function sum(rm: ResourceMetrics, name: string, where: Record<string, unknown>):
 }
 
 test('reads, calls, stale age and spans are recorded, with vault host and secret name only', async () => {
-  const vault = new FakeVault();
-  const clock = new FakeClock();
+  const vault = new InMemoryVault();
+  const clock = new ManualClock();
   vault.set('tele-a', CANARY);
   configureKeyVault({
     config: parseConfig({ KEY_VAULT_URL: 'https://tele.vault.azure.net/', SECRET_CACHE_TTL_SECONDS: '60' }),
@@ -70,7 +70,7 @@ test('reads, calls, stale age and spans are recorded, with vault host and secret
     await readSecret('tele-a'); // hit
     await assert.rejects(readSecret('tele-missing')); // refused (404)
     clock.advance(61_000);
-    vault.failWith = restError(429, 'slow down', { 'retry-after': '3' });
+    vault.failWith = keyVaultError(429, 'slow down', { 'retry-after': '3' });
     await readSecret('tele-a'); // stale, after a throttled call
   });
 
