@@ -1,5 +1,5 @@
 /**
- * `npm test` (after `npm run build`): starts a Key Vault emulator through the shared harness (scripts/emulators/),
+ * `npm test` (after scripts/compile.mjs): starts a Key Vault emulator through the shared harness (scripts/emulators/),
  * then runs every compiled test file with node's test runner in a child process whose environment trusts the
  * emulator's certificate (NODE_EXTRA_CA_CERTS is read only at process start) and points every identity endpoint at
  * loopback.

@@ -15,7 +15,7 @@ const port = (name, legacy, fallback) => Number(process.env[name] ?? process.env
 
 /** Seed the demo secret that local.settings.json.example allows and references, through the secrets CLI. */
 function seedDemoSecret(facts) {
-  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  const build = spawnSync('npm', ['run', '--silent', 'compile'], { cwd: ROOT, stdio: 'inherit' });
   if (build.status !== 0) return console.error('Build failed; demo secret not seeded.');
   const value = `demo-${randomUUID()}`;
   const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'secrets.js'), 'set', 'demo-secret', value], {

@@ -248,6 +248,62 @@ describe('the profile line', () => {
     assert.match(r.warnings[1]!, /KEY_VAULT_URL is still the example's placeholder/);
   });
 
+  test('an empty or malformed vault name is warned about, with what to run (README sed line without azd)', () => {
+    // What `sed "s/<your-vault-name>/$(azd env get-value AZURE_KEY_VAULT_NAME)/g"` writes where azd is missing.
+    const sedWithoutAzd = JSON.parse(JSON.stringify(example('azure')).replaceAll('<your-vault-name>', '')) as Record<
+      string,
+      string
+    >;
+    assert.equal(sedWithoutAzd.KEY_VAULT_URL, 'https://.vault.azure.net/');
+    const empty = local.profileReport({ exists: true, values: sedWithoutAzd, env: {} });
+    assert.equal(empty.warnings.length, 1, empty.warnings.join('\n'));
+    assert.match(empty.warnings[0]!, /^Warning: KEY_VAULT_URL has no vault name \(https:\/\/\.vault\.azure\.net\/\)/);
+    assert.match(empty.warnings[0]!, /azd env get-value AZURE_KEY_VAULT_NAME/);
+    assert.match(empty.warnings[0]!, /az keyvault list/);
+
+    const cases: [string, RegExp][] = [
+      ['https://vault.azure.net/', /has no vault name/],
+      ["https://ERROR: key 'AZURE_KEY_VAULT_NAME' not found.vault.azure.net/", /is not a URL/],
+      ['https://kv--demo.vault.azure.net/', /"kv--demo", which is not a Key Vault name/],
+      ['https://1kv.vault.azure.cn/', /"1kv", which is not a Key Vault name/],
+      ['https://kv.vault.azure.net/', /"kv", which is not a Key Vault name/],
+    ];
+    for (const [url, expected] of cases) {
+      const r = local.profileReport({ exists: true, values: { ...azure, KEY_VAULT_URL: url }, env: {} });
+      assert.equal(r.warnings.length, 1, url);
+      assert.match(r.warnings[0]!, expected, url);
+    }
+    // In the shell, or with no profile: still said, naming where it came from.
+    const shell = local.profileReport({
+      exists: false,
+      values: {},
+      env: { KEY_VAULT_URL: 'https://.vault.azure.net/' },
+    });
+    assert.match(shell.warnings[0]!, /has no vault name \(https:\/\/\.vault\.azure\.net\/\) in the environment/);
+    // The azure profile with no vault at all.
+    const unset = local.profileReport({ exists: true, values: { LOCAL_PROFILE: 'azure' }, env: {} });
+    assert.match(unset.warnings[0]!, /^Warning: KEY_VAULT_URL is not set: azd env get-value AZURE_KEY_VAULT_NAME/);
+    // Good names, sovereign clouds, emulators on loopback, other hosts (Azure Stack Hub): no warning.
+    for (const url of [
+      'https://kv-demo.vault.azure.net/',
+      'https://kv-demo-2.vault.usgovcloudapi.net/',
+      'https://a23456789012345678901234.vault.azure.net/',
+      'https://myvault.vault.local.azurestack.external/',
+    ]) {
+      assert.deepEqual(
+        local.profileReport({ exists: true, values: { ...azure, KEY_VAULT_URL: url }, env: {} }).warnings,
+        [],
+        url,
+      );
+    }
+    assert.deepEqual(local.profileReport({ exists: true, values: emulator, env: {} }).warnings, []);
+    assert.equal(
+      local.vaultUrlProblem('https://a234567890123456789012345.vault.azure.net/')?.includes('not a Key Vault name'),
+      true,
+      '25 characters',
+    );
+  });
+
   test('the profile it names is the one src/config.ts parses (LOCAL_PROFILE)', () => {
     for (const value of ['emulator', 'azure', 'prod', '', undefined]) {
       const env = value === undefined ? {} : { LOCAL_PROFILE: value };
