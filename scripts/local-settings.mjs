@@ -19,9 +19,9 @@ import { join, resolve } from 'node:path';
 
 export const LOCAL_SETTINGS_FILE = 'local.settings.json';
 export const PROFILES = ['emulator', 'azure'];
-/** The two examples, one per profile (README "Local development"). */
+/** The two examples, one per profile (docs/local-development.md); the first is the one a user copies first. */
 export const PROFILE_EXAMPLES = {
-  emulator: 'local.settings.emulator.json.example',
+  emulator: 'local.settings.json.example',
   azure: 'local.settings.azure.json.example',
 };
 /** Set in the environment of a child started with combined certificates, so it does not start another. */

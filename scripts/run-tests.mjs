@@ -157,7 +157,7 @@ if (emulator) {
 } else if (CI && !BLOCKED) {
   console.error(
     `✖ CI=true and no Key Vault emulator (${unavailable}): the integration and fault suites did not run ` +
-      `(${skipped} skipped), so this run fails. Install one (README "Testing against a Key Vault emulator") ` +
+      `(${skipped} skipped), so this run fails. Install one (docs/testing.md, "The Key Vault emulators") ` +
       'or set KEY_VAULT_EMULATOR_BLOCKED="<why>".',
   );
   status = 1;
@@ -166,7 +166,7 @@ if (emulator) {
 } else {
   console.log(
     `ℹ ${skipped} integration/fault tests skipped: no Key Vault emulator (${unavailable}; ` +
-      'how to get one: README "Testing against a Key Vault emulator")',
+      'how to get one: docs/testing.md, "The Key Vault emulators")',
   );
 }
 process.exit(status);

@@ -37,7 +37,7 @@ const CLI = join(ROOT, 'dist', 'scripts', 'secrets.js');
 const START = join(ROOT, 'scripts', 'start.mjs');
 
 function example(profile: 'emulator' | 'azure'): Record<string, string> {
-  const file = join(ROOT, `local.settings.${profile}.json.example`);
+  const file = join(ROOT, local.PROFILE_EXAMPLES[profile]);
   return (JSON.parse(readFileSync(file, 'utf8')) as { Values: Record<string, string> }).Values;
 }
 
@@ -212,7 +212,7 @@ describe('the profile line', () => {
     const none = local.profileReport({ exists: true, values: { KEY_VAULT_URL: 'https://x/' }, env: {} });
     assert.match(
       none.line,
-      /none named \(local\.settings\.json has no LOCAL_PROFILE; copy local\.settings\.emulator\.json\.example or local\.settings\.azure\.json\.example\)/,
+      /none named \(local\.settings\.json has no LOCAL_PROFILE; copy local\.settings\.json\.example or local\.settings\.azure\.json\.example\)/,
     );
     const bad = local.profileReport({ exists: true, values: { LOCAL_PROFILE: 'prod' }, env: {} });
     assert.equal(bad.profile, undefined);
@@ -382,16 +382,26 @@ describe('the two profile examples', () => {
     );
   });
 
-  test("README's Local development section explains every setting of both examples", () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const start = readme.indexOf('\n## Local development');
-    assert.ok(start > 0, 'README has a Local development section');
-    const end = readme.indexOf('\n## ', start + 1);
-    const section = readme.slice(start, end < 0 ? undefined : end);
+  test('docs/configuration.md explains every setting of both examples', () => {
+    const page = readFileSync(join(ROOT, 'docs', 'configuration.md'), 'utf8');
+    const start = page.indexOf('\n## Every setting of the two local profiles');
+    assert.ok(start > 0, "docs/configuration.md has a section for the profiles' settings");
+    const end = page.indexOf('\n## ', start + 1);
+    const section = page.slice(start, end < 0 ? undefined : end);
     for (const name of new Set([...Object.keys(example('emulator')), ...Object.keys(example('azure'))])) {
       assert.match(section, new RegExp(`\\n\\| \`${name}\` +\\|`), `${name} has a row in the profiles table`);
     }
-    assert.ok(!existsSync(join(ROOT, 'local.settings.json.example')), 'two profiles, not a third example');
+  });
+
+  test('the example a user copies first is local.settings.json.example, the emulator profile; the azure one is second', () => {
+    assert.deepEqual(local.PROFILE_EXAMPLES, {
+      emulator: 'local.settings.json.example',
+      azure: 'local.settings.azure.json.example',
+    });
+    assert.equal(example('emulator').LOCAL_PROFILE, 'emulator');
+    assert.equal(example('azure').LOCAL_PROFILE, 'azure');
+    const examples = readdirSync(ROOT).filter((f) => /^local\.settings\..*example$/.test(f));
+    assert.deepEqual(examples.sort(), ['local.settings.azure.json.example', 'local.settings.json.example']);
   });
 });
 
@@ -575,10 +585,7 @@ describe(
       const none = start(project(undefined), {});
       assert.equal(none.status, 0, none.stderr);
       assert.match(none.stderr, /^Local profile: none \(no local\.settings\.json\): environment only/);
-      assert.match(
-        none.stderr,
-        /copy local\.settings\.emulator\.json\.example .* or local\.settings\.azure\.json\.example/,
-      );
+      assert.match(none.stderr, /copy local\.settings\.json\.example .* or local\.settings\.azure\.json\.example/);
       const azure = start(project({ ...example('azure'), KEY_VAULT_URL: 'https://kv-demo.vault.azure.net/' }), {
         IDENTITY_ENDPOINT: 'http://127.0.0.1:9/msi/token',
       });
