@@ -89,7 +89,7 @@ async function main() {
   }
   printFailure(result.summary, result.diagnosis);
   console.error(
-    'See docs/deployment.md (Call the functions, Rotate a secret) and the README troubleshooting table; fix the cause ' +
+    'See docs/deployment.md (Call the functions, Rotate a secret) and docs/troubleshooting.md; fix the cause ' +
       'and run `azd deploy` again, or set SKIP_POSTDEPLOY_CHECK=true to deploy without this check.',
   );
   return 1;

@@ -15,7 +15,14 @@ import { type CacheState, isValidSecretName, isValidSecretVersion, type SecretRe
 import { KeyVaultFailure } from './failure.js';
 import { KeyVaultService, type KeyVaultOptions } from './service.js';
 
-export type { AccessProbe, ExpiryNotice, KeyVaultOptions, KeyVaultStats, SettingResolution } from './service.js';
+export type {
+  AccessProbe,
+  ExpiryNotice,
+  KeyVaultOptions,
+  KeyVaultStats,
+  RotationOutcome,
+  SettingResolution,
+} from './service.js';
 export type { CacheState, Clock, Logger, SecretFetch, SecretRead, SecretRecord, SecretReference } from './contract.js';
 export {
   isValidSecretName,
