@@ -13,25 +13,34 @@
  *   get <name> [--version <v>] [--show]         metadata; the value only with --show
  *   list                                        names and metadata, never values
  *   delete <name>                               soft-delete
+ *   help                                        this list (exit 0)
  */
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseConfig } from '../src/config.js';
-import {
-  classifyError,
-  isValidSecretName,
-  isValidSecretVersion,
-  referenceStatusWord,
-  sdkSecretClient,
-} from '../src/keyVault/index.js';
+import { classifyError, isValidSecretName, isValidSecretVersion, sdkSecretClient } from '../src/keyVault/index.js';
+import { failureLines } from './cliFailure.js';
 import type * as LocalSettingsModule from './local-settings.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const USAGE = `usage: npm run secrets -- set <name> <value>|--stdin | get <name> [--version <v>] [--show] | list | delete <name>`;
+const USAGE = `usage: npm run secrets -- set <name> <value>|--stdin | get <name> [--version <v>] [--show] | list | delete <name> | help`;
+
+const HELP = `npm run secrets -- <command>: the configured vault's secrets (KEY_VAULT_URL from your shell, else
+local.settings.json), through the app's own credential and client code.
+  set <name> <value>           create a new version (set <name> --stdin reads the value from stdin)
+  get <name> [--version <v>]   metadata; add --show to print the value
+  list                         names and metadata, never values
+  delete <name>                soft-delete
+  help                         this text`;
 
 class UsageError extends Error {}
+
+if (['help', '--help', '-h'].includes(process.argv[2] ?? '')) {
+  console.log(HELP);
+  process.exit(0);
+}
 
 // Plain JavaScript shared with start.mjs, run from source (this file runs from dist/scripts/).
 const local = (await import(
@@ -162,7 +171,6 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     console.error(error.message);
     process.exit(2);
   }
-  const failure = classifyError(error);
-  console.error(`${failure.kind} (${referenceStatusWord(failure.kind)}): ${failure.message}`);
+  for (const line of failureLines(classifyError(error), parseConfig(env).vaultUrl ?? '')) console.error(line);
   process.exit(1);
 });

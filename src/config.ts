@@ -211,6 +211,10 @@ export function parseVaultUrl(raw: string): { url: string } | { error: string } 
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
     return { error: 'must be the vault origin only, e.g. https://<vault-name>.vault.azure.net/' };
   }
+  // `https://.vault.azure.net/`: what a template filled with an empty vault name gives; WHATWG URL accepts it.
+  if (url.hostname.startsWith('.') || url.hostname.includes('..')) {
+    return { error: 'has no vault name; expected https://<vault-name>.vault.azure.net/' };
+  }
   if (!isHostName(url.hostname)) {
     return { error: 'must name a host (letters, digits, dashes and dots; at most 253 characters; no wildcards)' };
   }
