@@ -41,10 +41,11 @@ after(async () => {
 
 function configure(extra: Record<string, string> = {}) {
   vault.reset();
+  tokens.hang = false; // a test that failed half-way does not leave the token endpoint hung for the next one
   return configureKeyVault({
     config: parseConfig({
       KEY_VAULT_URL: `${vault.url}/`,
-      SECRETS_ALLOWED: 'first,second,throttled-name,disabled-name',
+      SECRETS_ALLOWED: 'first,second,throttled-name,disabled-name,large-name',
       KEY_VAULT_API_VERSION: '7.5',
       KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
       IDENTITY_ENDPOINT: tokens.url,
@@ -152,5 +153,66 @@ test(
       vault.requests.every((r) => r.path.includes('access-probe')),
       'only the configured vault was asked (the access probe)',
     );
+  },
+);
+
+test(
+  'a vault answering a 60 MB value: refused as malformed, never cached or served, not read to the end',
+  { skip },
+  async () => {
+    for (const chunked of [false, true]) {
+      // A long timeout: what ends the read is the size bound, not the clock.
+      configure({ KEY_VAULT_TIMEOUT_MS: '60000' });
+      vault.fault = { kind: 'largeValue', bytes: 60 * 1024 * 1024, chunked };
+      const logged: string[] = [];
+      const { context, lines } = capturingContext('getSecret');
+      const r = await getSecretModule.getSecret(
+        get('http://localhost/api/secrets/large-name', { name: 'large-name' }),
+        context,
+      );
+      logged.push(...lines, JSON.stringify(r));
+      assert.equal(r.status, 502, `chunked=${chunked}`);
+      assert.equal(body(r).errorCode, 'ResponseTooLarge');
+      assert.match(String(body(r).detail), /refused as malformed: the response body exceeds 256 KiB/);
+      assert.ok(
+        vault.bodyBytesWritten < 16 * 1024 * 1024,
+        `${vault.bodyBytesWritten} bytes of 60 MB were sent before the client hung up`,
+      );
+      assert.equal(
+        logged.some((l) => l.includes('AAAAAAAA')),
+        false,
+        'the body is never logged or echoed',
+      );
+      // Nothing was cached: a second read asks again (and is refused again).
+      const before = vault.count('/secrets/large-name');
+      assert.equal((await read('large-name')).status, 502);
+      assert.ok(vault.count('/secrets/large-name') > before);
+    }
+  },
+);
+
+test(
+  'a value just under the body bound but far above 25 KB is refused too; 25 KB of unicode is served',
+  { skip },
+  async () => {
+    configure();
+    vault.fault = { kind: 'largeValue', bytes: 200 * 1024 };
+    const r = await read('large-name');
+    assert.equal(r.status, 502);
+    assert.match(String(body(r).detail), /the secret value exceeds 64 KiB/);
+    const value = '\u00e9\u4e2d\u{1F511}'.repeat(Math.floor(25_000 / 9)); // 25 KB of UTF-8, two- to four-byte
+    vault.fault = {
+      kind: 'challenge',
+      status: 200,
+      body: JSON.stringify({
+        value,
+        id: `${vault.url}/secrets/large-name/${'1'.repeat(32)}`,
+        attributes: { enabled: true },
+      }),
+    };
+    const ok = await read('large-name');
+    assert.equal(ok.status, 200);
+    assert.equal(body(ok).value, value);
+    assert.equal(header(ok, 'cache-control'), 'no-store');
   },
 );
