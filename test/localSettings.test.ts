@@ -356,7 +356,7 @@ describe(
         KEY_VAULT_URL: `${vault.url}/`,
         KEY_VAULT_API_VERSION: '7.5',
         KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
-        KEY_VAULT_TIMEOUT_MS: '5000',
+        KEY_VAULT_TIMEOUT_MS: '30000', // generous: no answer here may become a timeout on a loaded machine
         IDENTITY_ENDPOINT: tokens.url,
         IDENTITY_HEADER: 'local-development',
         IMDS_ENDPOINT: 'http://127.0.0.1:9',
