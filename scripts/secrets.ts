@@ -157,6 +157,19 @@ async function main(args: string[]): Promise<void> {
   }
 }
 
+/** What a refused command needs: the app's own role only reads, so `set` and `delete` need more. */
+function accessNeeded(command: string | undefined): string {
+  const permission = command === 'set' || command === 'delete' || command === 'list' ? command : 'get';
+  const role =
+    permission === 'set' || permission === 'delete'
+      ? '"Key Vault Secrets Officer" (the app\'s own "Key Vault Secrets User" may only read)'
+      : '"Key Vault Secrets User"';
+  return (
+    `\`${command ?? 'get'}\` needs the role ${role} on the vault for the identity in use, or an access policy ` +
+    `with secret permission "${permission}".`
+  );
+}
+
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof UsageError) {
     console.error(error.message);
@@ -164,5 +177,6 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   }
   const failure = classifyError(error);
   console.error(`${failure.kind} (${referenceStatusWord(failure.kind)}): ${failure.message}`);
+  if (failure.kind === 'access-denied') console.error(accessNeeded(process.argv[2]));
   process.exit(1);
 });

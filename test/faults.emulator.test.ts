@@ -158,7 +158,7 @@ describe('faults against the Key Vault emulator', () => {
       assert.match(String(body(denied).detail), /Key Vault Secrets User/);
       // Past the remembered refusal (SECRET_CACHE_FAILURE_TTL_SECONDS) Key Vault is asked again and fails: the old
       // value would be the last-known-good one, had the 403 not evicted it.
-      clock.advance(5_000);
+      clock.advance(6_000);
       vaultProxy.fault = { kind: 'status', status: 500 };
       const after403 = await read(revoked);
       assert.equal(after403.status, 503, 'the revoked value was evicted, not served stale');
