@@ -10,8 +10,44 @@ targetScope = 'subscription'
 @description('azd environment name; used for the resource group name and the resource token.')
 param environmentName string
 
+// Flex Consumption regions: the list Microsoft's quickstart allows (Azure-Samples/functions-quickstart-typescript-azd
+// infra/main.bicep:10-43) without its canary region eastus2euap, so a region without Flex fails before anything is
+// created. Newer Flex regions: check `az functionapp list-flexconsumption-locations` and add them here.
 @minLength(1)
-@description('Region for all resources. Must be a region that offers the Flex Consumption plan.')
+@description('Region for all resources: one that offers the Flex Consumption plan.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({ azd: { type: 'location' } })
 param location string
 
@@ -22,9 +58,6 @@ param principalId string = ''
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param principalType string = 'User'
 
-@description('Also create a user-assigned identity and use it (instead of the system-assigned one) for Key Vault, storage and App Insights. The system-assigned identity is always enabled.')
-param useUserAssignedIdentity bool = false
-
 // Node 22 is the newest LTS that is generally available on Flex Consumption: the Flex stack data Microsoft ships with
 // Az.Functions 4.3.0 (FunctionsStackFlexData/<region>/node.json) lists "Node.js 22" as the default node runtime. Node 24
 // was announced only as a public preview for Azure Functions (Azure Updates, 2025-11-18), so it is an opt-in here;
@@ -34,9 +67,18 @@ param useUserAssignedIdentity bool = false
 @allowed(['22', '24'])
 param nodeVersion string = '22'
 
-@description('Key Vault public network access. "Disabled" requires private networking (not part of this template).')
-@allowed(['Enabled', 'Disabled'])
-param keyVaultPublicNetworkAccess string = 'Enabled'
+@description('Private deployment: VNet integration for the app, private endpoints (with private DNS zones) for Key Vault and blob storage, and public network access off on both. Costs extra (docs/deployment.md).')
+param vnetEnabled bool = false
+
+// Purge protection is off by default so the azd dev loop works: `azd down --purge` purges the vault and the next
+// `azd up` with the same environment can create it again. With it on (recommended for production), a deleted vault
+// keeps its name for keyVaultSoftDeleteRetentionInDays and can only be recovered (keyVaultCreateMode 'recover').
+@description('Key Vault purge protection (irreversible once on). Off for dev environments, on for production.')
+param keyVaultPurgeProtection bool = false
+
+@description('"recover" recovers the soft-deleted vault of this environment instead of creating one (after azd down without --purge, or with purge protection). Set back to "default" after that provision.')
+@allowed(['default', 'recover'])
+param keyVaultCreateMode string = 'default'
 
 @description('Soft-delete retention for the vault (7-90 days, immutable after creation). With purge protection the vault name stays reserved this long after deletion.')
 @minValue(7)
@@ -53,6 +95,23 @@ param configCheckSettings string = 'DEMO_SECRET_REFERENCE'
 @minValue(0)
 param secretCacheTtlSeconds int = 300
 
+// Scale (functionAppConfig.scaleAndConcurrency). Allowed values as in Microsoft's Flex Consumption sample
+// (Azure-Samples/azure-functions-flex-consumption-samples IaC/bicep/main.bicep:28-33).
+@description('Memory of each instance, in MB.')
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+@description('Upper bound of instances the app scales out to.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Always-ready instances (billed while idle), e.g. [{ name: \'http\', instanceCount: 1 }] for the HTTP functions or [{ name: \'function:secretEvents\', instanceCount: 1 }] for one function. Empty = scale to zero.')
+param alwaysReady array = []
+
+@description('Dead-letter Key Vault events Event Grid could not deliver to a blob container (not with vnetEnabled: the storage account then takes no public traffic).')
+param keyVaultEventsDeadLetter bool = false
+
 @secure()
 @description('Value of the demo secret. Defaults to a new GUID, so each provision writes a new secret version.')
 param demoSecretValue string = newGuid()
@@ -61,7 +120,11 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-api-${resourceToken}'
 var deploymentContainerName = 'app-package'
+var deadLetterContainerName = 'key-vault-events-dead-letter'
 var demoSecretName = 'demo-secret'
+var publicNetworkAccess = vnetEnabled ? 'Disabled' : 'Enabled'
+// Dead-lettering writes to the storage account from Event Grid, over the public endpoint: not in the private deployment.
+var deadLetterEnabled = keyVaultEventsDeadLetter && !vnetEnabled
 
 resource rg 'Microsoft.Resources/resourceGroups@2021-04-01' = {
   name: 'rg-${environmentName}'
@@ -87,10 +150,14 @@ module storage 'core/storage/storage-account.bicep' = {
     location: location
     tags: tags
     name: 'st${resourceToken}'
-    containerNames: [deploymentContainerName]
+    containerNames: deadLetterEnabled ? [deploymentContainerName, deadLetterContainerName] : [deploymentContainerName]
+    publicNetworkAccess: publicNetworkAccess
   }
 }
 
+// Key Vault public network access follows vnetEnabled: 'Disabled' only comes with the private endpoint the app then
+// uses (there is no parameter to switch it off without a private network, which would leave the app unable to reach
+// its vault).
 module keyVault 'core/security/keyvault.bicep' = {
   name: 'keyvault'
   scope: rg
@@ -98,8 +165,11 @@ module keyVault 'core/security/keyvault.bicep' = {
     location: location
     tags: tags
     name: 'kv-${resourceToken}'
-    publicNetworkAccess: keyVaultPublicNetworkAccess
+    publicNetworkAccess: publicNetworkAccess
     softDeleteRetentionInDays: keyVaultSoftDeleteRetentionInDays
+    enablePurgeProtection: keyVaultPurgeProtection
+    createMode: keyVaultCreateMode
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
 }
 
@@ -113,6 +183,8 @@ module keyVaultEvents 'app/key-vault-events.bicep' = {
     tags: tags
     name: 'evgt-kv-${resourceToken}'
     keyVaultName: keyVault.outputs.name
+    deadLetterEnabled: deadLetterEnabled
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
 }
 
@@ -126,7 +198,12 @@ module demoSecret 'app/demo-secret.bicep' = {
   }
 }
 
-module apiIdentity 'core/security/user-assigned-identity.bicep' = if (useUserAssignedIdentity) {
+// The app's one identity, created (and granted, by rbac below) before the Function App exists. Flex uploads the
+// deployment package with it, so the Storage Blob Data Owner grant the first `azd deploy` needs does not depend on the
+// site: with the site's system-assigned identity that grant could only be made after the site, seconds before azd
+// deploys, and azd does not retry the resulting 403 (Azure/azure-dev#8026). Microsoft's quickstart does the same
+// (Azure-Samples/functions-quickstart-typescript-azd infra/main.bicep:75-85 and :163-176).
+module apiIdentity 'core/security/user-assigned-identity.bicep' = {
   name: 'api-identity'
   scope: rg
   params: {
@@ -136,18 +213,51 @@ module apiIdentity 'core/security/user-assigned-identity.bicep' = if (useUserAss
   }
 }
 
-// Outputs of the conditional module are read only behind the same condition. A bare `apiIdentity.?outputs.x ?? ''`
-// compiles (Bicep before 0.36.177, i.e. azd before 1.18) to an unguarded reference() that ARM evaluates even when the
-// module was not deployed, failing the default path with DeploymentNotFound (Azure/bicep#3990). ARM's if() evaluates
-// only the value for the branch taken (ARM template logical functions, if: an expression that is valid under one
-// condition only may sit in that branch), so `cond ? mod!.outputs.x : ''` is safe on every Bicep version azd has
-// shipped since Flex support (the `!` operator exists since Bicep 0.14, Azure/bicep#9585).
-var userAssignedIdentityId = useUserAssignedIdentity ? apiIdentity!.outputs.resourceId : ''
-var userAssignedClientId = useUserAssignedIdentity ? apiIdentity!.outputs.clientId : ''
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    appPrincipalId: apiIdentity.outputs.principalId
+    keyVaultName: keyVault.outputs.name
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+    deadLetterPrincipalId: keyVaultEvents.outputs.principalId
+    deadLetterContainerName: deadLetterContainerName
+  }
+}
 
+// Private deployment only: the VNet, then private endpoints + private DNS zones for Key Vault and blob storage.
+module vnet 'app/vnet.bicep' = if (vnetEnabled) {
+  name: 'vnet'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'vnet-${resourceToken}'
+  }
+}
+
+module privateEndpoints 'app/private-endpoints.bicep' = if (vnetEnabled) {
+  name: 'private-endpoints'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    vnetId: vnetEnabled ? vnet!.outputs.id : ''
+    subnetId: vnetEnabled ? vnet!.outputs.privateEndpointSubnetId : ''
+    keyVaultId: keyVault.outputs.id
+    storageAccountId: storage.outputs.id
+  }
+}
+
+// After rbac (the identity's grants) and, in the private deployment, after the private endpoints: the host's first
+// start already reaches storage and Key Vault.
 module api 'app/api.bicep' = {
   name: 'api'
   scope: rg
+  dependsOn: [rbac, privateEndpoints]
   params: {
     location: location
     tags: tags
@@ -155,37 +265,24 @@ module api 'app/api.bicep' = {
     planName: 'plan-${resourceToken}'
     nodeVersion: nodeVersion
     deploymentContainerUrl: '${storage.outputs.blobEndpoint}${deploymentContainerName}'
-    userAssignedIdentityId: userAssignedIdentityId
+    userAssignedIdentityId: apiIdentity.outputs.resourceId
+    virtualNetworkSubnetId: vnetEnabled ? vnet!.outputs.appSubnetId : ''
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    alwaysReady: alwaysReady
   }
 }
 
-// The identity the app uses for Key Vault / storage / App Insights.
-var appPrincipalId = useUserAssignedIdentity ? apiIdentity!.outputs.principalId : api.outputs.systemAssignedPrincipalId
-
-module rbac 'app/rbac.bicep' = {
-  name: 'rbac'
-  scope: rg
-  params: {
-    appPrincipalId: appPrincipalId
-    keyVaultName: keyVault.outputs.name
-    storageAccountName: storage.outputs.name
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
-    userPrincipalId: principalId
-    userPrincipalType: principalType
-  }
-}
-
-// App settings are applied after the role assignments so the Key Vault reference
-// and identity-based storage connection resolve on first start.
+// App settings, on the site created above: the Key Vault reference and the identity-based storage connection resolve
+// on first start because the grants precede the site.
 module apiSettings 'app/api-settings.bicep' = {
   name: 'api-settings'
   scope: rg
-  dependsOn: [rbac]
   params: {
     functionAppName: api.outputs.name
     storageAccountName: storage.outputs.name
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
-    userAssignedClientId: userAssignedClientId
+    userAssignedClientId: apiIdentity.outputs.clientId
     appSettings: {
       KEY_VAULT_URL: keyVault.outputs.uri
       SECRETS_ALLOWED: secretsAllowed
@@ -203,4 +300,7 @@ output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output KEY_VAULT_URL string = keyVault.outputs.uri
 output KEY_VAULT_EVENTS_TOPIC_NAME string = keyVaultEvents.outputs.name
+// Dead-letter destination for the events hook (empty = none): the storage account's resource id and the container.
+output KEY_VAULT_EVENTS_DEAD_LETTER_STORAGE_ID string = deadLetterEnabled ? storage.outputs.id : ''
+output KEY_VAULT_EVENTS_DEAD_LETTER_CONTAINER string = deadLetterEnabled ? deadLetterContainerName : ''
 output PING_URL string = 'https://${api.outputs.defaultHostName}/api/ping'

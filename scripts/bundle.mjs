@@ -1,5 +1,7 @@
 /**
- * The deployment package, written to dist-bundle/ (run by `npm run build`, which azd runs; also `npm run build:bundle`).
+ * The deployment package, written to dist-bundle/ (run by `npm run build`, which azd runs to build and to package;
+ * also `npm run build:bundle` and `npm run bench`). `npm start`, `npm test` and `npm run secrets` do not need it
+ * (scripts/compile.mjs): test/package.test.ts runs `npm run build` itself, in a copy of the project.
  *
  * dist-bundle/ holds exactly what azure.yaml deploys (`dist: dist-bundle`, `remoteBuild: false`):
  *   host.json     copied from the project root
@@ -58,9 +60,14 @@ writeFileSync(join(out, 'package.json'), `${JSON.stringify(deployedPackageJson, 
 cpSync(join(root, 'host.json'), join(out, 'host.json'));
 writeFileSync(join(root, 'dist', 'bundle-meta.json'), JSON.stringify(result.metafile));
 
-const sizes = Object.entries(result.metafile.outputs)
-  .filter(([file]) => file.endsWith('.js'))
-  .map(([file, o]) => `${relative(root, resolve(root, file))} ${(o.bytes / 1024).toFixed(0)} KiB`);
-console.log(
-  `deployment package written to dist-bundle/ (azure.yaml deploys that folder as it is):\n  ${sizes.join('\n  ')}`,
-);
+// One line (the package test lists every file with its size); none under `npm run --silent ...`.
+const js = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
+const kib = (bytes) => `${(bytes / 1024).toFixed(0)} KiB`;
+const total = js.reduce((sum, [, o]) => sum + o.bytes, 0);
+const entry = result.metafile.outputs[relative(root, join(out, 'index.js')).split('\\').join('/')];
+if (process.env.npm_config_loglevel !== 'silent') {
+  console.log(
+    `deployment package written to dist-bundle/ (azure.yaml deploys it as it is): ${js.length} JavaScript files, ` +
+      `${kib(total)}; index.js ${entry ? kib(entry.bytes) : '?'}`,
+  );
+}

@@ -9,7 +9,7 @@
  * - t = 45 min: every secret gets a new version (a rotation).
  * Each instance reads each secret once per READ_INTERVAL_S, each (instance, secret) at its own random phase (after the
  * cold start, where every instance reads every secret at t = 0). Each instance's budget is
- * KEY_VAULT_BUDGET_PER_10S = 400 / N (the fleet's steady share: 10% of the vault's limit), as README recommends.
+ * KEY_VAULT_BUDGET_PER_10S = 400 / N (the fleet's steady share: 10% of the vault's limit), as docs/configuration.md recommends.
  *
  * Printed per (N, M): the budget, peak Key Vault calls per 10 s at cold start, in steady state and after the
  * outage, 503s served for names an instance had never read (cold start), errors served for names it had read

@@ -4,6 +4,12 @@ export const FUNCTION_NAME: string;
 export const EVENT_TYPES: readonly string[];
 export const SUBSCRIPTION_NAME: string;
 export const API_VERSION: string;
+export const PUT_ATTEMPTS: number;
+
+export interface DeadLetter {
+  storageAccountId: string;
+  container: string;
+}
 
 export interface SubscribeSettings {
   subscriptionId: string;
@@ -12,6 +18,7 @@ export interface SubscribeSettings {
   pingUrl: string;
   functionHost: string;
   subscriptionResourceId: string;
+  deadLetter?: DeadLetter;
 }
 
 export interface SubscriptionBody {
@@ -23,6 +30,13 @@ export interface SubscriptionBody {
     filter: { includedEventTypes: string[] };
     eventDeliverySchema: 'EventGridSchema';
     retryPolicy: { maxDeliveryAttempts: number; eventTimeToLiveInMinutes: number };
+    deadLetterWithResourceIdentity?: {
+      identity: { type: 'SystemAssigned' };
+      deadLetterDestination: {
+        endpointType: 'StorageBlob';
+        properties: { resourceId: string; blobContainerName: string };
+      };
+    };
   };
 }
 
@@ -35,8 +49,7 @@ export interface SubscribeResult {
 export interface SubscribeOptions {
   settings: SubscribeSettings;
   az: (args: string[]) => string;
-  writeBody: (json: string) => string;
-  removeBody?: (path: string) => void;
+  env?: Record<string, string | undefined>;
   fetchImpl?: typeof fetch;
   timeoutMs?: number;
   intervalMs?: number;
@@ -48,5 +61,7 @@ export interface SubscribeOptions {
 export function shouldSkip(env: Record<string, string | undefined>): boolean;
 export function settingsFrom(env: Record<string, string | undefined>): SubscribeSettings;
 export function webhookUrl(functionHost: string, systemKey: string): string;
-export function subscriptionBody(endpointUrl: string): SubscriptionBody;
+export function subscriptionBody(endpointUrl: string, deadLetter?: DeadLetter): SubscriptionBody;
+export function armError(json: unknown): string;
+export function isValidationFailure(text: unknown): boolean;
 export function runSubscribe(options: SubscribeOptions): Promise<SubscribeResult>;

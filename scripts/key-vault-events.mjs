@@ -4,19 +4,18 @@
  * topic, which infra/ creates. Runs after every deploy of the service (before the project's postdeploy check);
  * creating the subscription again is an update, so it also picks up a regenerated system key.
  *
- * Inputs: the azd environment values azd passes to hooks (AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP,
- * AZURE_FUNCTION_APP_NAME, KEY_VAULT_EVENTS_TOPIC_NAME, PING_URL), and:
+ * Inputs: the azd environment values azd passes to hooks (AZURE_SUBSCRIPTION_ID, AZURE_TENANT_ID, AZURE_RESOURCE_GROUP,
+ * AZURE_FUNCTION_APP_NAME, KEY_VAULT_EVENTS_TOPIC_NAME, PING_URL, and KEY_VAULT_EVENTS_DEAD_LETTER_STORAGE_ID /
+ * KEY_VAULT_EVENTS_DEAD_LETTER_CONTAINER when dead-lettering is on), and:
  *   SKIP_KEY_VAULT_EVENTS=true              skip (the app then picks up rotations within SECRET_CACHE_TTL_SECONDS)
  *   POSTDEPLOY_CHECK_TIMEOUT_SECONDS=300     give up after this long
  *   POSTDEPLOY_CHECK_INTERVAL_SECONDS=10     between attempts
  * Needs the Azure CLI signed in (`az login`) as a principal that may list the app's host keys and write event
- * subscriptions on the system topic. The system key is never printed and never on a command line.
+ * subscriptions on the system topic; checked once up front (`az account show`). The system key and the ARM token are
+ * never printed and never on a command line.
  * Decision logic: scripts/key-vault-events-subscription.mjs (tested with a stand-in for az).
  */
 import { az, seconds } from './az-cli.mjs';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { runSubscribe, settingsFrom, shouldSkip } from './key-vault-events-subscription.mjs';
 
 const env = process.env;
@@ -28,36 +27,26 @@ async function main() {
     return 0;
   }
   const settings = settingsFrom(env);
-  const dir = mkdtempSync(join(tmpdir(), 'kv-events-'));
   say(`key vault events: subscribing ${settings.appName} to the vault's secret events`);
-  try {
-    const result = await runSubscribe({
-      settings,
-      az,
-      writeBody: (json) => {
-        const path = join(dir, 'subscription.json');
-        writeFileSync(path, json, { mode: 0o600 });
-        return path;
-      },
-      removeBody: (path) => rmSync(path, { force: true }),
-      timeoutMs: seconds(env, 'POSTDEPLOY_CHECK_TIMEOUT_SECONDS', 300) * 1000,
-      intervalMs: seconds(env, 'POSTDEPLOY_CHECK_INTERVAL_SECONDS', 10) * 1000,
-      log: say,
-    });
-    if (result.ok) {
-      say(`key vault events: ${result.summary}`);
-      return 0;
-    }
-    console.error(`key vault events FAILED: ${result.summary}`);
-    for (const line of result.diagnosis) console.error(`  ${line}`);
-    console.error(
-      'See docs/deployment.md (Key Vault events). The app works without the subscription (rotations then reach it ' +
-        'within SECRET_CACHE_TTL_SECONDS); set SKIP_KEY_VAULT_EVENTS=true to deploy without it.',
-    );
-    return 1;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const result = await runSubscribe({
+    settings,
+    az,
+    env,
+    timeoutMs: seconds(env, 'POSTDEPLOY_CHECK_TIMEOUT_SECONDS', 300) * 1000,
+    intervalMs: seconds(env, 'POSTDEPLOY_CHECK_INTERVAL_SECONDS', 10) * 1000,
+    log: say,
+  });
+  if (result.ok) {
+    say(`key vault events: ${result.summary}`);
+    return 0;
   }
+  console.error(`key vault events FAILED: ${result.summary}`);
+  for (const line of result.diagnosis) console.error(`  ${line}`);
+  console.error(
+    'See docs/deployment.md (Key Vault events). The app works without the subscription (rotations then reach it ' +
+      'within SECRET_CACHE_TTL_SECONDS); set SKIP_KEY_VAULT_EVENTS=true to deploy without it.',
+  );
+  return 1;
 }
 
 main().then(

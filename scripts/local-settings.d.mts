@@ -26,6 +26,8 @@ export interface ProfileReport {
   line: string;
   warnings: string[];
 }
+/** What is wrong with a vault URL (placeholder, no vault name, not a URL, not a Key Vault name), or undefined. */
+export function vaultUrlProblem(raw: string): string | undefined;
 export function profileReport(input: { exists: boolean; values: Env; env: Env }): ProfileReport;
 
 export interface MissingCa {

@@ -19,9 +19,9 @@ import { join, resolve } from 'node:path';
 
 export const LOCAL_SETTINGS_FILE = 'local.settings.json';
 export const PROFILES = ['emulator', 'azure'];
-/** The two examples, one per profile (README "Local development"). */
+/** The two examples, one per profile (docs/local-development.md); the first is the one a user copies first. */
 export const PROFILE_EXAMPLES = {
-  emulator: 'local.settings.emulator.json.example',
+  emulator: 'local.settings.json.example',
   azure: 'local.settings.azure.json.example',
 };
 /** Set in the environment of a child started with combined certificates, so it does not start another. */
@@ -64,6 +64,39 @@ export function effectiveSettings(values, env) {
 
 function where(source) {
   return source === 'environment' ? 'in the environment' : `in ${LOCAL_SETTINGS_FILE}`;
+}
+
+/** Key Vault's DNS suffixes (public, China, US Government, Germany): a host under one is `<vault-name>.<suffix>`. */
+const VAULT_SUFFIXES = ['vault.azure.net', 'vault.azure.cn', 'vault.usgovcloudapi.net', 'vault.microsoftazure.de'];
+/** Key Vault's naming rule: 3-24 letters, digits and hyphens; a letter first; no hyphen last or twice in a row. */
+const VAULT_NAME = /^(?=.{3,24}$)[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$/i;
+const FIND_VAULT_NAME =
+  'azd env get-value AZURE_KEY_VAULT_NAME prints the name of the vault azd up created (az keyvault list --query ' +
+  '"[].name" -o tsv lists the vaults you can see); put it in KEY_VAULT_URL and DEMO_SECRET_REFERENCE of ' +
+  `${LOCAL_SETTINGS_FILE}, as https://<vault-name>.vault.azure.net/.`;
+
+/**
+ * What is wrong with a vault URL, as the end of a sentence starting with the setting's name, or undefined. Catches
+ * what an unedited or half-filled copy of the azure example holds: the placeholder, `https://.vault.azure.net/` (the
+ * README's sed line run where `azd` printed nothing), an error message pasted in, a vault name Key Vault would refuse.
+ */
+export function vaultUrlProblem(raw) {
+  if (/[<>]/.test(raw)) return `is still the example's placeholder (${raw})`;
+  let host;
+  try {
+    host = new URL(raw).hostname;
+  } catch {
+    return `is not a URL (${raw})`;
+  }
+  const suffix = VAULT_SUFFIXES.find((s) => host === s || host.endsWith(`.${s}`));
+  if (host.startsWith('.') || host.includes('..') || host === suffix) return `has no vault name (${raw})`;
+  if (suffix) {
+    const name = host.slice(0, -suffix.length - 1);
+    if (!VAULT_NAME.test(name)) {
+      return `names "${name}", which is not a Key Vault name (3-24 letters, digits and hyphens, a letter first) (${raw})`;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -112,12 +145,17 @@ export function profileReport({ exists, values, env }) {
           'emulators only: remove it for a real vault.',
       );
     }
-    if (/[<>]/.test(vault)) {
-      warnings.push(
-        `Warning: KEY_VAULT_URL is still the example's placeholder (${vault}): set your vault's URL ` +
-          '(azd env get-values prints KEY_VAULT_URL).',
-      );
-    }
+  }
+  const urlSetting =
+    !settings.KEY_VAULT_URL?.trim() && settings.KEY_VAULT_URI?.trim() ? 'KEY_VAULT_URI' : 'KEY_VAULT_URL';
+  const urlProblem = vault === 'not set' ? (profile === 'azure' ? 'is not set' : undefined) : vaultUrlProblem(vault);
+  if (urlProblem) {
+    const whereFrom = vault === 'not set' ? '' : ` ${where(settingSource(urlSetting, values, env))}`;
+    const fix =
+      profile === 'emulator'
+        ? 'npm run vault:start (or vault:status) prints the URL of the running emulator.'
+        : FIND_VAULT_NAME;
+    warnings.push(`Warning: ${urlSetting} ${urlProblem}${whereFrom}: ${fix}`);
   }
   return { profile, line, warnings };
 }

@@ -9,7 +9,7 @@
  * text that would be printed is redacted of it.
  */
 
-/** State words the config check reports per setting (src/functions/configCheck.ts). */
+/** State words the config check reports per setting (src/diagnostics/configReport.ts). */
 const SETTING_STATES = new Set(['loaded', 'missing', 'empty', 'unresolved-reference', 'invalid-reference']);
 /** States that waiting cannot fix: the setting itself is wrong. */
 const FINAL_STATES = new Set(['missing', 'empty', 'invalid-reference']);
@@ -152,7 +152,8 @@ async function request(fetchImpl, url, headers, timeoutMs) {
  * Runs the gate. Resolves to { ok, attempts, elapsedMs, summary, diagnosis }; never throws for HTTP or key failures.
  *
  * getKey(): Promise<string> | string, called after the first good ping and again when the key is refused; a throw
- * means "not available yet" (its message is redacted and shown).
+ * means "not available yet" (its message is redacted and shown), unless the error is marked `final` (an AzError from
+ * scripts/az-cli.mjs that waiting cannot clear): then the gate fails at once with the error's `fix`.
  */
 export async function runGate({
   pingUrl,
@@ -187,6 +188,12 @@ export async function runGate({
         } catch (error) {
           key = undefined;
           const message = redact(oneLine(error?.message ?? error), secrets);
+          if (error?.final) {
+            // Waiting cannot clear it (az missing, not signed in, wrong tenant, no permission): say so at once.
+            const diagnosis = [`No function key: ${message}`];
+            if (error.fix) diagnosis.push(`Fix: ${redact(oneLine(error.fix), secrets)}`);
+            return { ok: false, attempts: attempt, elapsedMs: now() - started, summary: message, diagnosis };
+          }
           last = { reason: `function key not available yet (${message})`, diagnosis: [`No function key: ${message}`] };
         }
       }

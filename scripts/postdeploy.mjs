@@ -5,14 +5,15 @@
  * and fails with the check's own diagnosis (setting name, state word, detail; never a value) otherwise.
  *
  * Inputs: the azd environment values azd passes to hooks (PING_URL, AZURE_FUNCTION_APP_NAME, AZURE_RESOURCE_GROUP,
- * AZURE_SUBSCRIPTION_ID), and:
+ * AZURE_SUBSCRIPTION_ID, AZURE_TENANT_ID), validated as ARM names before any reaches az, and:
  *   SKIP_POSTDEPLOY_CHECK=true              skip the gate
  *   POSTDEPLOY_CHECK_TIMEOUT_SECONDS=300     give up after this long
  *   POSTDEPLOY_CHECK_INTERVAL_SECONDS=10     between attempts
- * Needs the Azure CLI signed in (`az login`) to read the function key; the key is never printed.
+ * Needs the Azure CLI signed in (`az login`) to read the function key; the key is never printed. `az account show`
+ * runs once first: az missing, not signed in, another tenant or a subscription az cannot see fail at once with the fix.
  * Decision logic: scripts/postdeploy-gate.mjs (unit-tested against a local stub).
  */
-import { az as azCli, seconds } from './az-cli.mjs';
+import { az as azCli, checkAzAccount, functionAppScope, seconds } from './az-cli.mjs';
 import { endpointsFrom, runGate, shouldSkip } from './postdeploy-gate.mjs';
 
 const env = process.env;
@@ -22,18 +23,8 @@ function az(args) {
   return azCli(args, { timeoutMs: 60_000 }).trim();
 }
 
-/** The configCheck function's default key, else the host's default function key. */
-function functionKey() {
-  const app = env.AZURE_FUNCTION_APP_NAME;
-  const group = env.AZURE_RESOURCE_GROUP;
-  if (!app || !group) throw new Error('AZURE_FUNCTION_APP_NAME / AZURE_RESOURCE_GROUP are not set (run azd provision)');
-  const scope = [
-    '--resource-group',
-    group,
-    '--name',
-    app,
-    ...(env.AZURE_SUBSCRIPTION_ID ? ['--subscription', env.AZURE_SUBSCRIPTION_ID] : []),
-  ];
+/** The configCheck function's default key, else the host's default function key. A final az error stops at once. */
+function functionKey(scope) {
   const attempts = [
     [
       'functionapp',
@@ -56,10 +47,16 @@ function functionKey() {
       const key = az(args);
       if (key) return key;
     } catch (error) {
+      if (error?.final) throw error;
       failure = error;
     }
   }
   throw failure ?? new Error('az returned no function key');
+}
+
+function printFailure(summary, diagnosis) {
+  console.error(`postdeploy check FAILED: ${summary}`);
+  for (const line of diagnosis) console.error(`  ${line}`);
 }
 
 async function main() {
@@ -68,12 +65,20 @@ async function main() {
     return 0;
   }
   const { pingUrl, configCheckUrl } = endpointsFrom(env);
+  const scope = functionAppScope(env);
   const timeoutSeconds = seconds(env, 'POSTDEPLOY_CHECK_TIMEOUT_SECONDS', 300);
+  // Once, up front: az can act for this deployment. What this finds never clears by waiting.
+  try {
+    checkAzAccount(az, env);
+  } catch (error) {
+    printFailure(error.message, error.fix ? [`Fix: ${error.fix}`] : []);
+    return 1;
+  }
   say(`postdeploy check: ${pingUrl}, then ${configCheckUrl} with a function key (up to ${timeoutSeconds} s)`);
   const result = await runGate({
     pingUrl,
     configCheckUrl,
-    getKey: functionKey,
+    getKey: () => functionKey(scope),
     timeoutMs: timeoutSeconds * 1000,
     intervalMs: seconds(env, 'POSTDEPLOY_CHECK_INTERVAL_SECONDS', 10) * 1000,
     log: say,
@@ -82,10 +87,9 @@ async function main() {
     say(`postdeploy check: passed after ${Math.round(result.elapsedMs / 1000)} s (${result.summary})`);
     return 0;
   }
-  console.error(`postdeploy check FAILED: ${result.summary}`);
-  for (const line of result.diagnosis) console.error(`  ${line}`);
+  printFailure(result.summary, result.diagnosis);
   console.error(
-    'See docs/deployment.md (Call the functions, Rotate a secret) and the README troubleshooting table; fix the cause ' +
+    'See docs/deployment.md (Call the functions, Rotate a secret) and docs/troubleshooting.md; fix the cause ' +
       'and run `azd deploy` again, or set SKIP_POSTDEPLOY_CHECK=true to deploy without this check.',
   );
   return 1;

@@ -1,5 +1,5 @@
 /**
- * `npm test` (after `npm run build`): starts a Key Vault emulator through the shared harness (scripts/emulators/),
+ * `npm test` (after scripts/compile.mjs): starts a Key Vault emulator through the shared harness (scripts/emulators/),
  * then runs every compiled test file with node's test runner in a child process whose environment trusts the
  * emulator's certificate (NODE_EXTRA_CA_CERTS is read only at process start) and points every identity endpoint at
  * loopback.
@@ -161,7 +161,7 @@ if (emulator) {
 } else if (CI && !BLOCKED) {
   console.error(
     `✖ CI=true and no Key Vault emulator (${unavailable}): the integration and fault suites did not run ` +
-      `(${skipped} skipped), so this run fails. Install one (README "Testing against a Key Vault emulator") ` +
+      `(${skipped} skipped), so this run fails. Install one (docs/testing.md, "The Key Vault emulators") ` +
       'or set KEY_VAULT_EMULATOR_BLOCKED="<why>".',
   );
   status = 1;
@@ -170,7 +170,7 @@ if (emulator) {
 } else {
   console.log(
     `ℹ ${skipped} integration/fault tests skipped: no Key Vault emulator (${unavailable}; ` +
-      'how to get one: README "Testing against a Key Vault emulator")',
+      'how to get one: docs/testing.md, "The Key Vault emulators")',
   );
 }
 process.exit(status);

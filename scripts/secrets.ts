@@ -13,25 +13,34 @@
  *   get <name> [--version <v>] [--show]         metadata; the value only with --show
  *   list                                        names and metadata, never values
  *   delete <name>                               soft-delete
+ *   help                                        this list (exit 0)
  */
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseConfig } from '../src/config.js';
-import {
-  classifyError,
-  isValidSecretName,
-  isValidSecretVersion,
-  referenceStatusWord,
-  sdkSecretClient,
-} from '../src/keyVault/index.js';
+import { classifyError, isValidSecretName, isValidSecretVersion, sdkSecretClient } from '../src/keyVault/index.js';
+import { failureLines } from './cliFailure.js';
 import type * as LocalSettingsModule from './local-settings.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const USAGE = `usage: npm run secrets -- set <name> <value>|--stdin | get <name> [--version <v>] [--show] | list | delete <name>`;
+const USAGE = `usage: npm run secrets -- set <name> <value>|--stdin | get <name> [--version <v>] [--show] | list | delete <name> | help`;
+
+const HELP = `npm run secrets -- <command>: the configured vault's secrets (KEY_VAULT_URL from your shell, else
+local.settings.json), through the app's own credential and client code.
+  set <name> <value>           create a new version (set <name> --stdin reads the value from stdin)
+  get <name> [--version <v>]   metadata; add --show to print the value
+  list                         names and metadata, never values
+  delete <name>                soft-delete
+  help                         this text`;
 
 class UsageError extends Error {}
+
+if (['help', '--help', '-h'].includes(process.argv[2] ?? '')) {
+  console.log(HELP);
+  process.exit(0);
+}
 
 // Plain JavaScript shared with start.mjs, run from source (this file runs from dist/scripts/).
 const local = (await import(
@@ -157,26 +166,12 @@ async function main(args: string[]): Promise<void> {
   }
 }
 
-/** What a refused command needs: the app's own role only reads, so `set` and `delete` need more. */
-function accessNeeded(command: string | undefined): string {
-  const permission = command === 'set' || command === 'delete' || command === 'list' ? command : 'get';
-  const role =
-    permission === 'set' || permission === 'delete'
-      ? '"Key Vault Secrets Officer" (the app\'s own "Key Vault Secrets User" may only read)'
-      : '"Key Vault Secrets User"';
-  return (
-    `\`${command ?? 'get'}\` needs the role ${role} on the vault for the identity in use, or an access policy ` +
-    `with secret permission "${permission}".`
-  );
-}
-
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof UsageError) {
     console.error(error.message);
     process.exit(2);
   }
-  const failure = classifyError(error);
-  console.error(`${failure.kind} (${referenceStatusWord(failure.kind)}): ${failure.message}`);
-  if (failure.kind === 'access-denied') console.error(accessNeeded(process.argv[2]));
+  const lines = failureLines(classifyError(error), parseConfig(env).vaultUrl ?? '', process.argv[2]);
+  for (const line of lines) console.error(line);
   process.exit(1);
 });

@@ -13,9 +13,9 @@ const ROOT = resolve(import.meta.dirname, '..');
 const STATE_DIR = join(ROOT, '.emulators', 'vault');
 const port = (name, legacy, fallback) => Number(process.env[name] ?? process.env[legacy] ?? fallback);
 
-/** Seed the demo secret that local.settings.emulator.json.example allows and references, through the secrets CLI. */
+/** Seed the demo secret that local.settings.json.example allows and references, through the secrets CLI. */
 function seedDemoSecret(facts) {
-  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  const build = spawnSync('npm', ['run', '--silent', 'compile'], { cwd: ROOT, stdio: 'inherit' });
   if (build.status !== 0) return console.error('Build failed; demo secret not seeded.');
   const value = `demo-${randomUUID()}`;
   const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'secrets.js'), 'set', 'demo-secret', value], {
@@ -67,7 +67,7 @@ if (command === 'start') {
       console.error(
         `Could not start a Key Vault emulator${error.failures ? ' (why: the [emulator] lines above)' : `: ${error.message}`}.\n` +
           'To run one you have built: LOWKEY_VAULT_JAR=<lowkey-vault-app jar>, or KEY_VAULT_EMULATOR_GO_BIN=<azure-keyvault-emulator> ' +
-          'with ENTRA_EMULATOR_GO_BIN=<entra-emulator> (docs/testing.md).',
+          'with ENTRA_EMULATOR_GO_BIN=<entra-emulator> (docs/testing.md, "The Key Vault emulators").',
       );
       process.exit(1);
     }

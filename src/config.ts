@@ -47,6 +47,14 @@ export type KeyVaultApiVersion = (typeof KEY_VAULT_API_VERSIONS)[number];
 /** The public cloud's Key Vault DNS suffix, used for `VaultName=` references when nothing says otherwise. */
 export const DEFAULT_VAULT_DNS_SUFFIX = 'vault.azure.net';
 
+/**
+ * Key Vault DNS suffixes of Azure's clouds (public, China, US Government). A `KEY_VAULT_URL` under one of them, under
+ * `KEY_VAULT_DNS_SUFFIX`, on loopback, or listed in `KEY_VAULT_ALLOWED_HOSTS` receives the app's token; any other
+ * host is a configuration problem (with challenge resource verification off, a host that is not a vault could
+ * otherwise ask for, and get, a Key Vault token).
+ */
+export const CLOUD_VAULT_DNS_SUFFIXES = ['vault.azure.net', 'vault.azure.cn', 'vault.usgovcloudapi.net'] as const;
+
 /** A numeric setting: its range (inclusive), default, and the unit it is written in. */
 export interface NumericSetting {
   readonly min: number;
@@ -174,11 +182,24 @@ export function parseList(raw: string | undefined): string[] {
     .filter((item) => item.length > 0);
 }
 
+/** Longest URL-ish setting value looked at (a vault origin is far shorter); anything longer is refused unparsed. */
+const MAX_URL_LENGTH = 2_048;
+
+/** A DNS host name (labels of letters, digits and dashes, at most 63 each, 253 in all) or an IP literal. */
+function isHostName(hostname: string): boolean {
+  if (/^\[[0-9a-f:.]+\]$/i.test(hostname)) return true; // IPv6 literal (URL puts it in brackets)
+  if (hostname.length > 253) return false;
+  return hostname
+    .split('.')
+    .every((label) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(label) || /^xn--[a-z0-9-]{1,59}$/i.test(label));
+}
+
 /**
  * A vault URL as its origin with a trailing slash (`https://host[:port]/`), or the reason it is not one.
- * Only https, no user info, no path beyond `/`: the managed identity's token is sent to this host.
+ * Only https, no user info, no path beyond `/`, a real host name: the managed identity's token is sent to this host.
  */
 export function parseVaultUrl(raw: string): { url: string } | { error: string } {
+  if (raw.length > MAX_URL_LENGTH) return { error: `is longer than ${MAX_URL_LENGTH} characters` };
   let url: URL;
   try {
     url = new URL(raw);
@@ -190,15 +211,53 @@ export function parseVaultUrl(raw: string): { url: string } | { error: string } 
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
     return { error: 'must be the vault origin only, e.g. https://<vault-name>.vault.azure.net/' };
   }
+  // `https://.vault.azure.net/`: what a template filled with an empty vault name gives; WHATWG URL accepts it.
+  if (url.hostname.startsWith('.') || url.hostname.includes('..')) {
+    return { error: 'has no vault name; expected https://<vault-name>.vault.azure.net/' };
+  }
+  if (!isHostName(url.hostname)) {
+    return { error: 'must name a host (letters, digits, dashes and dots; at most 253 characters; no wildcards)' };
+  }
   return { url: `https://${url.host.toLowerCase()}/` };
 }
 
-/** The DNS suffix implied by a vault URL's host (`myvault.vault.azure.cn` → `vault.azure.cn`). */
+/** Loopback: `localhost`, 127.0.0.0/8, ::1 (emulators and test fixtures). */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || /^127(?:\.\d{1,3}){3}$/.test(hostname) || hostname === '[::1]';
+}
+
+/**
+ * A Key Vault DNS suffix: `vault.` and at least two more labels (`vault.azure.net`, `vault.azure.cn`,
+ * `vault.usgovcloudapi.net`, Azure Stack Hub's `vault.<region>.<fqdn>`). Anything wider (`net`, `azure.net`) would
+ * make every host under it a vault the app trusts with its token.
+ */
+function isVaultDnsSuffix(suffix: string): boolean {
+  return /^vault\.[^.]+\.[^.]/.test(suffix) && suffix.length <= 253 && isHostName(suffix);
+}
+
+/** The DNS suffix implied by a vault URL's host (`myvault.vault.azure.cn` → `vault.azure.cn`), if it is one. */
 function suffixOf(vaultUrl: string | undefined): string | undefined {
   if (vaultUrl === undefined) return undefined;
   const host = new URL(vaultUrl).hostname;
   const dot = host.indexOf('.');
-  return dot > 0 ? host.slice(dot + 1) : undefined;
+  const suffix = dot > 0 ? host.slice(dot + 1) : undefined;
+  return suffix !== undefined && isVaultDnsSuffix(suffix) ? suffix : undefined;
+}
+
+/**
+ * Why an `SECRETS_ALLOWED` entry can never do what it says, or undefined for a valid one. Valid: a secret name
+ * (letters, digits, dashes; 1-127) or such a prefix followed by one `*`. A lone `*` (every secret in the vault,
+ * including secrets of other apps that share it) is refused: list names, or a prefix such as `app-*`.
+ */
+export function allowListEntryError(entry: string): string | undefined {
+  if (entry === '*') {
+    return 'a lone "*" (every secret in the vault) is refused: list the names, or a prefix such as app-*';
+  }
+  if (/^[0-9A-Za-z-]{1,127}$/.test(entry) || /^[0-9A-Za-z-]{1,126}\*$/.test(entry)) return undefined;
+  return (
+    'an entry can never match a secret name: entries are names (letters, digits and dashes) or a name prefix ' +
+    'ending in one "*"'
+  );
 }
 
 function numeric(env: Env, name: NumericSettingName, problems: ConfigProblem[]): number {
@@ -250,7 +309,17 @@ export function parseConfig(env: Env): AppConfig {
     }
   }
 
-  const explicitSuffix = trimmed(env, APP_SETTINGS.KEY_VAULT_DNS_SUFFIX)?.replace(/^\./, '');
+  let explicitSuffix = trimmed(env, APP_SETTINGS.KEY_VAULT_DNS_SUFFIX)?.replace(/^\./, '').toLowerCase();
+  if (explicitSuffix !== undefined && !isVaultDnsSuffix(explicitSuffix)) {
+    explicitSuffix = undefined;
+    problems.push({
+      setting: APP_SETTINGS.KEY_VAULT_DNS_SUFFIX,
+      message:
+        `${APP_SETTINGS.KEY_VAULT_DNS_SUFFIX} must be a Key Vault DNS suffix: "vault." and at least two more labels ` +
+        '(vault.azure.net, vault.azure.cn, vault.usgovcloudapi.net, vault.<region>.<fqdn> on Azure Stack Hub); it is ' +
+        'ignored.',
+    });
+  }
   const cache: CacheSettings = {
     ttlMs: numeric(env, 'SECRET_CACHE_TTL_SECONDS', problems) * 1000,
     maxStaleMs: numeric(env, 'SECRET_CACHE_MAX_STALE_SECONDS', problems) * 1000,
@@ -264,16 +333,52 @@ export function parseConfig(env: Env): AppConfig {
     maxConcurrency: numeric(env, 'KEY_VAULT_MAX_CONCURRENCY', problems),
     budgetPer10s: numeric(env, 'KEY_VAULT_BUDGET_PER_10S', problems),
   };
-  const trustedVaultHosts: string[] = vaultUrl === undefined ? [] : [new URL(vaultUrl).host];
+  const allowedHosts: string[] = [];
   for (const entry of parseList(env[APP_SETTINGS.KEY_VAULT_ALLOWED_HOSTS])) {
-    const parsed = parseVaultUrl(entry.includes('://') ? entry : `https://${entry}/`);
-    if ('url' in parsed) trustedVaultHosts.push(new URL(parsed.url).host);
+    const parsed = entry.includes('*')
+      ? { error: 'wildcard' }
+      : parseVaultUrl(entry.includes('://') ? entry : `https://${entry}/`);
+    if ('url' in parsed) allowedHosts.push(new URL(parsed.url).host);
     else {
       problems.push({
         setting: APP_SETTINGS.KEY_VAULT_ALLOWED_HOSTS,
-        message: `${APP_SETTINGS.KEY_VAULT_ALLOWED_HOSTS} holds an entry that is not a host name (host or host:port); it is ignored.`,
+        message:
+          `${APP_SETTINGS.KEY_VAULT_ALLOWED_HOSTS} holds an entry that is not a host name (host or host:port, ` +
+          'exact: wildcards are not supported); it is ignored.',
       });
     }
+  }
+  if (vaultUrl !== undefined) {
+    const { host, hostname } = new URL(vaultUrl);
+    const suffixes = explicitSuffix === undefined ? CLOUD_VAULT_DNS_SUFFIXES : [explicitSuffix];
+    const isVault = suffixes.some((suffix) => hostname.endsWith(`.${suffix}`));
+    if (!isVault && !isLoopbackHost(hostname) && !allowedHosts.includes(host)) {
+      vaultUrl = undefined;
+      problems.push({
+        setting: urlSetting,
+        message:
+          `${urlSetting} names a host that is not under a Key Vault DNS suffix ` +
+          `(${explicitSuffix ?? CLOUD_VAULT_DNS_SUFFIXES.join(', ')}) nor loopback, so the app does not send it its ` +
+          `token. If it is your vault (Azure Stack Hub, an emulator on another host), add the host to ` +
+          `${APP_SETTINGS.KEY_VAULT_ALLOWED_HOSTS} or set ${APP_SETTINGS.KEY_VAULT_DNS_SUFFIX}.`,
+      });
+    }
+  }
+  const trustedVaultHosts: string[] = vaultUrl === undefined ? [] : [new URL(vaultUrl).host];
+  for (const host of allowedHosts) if (!trustedVaultHosts.includes(host)) trustedVaultHosts.push(host);
+
+  const allowedSecrets: string[] = [];
+  const allowProblems = new Set<string>();
+  for (const entry of parseList(env[APP_SETTINGS.SECRETS_ALLOWED])) {
+    const error = allowListEntryError(entry);
+    if (error === undefined) allowedSecrets.push(entry);
+    else allowProblems.add(error);
+  }
+  for (const error of allowProblems) {
+    problems.push({
+      setting: APP_SETTINGS.SECRETS_ALLOWED,
+      message: `${APP_SETTINGS.SECRETS_ALLOWED}: ${error}; it is ignored.`,
+    });
   }
   const snapshot: Env = Object.freeze({ ...env });
 
@@ -300,7 +405,7 @@ export function parseConfig(env: Env): AppConfig {
     inAzure: trimmed(env, 'WEBSITE_INSTANCE_ID') !== undefined,
     localProfile,
     vaultUrl,
-    allowedSecrets: Object.freeze(parseList(env[APP_SETTINGS.SECRETS_ALLOWED])),
+    allowedSecrets: Object.freeze(allowedSecrets),
     configCheckSettings: Object.freeze(parseList(env[APP_SETTINGS.CONFIG_CHECK_SETTINGS])),
     prefetch: Object.freeze(parseList(env[APP_SETTINGS.SECRET_PREFETCH])),
     vaultDnsSuffix: explicitSuffix || suffixOf(vaultUrl) || DEFAULT_VAULT_DNS_SUFFIX,

@@ -1,6 +1,8 @@
 /** The secrets CLI (scripts/secrets.ts): input checks offline; set/get/list/delete against the Key Vault emulator. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { parseConfig } from '../src/config.js';
-import { configureKeyVault } from '../src/keyVault/index.js';
+import { configureKeyVault, KeyVaultFailure } from '../src/keyVault/index.js';
+import { failureLines, isLoopbackVault } from '../scripts/cliFailure.js';
 import { body, capturingContext, get } from './support/handlers.js';
 import { skipUnlessEmulator, uniqueName, useEmulatorIdentity, vaultSettings } from './support/emulator.js';
 
@@ -37,13 +40,77 @@ test('bad names and unknown commands are rejected (exit 2) before any Key Vault 
   assert.equal(noValue.status, 2);
 });
 
-test('an unreachable vault is a clear error (exit 1), not a stack trace', () => {
+test('help: the commands, on stdout, exit 0, nothing else', () => {
+  for (const args of [['help'], ['--help']]) {
+    const r = cli(args);
+    assert.equal(r.status, 0, r.stderr);
+    for (const command of ['set <name>', 'get <name>', 'list', 'delete <name>'])
+      assert.match(r.stdout, new RegExp(command));
+    assert.equal(r.stderr, '');
+  }
+});
+
+/** A loopback port nothing listens on: bound, then closed. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+test('a refused connection (emulator not running) says so and names vault:status / vault:start (exit 1)', async () => {
+  const vault = `https://127.0.0.1:${await closedPort()}/`;
   // Generous: a refused connection must be reported as such, not as a timeout on a loaded machine.
-  const r = cli(['get', 'some-name'], { KEY_VAULT_TIMEOUT_MS: '30000' });
-  assert.equal(r.status, 1);
+  const r = cli(['get', 'some-name'], { KEY_VAULT_URL: vault, KEY_VAULT_TIMEOUT_MS: '30000' });
+  assert.equal(r.status, 1, r.stderr);
   // After the one "Local profile: ..." line.
-  assert.match(r.stderr, /^unreachable \(FetchTimedOut\): Key Vault could not be reached/m);
+  assert.match(r.stderr, /^connection refused: Key Vault could not be reached: the connection was refused/m);
+  assert.match(r.stderr, /npm run vault:status/);
+  assert.match(r.stderr, /npm run vault:start/);
+  assert.doesNotMatch(r.stderr, /FetchTimedOut/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('failureLines: plain words first, the next step only where it applies', () => {
+  const refused = new KeyVaultFailure('unreachable', 'Key Vault could not be reached (ECONNREFUSED).', {
+    errorCode: 'ECONNREFUSED',
+  });
+  const local = failureLines(refused, 'https://127.0.0.1:8443/');
+  assert.match(local[0]!, /^connection refused: /);
+  assert.match(local[1]!, /npm run vault:status.*npm run vault:start/);
+
+  const remote = failureLines(refused, 'https://myvault.vault.azure.net/');
+  assert.match(remote[0]!, /^connection refused: /);
+  assert.doesNotMatch(remote.join('\n'), /vault:start/, 'no emulator advice for a real vault');
+  assert.match(remote[1]!, /KEY_VAULT_URL/);
+
+  const reset = new KeyVaultFailure('unreachable', 'Key Vault could not be reached (ECONNRESET).', {
+    errorCode: 'ECONNRESET',
+  });
+  assert.match(failureLines(reset, 'https://localhost:8443/')[0]!, /^unreachable \(ECONNRESET\): /);
+  const identity = new KeyVaultFailure('identity-unavailable', 'No token from the identity endpoint (ECONNREFUSED).', {
+    errorCode: 'ECONNREFUSED',
+  });
+  assert.match(failureLines(identity, 'https://[::1]:8443/').join('\n'), /vault:start/);
+
+  const denied = new KeyVaultFailure('access-denied', 'Key Vault refused the request (403 Forbidden).', {
+    statusCode: 403,
+  });
+  assert.deepEqual(failureLines(denied, 'https://127.0.0.1:8443/', 'set'), [
+    'access-denied (AccessToKeyVaultDenied): Key Vault refused the request (403 Forbidden).',
+    '`set` needs the role "Key Vault Secrets Officer" (the app\'s own "Key Vault Secrets User" may only read) on the ' +
+      'vault for the identity in use, or an access policy with secret permission "set".',
+  ]);
+  assert.match(failureLines(denied, 'https://127.0.0.1:8443/', 'list')[1]!, /"Key Vault Secrets User".*"list"/);
+  // A 401 is a token the vault rejected: no role advice.
+  const rejected = new KeyVaultFailure('access-denied', 'Key Vault refused the request (401 Unauthorized).', {
+    statusCode: 401,
+  });
+  assert.equal(failureLines(rejected, 'https://127.0.0.1:8443/', 'get').length, 1);
+  assert.equal(isLoopbackVault('https://127.0.0.1:8443/'), true);
+  assert.equal(isLoopbackVault('https://myvault.vault.azure.net/'), false);
+  assert.equal(isLoopbackVault('not a url'), false);
 });
 
 describe('secrets CLI against the Key Vault emulator', () => {

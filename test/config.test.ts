@@ -20,12 +20,14 @@ test('a KEY_VAULT_URL that is not an https vault origin is a configuration probl
     'http://v.vault.azure.net/',
     'https://vault.azure.net@evil.example/',
     'https://v.vault.azure.net/secrets/x',
+    'https://.vault.azure.net/',
   ]) {
     const config = parseConfig({ KEY_VAULT_URL: bad });
     assert.equal(config.vaultUrl, undefined, bad);
     assert.equal(config.problems.length, 1, bad);
     assert.equal(config.problems[0]?.setting, 'KEY_VAULT_URL');
   }
+  assert.match(parseConfig({ KEY_VAULT_URL: 'https://.vault.azure.net/' }).problems[0]!.message, /has no vault name/);
 });
 
 test('list settings are trimmed and drop empties', () => {

@@ -411,13 +411,17 @@ test('no account keys, SAS or listKeys anywhere in infra', () => {
   }
 });
 
-test('Key Vault: RBAC mode, soft delete + purge protection, standard SKU, subscription tenant', () => {
+test('Key Vault: RBAC mode, soft delete, purge protection by parameter, standard SKU, subscription tenant', () => {
   const vaults = declared('Microsoft.KeyVault/vaults');
   assert.equal(vaults.length, 1, 'exactly one Key Vault is declared');
   const { body } = vaults[0]!;
   assert.ok(hasLine(body, 'enableRbacAuthorization: true'), 'enableRbacAuthorization: true');
   assert.ok(hasLine(body, 'enableSoftDelete: true'), 'enableSoftDelete: true');
-  assert.ok(hasLine(body, 'enablePurgeProtection: true'), 'enablePurgeProtection: true');
+  // Purge protection is a parameter; `false` is never sent (Key Vault rejects it for a vault that has it on).
+  assert.ok(
+    hasLine(body, 'enablePurgeProtection: enablePurgeProtection \\? true : null'),
+    'enablePurgeProtection: <param> ? true : null',
+  );
   assert.ok(hasLine(body, 'tenantId: subscription\\(\\)\\.tenantId'), 'tenantId from subscription()');
   assert.match(body, /sku:\s*\{[^}]*name:\s*'standard'/);
   assert.match(body, /publicNetworkAccess:\s*\w+/);
@@ -502,14 +506,20 @@ test('Function App: Flex Consumption, node runtime, hardened, managed identity, 
   }
   assert.match(body, /kind:\s*'functionapp,linux'/);
   assert.match(body, /'azd-service-name':\s*'api'/);
-  assert.match(body, /type:\s*[^\n]*'SystemAssigned/, 'system-assigned identity');
-  assert.match(body, /keyVaultReferenceIdentity:\s*\S/);
+  // One identity: the user-assigned one main.bicep creates and grants before the site (docs/deployment.md).
+  assert.match(
+    body,
+    /identity:\s*\{\s*type:\s*'UserAssigned'\s*userAssignedIdentities:/,
+    'user-assigned identity only',
+  );
+  assert.doesNotMatch(body, /SystemAssigned/, 'no system-assigned identity on the site');
+  assert.ok(hasLine(body, 'keyVaultReferenceIdentity: userAssignedIdentityId'), 'Key Vault references use it');
   assert.match(body, /functionAppConfig:\s*\{[\s\S]*runtime:\s*\{\s*name:\s*'node'/);
   assert.match(body, /type:\s*'blobContainer'/);
   assert.match(
     body,
-    /authentication:[^\n]*(SystemAssignedIdentity|UserAssignedIdentity)/,
-    'identity-based deployment storage',
+    /authentication:\s*\{\s*type:\s*'UserAssignedIdentity',\s*userAssignedIdentityResourceId:\s*userAssignedIdentityId\s*\}/,
+    'deployment storage with the user-assigned identity',
   );
 
   const policies = resourceBlocks().filter((b) => /basicPublishingCredentialsPolicies$/.test(b.type));
@@ -620,7 +630,7 @@ const eventsHook = (await import(
   pathToFileURL(join(ROOT, 'scripts', 'key-vault-events-subscription.mjs')).href
 )) as typeof EventsHookModule;
 
-test('Key Vault events: one Event Grid system topic, on the vault, in its region, with no identity or roles', () => {
+test('Key Vault events: one Event Grid system topic, on the vault, in its region, identity only for dead-lettering, no roles', () => {
   const topics = declared('Microsoft.EventGrid/systemTopics');
   assert.equal(topics.length, 1, 'exactly one system topic');
   const topic = topics[0]!;
@@ -632,7 +642,12 @@ test('Key Vault events: one Event Grid system topic, on the vault, in its region
     `${topic.file.path}: source must be <Key Vault resource>.id (got ${source ?? 'none'})`,
   );
   assert.ok(hasLine(topic.body, 'location: location'), 'the topic is placed with a location parameter');
-  assert.doesNotMatch(topic.body, /\bidentity\s*:/, 'webhook delivery needs no identity on the topic');
+  // Webhook delivery needs no identity: the topic has one only for dead-lettering.
+  assert.match(
+    topic.body,
+    /identity:\s*\{\s*type:\s*deadLetterEnabled \? 'SystemAssigned' : 'None'\s*\}/,
+    'a topic identity only with dead-lettering',
+  );
   assert.equal(
     resourceBlocks([topic.file]).filter((b) => b.type === 'Microsoft.Authorization/roleAssignments').length,
     0,
@@ -702,4 +717,225 @@ test('Key Vault events: the subscription is the hook’s, for exactly the three 
   )?.[1];
   assert.equal(endpoint.searchParams.get('functionName'), registered, 'the function the app registers');
   assert.match(settings.subscriptionResourceId, /\/providers\/Microsoft\.EventGrid\/systemTopics\/evgt-kv-abc\//);
+});
+
+// ---------------------------------------------------------------------------------------------
+// First deploy without a role race, private deployment, regions, diagnostics, scale, purge protection
+// ---------------------------------------------------------------------------------------------
+
+/** `module <symbol> '<path>' = [if (...)] { body }` in main.bicep: symbol, condition (if any) and body. */
+function mainModule(path: string): { symbol: string; condition: string | undefined; body: string } {
+  const escaped = path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const m = new RegExp(`\\bmodule\\s+(\\w+)\\s+'${escaped}'\\s*=\\s*(?:if\\s*\\(([^)]*)\\)\\s*)?\\{`).exec(
+    mainBicep.code,
+  );
+  assert.ok(m, `main.bicep uses ${path}`);
+  const open = m.index + m[0].length - 1;
+  return {
+    symbol: m[1]!,
+    condition: m[2]?.trim(),
+    body: mainBicep.code.slice(open, matchingClose(mainBicep.code, open)),
+  };
+}
+
+function bicep(path: string): BicepFile {
+  return bicepFiles.find((f) => f.path === join(...path.split('/'))) ?? assert.fail(`${path} is missing`);
+}
+
+function mainParamDefault(name: string): string | undefined {
+  return new RegExp(`^\\s*param\\s+${name}\\s+\\w+\\s*=\\s*(.+?)\\s*$`, 'm').exec(mainBicep.code)?.[1];
+}
+
+function parametersFile(): Record<string, { value?: unknown }> {
+  const json = JSON.parse(readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')) as {
+    parameters?: Record<string, { value?: unknown }>;
+  };
+  return json.parameters ?? {};
+}
+
+test('the app identity is user-assigned, created and granted before the site (no deploy-time role race)', () => {
+  const identity = mainModule('core/security/user-assigned-identity.bicep');
+  assert.equal(identity.condition, undefined, 'the identity module is unconditional');
+  const rbac = mainModule('app/rbac.bicep');
+  assert.match(
+    rbac.body,
+    new RegExp(`appPrincipalId:\\s*${identity.symbol}\\.outputs\\.principalId\\b`),
+    'the roles go to the user-assigned identity',
+  );
+  const api = mainModule('app/api.bicep');
+  assert.doesNotMatch(rbac.body, new RegExp(`\\b${api.symbol}\\.outputs\\b`), 'no grant waits for the site');
+  assert.match(
+    api.body,
+    new RegExp(`dependsOn:\\s*\\[[^\\]]*\\b${rbac.symbol}\\b`),
+    'the site is created after the grants',
+  );
+  assert.match(api.body, new RegExp(`userAssignedIdentityId:\\s*${identity.symbol}\\.outputs\\.resourceId\\b`));
+  for (const file of bicepFiles) {
+    assert.doesNotMatch(
+      file.code,
+      /SystemAssignedIdentity|systemAssignedPrincipalId/,
+      `${file.path}: one identity story`,
+    );
+  }
+  // The host, the app's credential and telemetry all name the identity, unconditionally.
+  const settings = bicep('infra/app/api-settings.bicep');
+  assert.doesNotMatch(settings.code, /\?\s*\{/, 'no identity setting hides in a conditional');
+  assert.equal(setting('AzureWebJobsStorage__credential').value, "'managedidentity'");
+  assert.equal(setting('AzureWebJobsStorage__clientId').value, 'userAssignedClientId');
+  assert.equal(setting('AZURE_CLIENT_ID').value, 'userAssignedClientId');
+  assert.match(
+    setting('APPLICATIONINSIGHTS_AUTHENTICATION_STRING').value,
+    /ClientId=\$\{userAssignedClientId\};Authorization=AAD/,
+  );
+  assert.match(
+    mainModule('app/api-settings.bicep').body,
+    new RegExp(`userAssignedClientId:\\s*${identity.symbol}\\.outputs\\.clientId\\b`),
+  );
+});
+
+test('every role assignment, and so every storage grant, lives in app/rbac.bicep, each on one resource', () => {
+  const assignments = declared('Microsoft.Authorization/roleAssignments');
+  assert.ok(assignments.length >= 4);
+  for (const block of assignments) {
+    assert.equal(block.file.path, join('infra', 'app', 'rbac.bicep'), `${block.symbol} is outside rbac.bicep`);
+    assert.match(block.body, /^\s*scope:\s*[\w:]+\s*$/m, `${block.symbol}: scoped to one resource`);
+  }
+  const rbac = bicep('infra/app/rbac.bicep');
+  const storageSection = rbac.code.slice(rbac.code.indexOf('var storageBlobDataOwnerRoleId'));
+  assert.ok(storageSection.includes('b7e6dc6d-f1e8-4753-8033-0f276bb0955b'), 'Storage Blob Data Owner for the app');
+  // Dead-letter writes: Storage Blob Data Contributor on the one container, only when dead-lettering is on.
+  const deadLetter = assignments.find((b) => b.body.includes('storageBlobDataContributorRoleId'));
+  assert.ok(deadLetter, 'a dead-letter grant');
+  assert.match(deadLetter.body, /scope:\s*storage::blobServices::deadLetterContainer\b/);
+  assert.match(rbac.code, /resource deadLetterBlobDataContributor '[^']+' = if \(!empty\(deadLetterPrincipalId\)\)/);
+});
+
+test('the Flex Consumption region list fails a wrong region before anything is created', () => {
+  const allowed = /@allowed\(\[([^\]]*)\]\)\s*@metadata\([^)]*\)\s*param\s+location\b/.exec(mainBicep.code)?.[1];
+  assert.ok(allowed, 'param location has an @allowed list');
+  const regions = [...allowed.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+  assert.ok(regions.length >= 20, `${regions.length} regions`);
+  for (const region of regions) assert.match(region, /^[a-z0-9]+$/, `${region}: an ARM location name`);
+  for (const region of ['eastus', 'eastus2', 'westeurope', 'swedencentral']) assert.ok(regions.includes(region));
+  assert.ok(!regions.includes('eastus2euap'), 'no canary region');
+});
+
+test('private deployment (vnetEnabled): VNet integration, private endpoints + DNS zones, public access off', () => {
+  assert.equal(mainParamDefault('vnetEnabled'), 'false', 'off by default');
+  assert.equal(parametersFile().vnetEnabled?.value, '${VNET_ENABLED=false}');
+  assert.match(mainBicep.code, /^var publicNetworkAccess = vnetEnabled \? 'Disabled' : 'Enabled'$/m);
+  // Key Vault public access is never switched off without the private endpoint (no separate parameter).
+  assert.doesNotMatch(mainBicep.code, /param\s+keyVaultPublicNetworkAccess\b/);
+  assert.match(mainModule('core/security/keyvault.bicep').body, /publicNetworkAccess:\s*publicNetworkAccess\b/);
+  assert.match(mainModule('core/storage/storage-account.bicep').body, /publicNetworkAccess:\s*publicNetworkAccess\b/);
+
+  const vnet = mainModule('app/vnet.bicep');
+  const endpoints = mainModule('app/private-endpoints.bicep');
+  assert.equal(vnet.condition, 'vnetEnabled');
+  assert.equal(endpoints.condition, 'vnetEnabled');
+  const api = mainModule('app/api.bicep');
+  assert.match(
+    api.body,
+    new RegExp(`virtualNetworkSubnetId:\\s*vnetEnabled \\? ${vnet.symbol}!\\.outputs\\.appSubnetId : ''`),
+  );
+  assert.match(
+    api.body,
+    new RegExp(`dependsOn:\\s*\\[[^\\]]*\\b${endpoints.symbol}\\b`),
+    'the site waits for the endpoints',
+  );
+  assert.match(
+    declared('Microsoft.Web/sites')[0]!.body,
+    /virtualNetworkSubnetId:\s*empty\(virtualNetworkSubnetId\) \? null : virtualNetworkSubnetId/,
+  );
+
+  const network = bicep('infra/app/vnet.bicep').code;
+  assert.match(network, /serviceName:\s*'Microsoft\.App\/environments'/, 'app subnet delegated for Flex');
+  assert.match(network, /privateEndpointNetworkPolicies:\s*'Disabled'/);
+
+  const pe = bicep('infra/app/private-endpoints.bicep').code;
+  assert.match(
+    pe,
+    /groupId:\s*'vault'[\s\S]*zone:\s*'privatelink\.vaultcore\.azure\.net'/,
+    'Key Vault endpoint + zone',
+  );
+  assert.match(pe, /groupId:\s*'blob'[\s\S]*zone:\s*'privatelink\.blob\.\$\{environment\(\)\.suffixes\.storage\}'/);
+  assert.match(mainModule('app/private-endpoints.bicep').body, /keyVaultId:\s*keyVault\.outputs\.id/);
+  assert.match(mainModule('app/private-endpoints.bicep').body, /storageAccountId:\s*storage\.outputs\.id/);
+  assert.equal(declared('Microsoft.Network/privateDnsZones').length, 1);
+  assert.match(declared('Microsoft.Network/privateDnsZones')[0]!.body, /location:\s*'global'/);
+  const link = declared('Microsoft.Network/privateDnsZones/virtualNetworkLinks')[0]!;
+  assert.match(link.body, /registrationEnabled:\s*false[\s\S]*virtualNetwork:\s*\{\s*id:\s*vnetId\s*\}/);
+  const endpoint = declared('Microsoft.Network/privateEndpoints')[0]!;
+  assert.match(endpoint.body, /subnet:\s*\{\s*id:\s*subnetId\s*\}/);
+  assert.match(endpoint.body, /privateLinkServiceId:\s*endpoint\.resourceId\s*groupIds:\s*\[endpoint\.groupId\]/);
+  const group = declared('Microsoft.Network/privateEndpoints/privateDnsZoneGroups')[0]!;
+  assert.match(group.body, /privateDnsZoneConfigs:[\s\S]*privateDnsZoneId:\s*zones\[i\]\.id/);
+
+  const account = declared('Microsoft.Storage/storageAccounts')[0]!;
+  assert.match(account.body, /publicNetworkAccess:\s*publicNetworkAccess\b/);
+  assert.match(account.body, /defaultAction:\s*'Deny'\s*bypass:\s*'None'/, 'private storage takes no public traffic');
+  const vault = declared('Microsoft.KeyVault/vaults')[0]!;
+  assert.match(vault.body, /defaultAction:\s*publicNetworkAccess == 'Enabled' \? 'Allow' : 'Deny'/);
+});
+
+test('diagnostics: Key Vault AuditEvent and the system topic DeliveryFailures go to the Log Analytics workspace', () => {
+  const settings = declared('Microsoft.Insights/diagnosticSettings');
+  const on = (file: string, category: string) => {
+    const found = settings.find((b) => b.file.path === join(...file.split('/')) && b.body.includes(`'${category}'`));
+    assert.ok(found, `${file}: a diagnostic setting with ${category}`);
+    assert.match(found.body, new RegExp(`category:\\s*'${category}'\\s*enabled:\\s*true`));
+    assert.match(found.body, /workspaceId:\s*logAnalyticsWorkspaceId\b/);
+    return found;
+  };
+  const audit = on('infra/core/security/keyvault.bicep', 'AuditEvent');
+  assert.match(audit.body, /scope:\s*vault\b/);
+  const delivery = on('infra/app/key-vault-events.bicep', 'DeliveryFailures');
+  assert.match(delivery.body, /scope:\s*topic\b/);
+  for (const path of ['core/security/keyvault.bicep', 'app/key-vault-events.bicep']) {
+    assert.match(mainModule(path).body, /logAnalyticsWorkspaceId:\s*monitoring\.outputs\.logAnalyticsWorkspaceId\b/);
+  }
+  assert.match(
+    bicep('infra/core/monitor/monitoring.bicep').code,
+    /output logAnalyticsWorkspaceId string = logAnalytics\.id/,
+  );
+});
+
+test('scale parameters reach functionAppConfig.scaleAndConcurrency', () => {
+  assert.equal(mainParamDefault('instanceMemoryMB'), '2048');
+  assert.equal(mainParamDefault('maximumInstanceCount'), '100');
+  assert.equal(mainParamDefault('alwaysReady'), '[]', 'scale to zero by default');
+  assert.match(mainBicep.code, /@allowed\(\[512, 2048, 4096\]\)\s*param instanceMemoryMB int/);
+  const api = mainModule('app/api.bicep');
+  for (const name of ['instanceMemoryMB', 'maximumInstanceCount', 'alwaysReady']) {
+    assert.match(api.body, new RegExp(`^\\s*${name}:\\s*${name}\\s*$`, 'm'), `main.bicep passes ${name}`);
+  }
+  assert.match(
+    declared('Microsoft.Web/sites')[0]!.body,
+    /scaleAndConcurrency:\s*\{\s*instanceMemoryMB:\s*instanceMemoryMB\s*maximumInstanceCount:\s*maximumInstanceCount\s*alwaysReady:\s*alwaysReady\s*\}/,
+  );
+});
+
+test('purge protection and recovery are parameters, so azd down then azd up works', () => {
+  assert.equal(mainParamDefault('keyVaultPurgeProtection'), 'false', 'off for the dev loop (docs: on for production)');
+  assert.equal(parametersFile().keyVaultPurgeProtection?.value, '${KEY_VAULT_PURGE_PROTECTION=false}');
+  assert.equal(mainParamDefault('keyVaultCreateMode'), "'default'");
+  assert.equal(parametersFile().keyVaultCreateMode?.value, '${KEY_VAULT_CREATE_MODE=default}');
+  const vault = mainModule('core/security/keyvault.bicep');
+  assert.match(vault.body, /enablePurgeProtection:\s*keyVaultPurgeProtection\b/);
+  assert.match(vault.body, /createMode:\s*keyVaultCreateMode\b/);
+  assert.ok(hasLine(declared('Microsoft.KeyVault/vaults')[0]!.body, 'createMode: createMode'));
+});
+
+test('dead-lettering: optional, never in the private deployment, and its destination reaches the hook', () => {
+  assert.equal(mainParamDefault('keyVaultEventsDeadLetter'), 'false');
+  assert.equal(parametersFile().keyVaultEventsDeadLetter?.value, '${KEY_VAULT_EVENTS_DEAD_LETTER=false}');
+  assert.match(mainBicep.code, /^var deadLetterEnabled = keyVaultEventsDeadLetter && !vnetEnabled$/m);
+  for (const output of ['KEY_VAULT_EVENTS_DEAD_LETTER_STORAGE_ID', 'KEY_VAULT_EVENTS_DEAD_LETTER_CONTAINER']) {
+    assert.match(mainBicep.code, new RegExp(`^output ${output} string = deadLetterEnabled \\? `, 'm'));
+  }
+  assert.match(mainModule('app/rbac.bicep').body, /deadLetterPrincipalId:\s*keyVaultEvents\.outputs\.principalId/);
+  assert.match(
+    bicep('infra/app/key-vault-events.bicep').code,
+    /output principalId string = deadLetterEnabled \? topic\.identity\.principalId : ''/,
+  );
 });

@@ -29,7 +29,12 @@ after(async () => vault?.close());
 /** Local settings as the developer profile has them: no managed-identity endpoint, so the developer chain. */
 function local(vaultUrl: string, extra: Record<string, string> = {}) {
   configureKeyVault({
-    config: parseConfig({ KEY_VAULT_URL: vaultUrl, SECRETS_ALLOWED: '*', KEY_VAULT_TIMEOUT_MS: '30000', ...extra }),
+    config: parseConfig({
+      KEY_VAULT_URL: vaultUrl,
+      SECRETS_ALLOWED: 'db-password',
+      KEY_VAULT_TIMEOUT_MS: '30000',
+      ...extra,
+    }),
     log: { warn: () => undefined, info: () => undefined },
   });
 }

@@ -37,7 +37,7 @@ const CLI = join(ROOT, 'dist', 'scripts', 'secrets.js');
 const START = join(ROOT, 'scripts', 'start.mjs');
 
 function example(profile: 'emulator' | 'azure'): Record<string, string> {
-  const file = join(ROOT, `local.settings.${profile}.json.example`);
+  const file = join(ROOT, local.PROFILE_EXAMPLES[profile]);
   return (JSON.parse(readFileSync(file, 'utf8')) as { Values: Record<string, string> }).Values;
 }
 
@@ -212,7 +212,7 @@ describe('the profile line', () => {
     const none = local.profileReport({ exists: true, values: { KEY_VAULT_URL: 'https://x/' }, env: {} });
     assert.match(
       none.line,
-      /none named \(local\.settings\.json has no LOCAL_PROFILE; copy local\.settings\.emulator\.json\.example or local\.settings\.azure\.json\.example\)/,
+      /none named \(local\.settings\.json has no LOCAL_PROFILE; copy local\.settings\.json\.example or local\.settings\.azure\.json\.example\)/,
     );
     const bad = local.profileReport({ exists: true, values: { LOCAL_PROFILE: 'prod' }, env: {} });
     assert.equal(bad.profile, undefined);
@@ -246,6 +246,62 @@ describe('the profile line', () => {
     assert.equal(r.warnings.length, 2);
     assert.match(r.warnings[0]!, /KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION=true, which is for emulators only/);
     assert.match(r.warnings[1]!, /KEY_VAULT_URL is still the example's placeholder/);
+  });
+
+  test('an empty or malformed vault name is warned about, with what to run (README sed line without azd)', () => {
+    // What `sed "s/<your-vault-name>/$(azd env get-value AZURE_KEY_VAULT_NAME)/g"` writes where azd is missing.
+    const sedWithoutAzd = JSON.parse(JSON.stringify(example('azure')).replaceAll('<your-vault-name>', '')) as Record<
+      string,
+      string
+    >;
+    assert.equal(sedWithoutAzd.KEY_VAULT_URL, 'https://.vault.azure.net/');
+    const empty = local.profileReport({ exists: true, values: sedWithoutAzd, env: {} });
+    assert.equal(empty.warnings.length, 1, empty.warnings.join('\n'));
+    assert.match(empty.warnings[0]!, /^Warning: KEY_VAULT_URL has no vault name \(https:\/\/\.vault\.azure\.net\/\)/);
+    assert.match(empty.warnings[0]!, /azd env get-value AZURE_KEY_VAULT_NAME/);
+    assert.match(empty.warnings[0]!, /az keyvault list/);
+
+    const cases: [string, RegExp][] = [
+      ['https://vault.azure.net/', /has no vault name/],
+      ["https://ERROR: key 'AZURE_KEY_VAULT_NAME' not found.vault.azure.net/", /is not a URL/],
+      ['https://kv--demo.vault.azure.net/', /"kv--demo", which is not a Key Vault name/],
+      ['https://1kv.vault.azure.cn/', /"1kv", which is not a Key Vault name/],
+      ['https://kv.vault.azure.net/', /"kv", which is not a Key Vault name/],
+    ];
+    for (const [url, expected] of cases) {
+      const r = local.profileReport({ exists: true, values: { ...azure, KEY_VAULT_URL: url }, env: {} });
+      assert.equal(r.warnings.length, 1, url);
+      assert.match(r.warnings[0]!, expected, url);
+    }
+    // In the shell, or with no profile: still said, naming where it came from.
+    const shell = local.profileReport({
+      exists: false,
+      values: {},
+      env: { KEY_VAULT_URL: 'https://.vault.azure.net/' },
+    });
+    assert.match(shell.warnings[0]!, /has no vault name \(https:\/\/\.vault\.azure\.net\/\) in the environment/);
+    // The azure profile with no vault at all.
+    const unset = local.profileReport({ exists: true, values: { LOCAL_PROFILE: 'azure' }, env: {} });
+    assert.match(unset.warnings[0]!, /^Warning: KEY_VAULT_URL is not set: azd env get-value AZURE_KEY_VAULT_NAME/);
+    // Good names, sovereign clouds, emulators on loopback, other hosts (Azure Stack Hub): no warning.
+    for (const url of [
+      'https://kv-demo.vault.azure.net/',
+      'https://kv-demo-2.vault.usgovcloudapi.net/',
+      'https://a23456789012345678901234.vault.azure.net/',
+      'https://myvault.vault.local.azurestack.external/',
+    ]) {
+      assert.deepEqual(
+        local.profileReport({ exists: true, values: { ...azure, KEY_VAULT_URL: url }, env: {} }).warnings,
+        [],
+        url,
+      );
+    }
+    assert.deepEqual(local.profileReport({ exists: true, values: emulator, env: {} }).warnings, []);
+    assert.equal(
+      local.vaultUrlProblem('https://a234567890123456789012345.vault.azure.net/')?.includes('not a Key Vault name'),
+      true,
+      '25 characters',
+    );
   });
 
   test('the profile it names is the one src/config.ts parses (LOCAL_PROFILE)', () => {
@@ -326,16 +382,26 @@ describe('the two profile examples', () => {
     );
   });
 
-  test("README's Local development section explains every setting of both examples", () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const start = readme.indexOf('\n## Local development');
-    assert.ok(start > 0, 'README has a Local development section');
-    const end = readme.indexOf('\n## ', start + 1);
-    const section = readme.slice(start, end < 0 ? undefined : end);
+  test('docs/configuration.md explains every setting of both examples', () => {
+    const page = readFileSync(join(ROOT, 'docs', 'configuration.md'), 'utf8');
+    const start = page.indexOf('\n## Every setting of the two local profiles');
+    assert.ok(start > 0, "docs/configuration.md has a section for the profiles' settings");
+    const end = page.indexOf('\n## ', start + 1);
+    const section = page.slice(start, end < 0 ? undefined : end);
     for (const name of new Set([...Object.keys(example('emulator')), ...Object.keys(example('azure'))])) {
       assert.match(section, new RegExp(`\\n\\| \`${name}\` +\\|`), `${name} has a row in the profiles table`);
     }
-    assert.ok(!existsSync(join(ROOT, 'local.settings.json.example')), 'two profiles, not a third example');
+  });
+
+  test('the example a user copies first is local.settings.json.example, the emulator profile; the azure one is second', () => {
+    assert.deepEqual(local.PROFILE_EXAMPLES, {
+      emulator: 'local.settings.json.example',
+      azure: 'local.settings.azure.json.example',
+    });
+    assert.equal(example('emulator').LOCAL_PROFILE, 'emulator');
+    assert.equal(example('azure').LOCAL_PROFILE, 'azure');
+    const examples = readdirSync(ROOT).filter((f) => /^local\.settings\..*example$/.test(f));
+    assert.deepEqual(examples.sort(), ['local.settings.azure.json.example', 'local.settings.json.example']);
   });
 });
 
@@ -524,10 +590,7 @@ describe(
       const none = start(project(undefined), {});
       assert.equal(none.status, 0, none.stderr);
       assert.match(none.stderr, /^Local profile: none \(no local\.settings\.json\): environment only/);
-      assert.match(
-        none.stderr,
-        /copy local\.settings\.emulator\.json\.example .* or local\.settings\.azure\.json\.example/,
-      );
+      assert.match(none.stderr, /copy local\.settings\.json\.example .* or local\.settings\.azure\.json\.example/);
       const azure = start(project({ ...example('azure'), KEY_VAULT_URL: 'https://kv-demo.vault.azure.net/' }), {
         IDENTITY_ENDPOINT: 'http://127.0.0.1:9/msi/token',
       });

@@ -1,6 +1,6 @@
 /**
  * The azd postdeploy gate (scripts/postdeploy-gate.mjs, scripts/postdeploy.mjs) against a stub of the two deployed
- * endpoints on 127.0.0.1: ping, and the config check (200/503 with the report src/functions/configCheck.ts produces).
+ * endpoints on 127.0.0.1: ping, and the config check (200/503 with the report src/diagnostics/configReport.ts builds).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,17 +12,20 @@ import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
+import type * as AzCli from '../scripts/az-cli.mjs';
 import type * as GateModule from '../scripts/postdeploy-gate.mjs';
 import { ROOT } from './support/projectRoot.js';
 
 const HOOK = join(ROOT, 'scripts', 'postdeploy.mjs');
 const gate = (await import(pathToFileURL(join(ROOT, 'scripts', 'postdeploy-gate.mjs')).href)) as typeof GateModule;
+const azCli = (await import(pathToFileURL(join(ROOT, 'scripts', 'az-cli.mjs')).href)) as typeof AzCli;
 
 const KEY = 'stub-function-key-7f3a9c';
+const TENANT = '11111111-1111-1111-1111-111111111111';
 const SECRET_VALUE = 'the-secret-value-must-never-print';
 
 // ---------------------------------------------------------------------------------------------
-// Bodies shaped like src/functions/configCheck.ts
+// Bodies shaped like the config check's (src/diagnostics/configReport.ts)
 // ---------------------------------------------------------------------------------------------
 
 const vaultOk = {
@@ -329,6 +332,27 @@ describe('runGate against a stub of ping and the config check on 127.0.0.1', () 
     assert.equal(calls, 3);
   });
 
+  test('an az error waiting cannot clear fails the gate at once, with its fix', async () => {
+    const s = await make({ ping: [{ status: 200 }], check: [{ status: 200, body: healthy }] });
+    let calls = 0;
+    const { result, lines } = await runAgainst(s, {
+      timeoutMs: 60_000,
+      getKey: () => {
+        calls += 1;
+        throw new azCli.AzError('az functionapp function keys failed: (AuthorizationFailed) no permission', {
+          final: true,
+          fix: 'grant Contributor',
+        });
+      },
+    });
+    assert.equal(result.ok, false);
+    assert.equal(calls, 1, 'asked once');
+    assert.equal(result.attempts, 1);
+    assert.deepEqual(lines, [], 'no progress lines: nothing to wait for');
+    assert.match(result.summary, /AuthorizationFailed/);
+    assert.ok(result.diagnosis.includes('Fix: grant Contributor'));
+  });
+
   test('ping never answering fails with the last ping status', async () => {
     const s = await make({ ping: [{ status: 502 }], check: [{ status: 200, body: healthy }] });
     const { result } = await runAgainst(s);
@@ -340,6 +364,193 @@ describe('runGate against a stub of ping and the config check on 127.0.0.1', () 
       'no key is sent before ping works',
     );
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// scripts/az-cli.mjs: final vs. can-become-ready failures, and the Windows command line
+// ---------------------------------------------------------------------------------------------
+
+test('az failures: not installed, not signed in, wrong tenant, AuthorizationFailed, no subscription are final', () => {
+  const final: [string, RegExp][] = [
+    ["'az' is not recognized as an internal or external command,", /install the Azure CLI/],
+    ['/bin/sh: 1: az: not found', /install the Azure CLI/],
+    ["ERROR: Please run 'az login' to setup account.", /az login/],
+    ['AADSTS700082: The refresh token has expired due to inactivity.', /az login/],
+    ['(InvalidAuthenticationTokenTenant) The access token is from the wrong issuer', /az login --tenant/],
+    ["(AuthorizationFailed) The client 'x' does not have authorization to perform action", /permission/],
+    ["(SubscriptionNotFound) The subscription '0000' could not be found.", /AZURE_SUBSCRIPTION_ID/],
+  ];
+  for (const [stderr, fix] of final) {
+    const verdict = azCli.classifyAzFailure(stderr);
+    assert.equal(verdict.final, true, stderr);
+    assert.match(verdict.fix, fix, stderr);
+  }
+  for (const stderr of [
+    '(NotFound) The function app was not found yet',
+    'ERROR: (ServiceUnavailable) The service is unavailable',
+    'Operation returned an invalid status code: Too Many Requests',
+    '',
+  ]) {
+    assert.equal(azCli.classifyAzFailure(stderr).final, false, `can become ready: ${stderr}`);
+  }
+});
+
+test('az(): a failure carries final and fix; on Windows cmd.exe runs one quoted command line', () => {
+  const calls: { command: string; args: readonly string[]; shell: unknown }[] = [];
+  const spawn = (answer: { status: number | null; stdout?: string; stderr?: string; error?: Error }) =>
+    ((command: string, args: readonly string[], options: { shell?: unknown }) => {
+      calls.push({ command, args, shell: options.shell });
+      return answer;
+    }) as Parameters<typeof azCli.az>[1] extends infer O
+      ? NonNullable<O> extends { spawn?: infer S }
+        ? S
+        : never
+      : never;
+
+  assert.equal(azCli.az(['account', 'show'], { platform: 'linux', spawn: spawn({ status: 0, stdout: '{}' }) }), '{}');
+  assert.deepEqual(calls.pop(), { command: 'az', args: ['account', 'show'], shell: undefined }, 'no shell on POSIX');
+
+  const missing = Object.assign(new Error('spawnSync az ENOENT'), { code: 'ENOENT' });
+  assert.throws(
+    () => azCli.az(['account', 'show'], { platform: 'linux', spawn: spawn({ status: null, error: missing }) }),
+    (error: AzCli.AzError) => error.final && /install the Azure CLI/.test(error.fix),
+  );
+  assert.throws(
+    () => azCli.az(['account', 'show'], { platform: 'win32', spawn: spawn({ status: 9009, stderr: '' }) }),
+    (error: AzCli.AzError) => error.final && /install the Azure CLI/.test(error.fix),
+    'cmd.exe exit 9009: az is not on PATH',
+  );
+  assert.throws(
+    () =>
+      azCli.az(['account', 'show'], {
+        platform: 'linux',
+        spawn: spawn({ status: 1, stderr: "WARNING: x\nERROR: Please run 'az login' to setup account.\n" }),
+      }),
+    (error: AzCli.AzError) => error.final && /Please run 'az login'/.test(error.message),
+  );
+  assert.throws(
+    () =>
+      azCli.az(['functionapp', 'keys', 'list'], {
+        platform: 'linux',
+        spawn: spawn({ status: 1, stderr: 'ERROR: (NotFound) x' }),
+      }),
+    (error: AzCli.AzError) => !error.final,
+  );
+
+  azCli.az(['rest', '--url', '/subscriptions/x?api-version=1&y=2'], { platform: 'win32', spawn: spawn({ status: 0 }) });
+  const windows = calls.pop()!;
+  assert.equal(windows.shell, true);
+  assert.deepEqual(windows.args, [], 'one command line, no argument list for Node to join');
+  assert.equal(windows.command, 'az rest --url "/subscriptions/x?api-version=1&y=2"');
+});
+
+/**
+ * How cmd.exe reads a command line: outside double quotes `& | < > ( ) ^` are operators; `%` and `!` expand even
+ * inside quotes. Returns the characters that would act as operators, and whether a quote is left open.
+ */
+function cmdOperatorsOutsideQuotes(line: string): { operators: string[]; unbalanced: boolean } {
+  const operators: string[] = [];
+  let quoted = false;
+  for (const ch of line) {
+    if (ch === '"') quoted = !quoted;
+    else if (ch === '%' || ch === '!') operators.push(ch);
+    else if (!quoted && '&|<>()^'.includes(ch)) operators.push(ch);
+  }
+  return { operators, unbalanced: quoted };
+}
+
+test('Windows quoting: no cmd.exe operator ends up outside quotes, whatever the argument', () => {
+  assert.deepEqual(
+    cmdOperatorsOutsideQuotes('a & b "c & d"'),
+    { operators: ['&'], unbalanced: false },
+    'the checker sees operators',
+  );
+  const hostile = [
+    'rg&calc',
+    'rg|whoami',
+    'a>out.txt',
+    'a<in.txt',
+    '(x)',
+    'x^y',
+    'two words',
+    '/subscriptions/x/eventSubscriptions/y?api-version=2022-06-15&z=1',
+    'C:\\Users\\me\\AppData\\Local\\Temp\\kv events\\',
+    'trailing\\\\',
+    '',
+    'rg-(prod).v2',
+    'systemKeys.eventgrid_extension',
+    '--subscription',
+    'a=b,c;d',
+  ];
+  for (const arg of hostile) {
+    const line = azCli.windowsCommandLine(['functionapp', 'keys', 'list', '--name', arg]);
+    const { operators, unbalanced } = cmdOperatorsOutsideQuotes(line);
+    assert.deepEqual(operators, [], `${JSON.stringify(arg)} -> ${line}`);
+    assert.equal(unbalanced, false, `${JSON.stringify(arg)} -> ${line}`);
+    // The quoted form reaches the program as the same argument (MSVC rule: 2n backslashes before " give n).
+    const last = line.slice(line.indexOf('--name ') + '--name '.length);
+    const unquoted = last.startsWith('"') ? last.slice(1, -1).replace(/(\\+)$/, (m) => m.slice(0, m.length / 2)) : last;
+    assert.equal(unquoted, arg, `round trip of ${JSON.stringify(arg)}`);
+  }
+  for (const arg of ['a"&calc&"', '%PATH%', '!x!', 'line\nbreak', 'nul\0']) {
+    assert.throws(
+      () => azCli.windowsCommandLine(['functionapp', '--name', arg]),
+      (error: AzCli.AzError) => error.final && /refusing to pass an argument/.test(error.message),
+      JSON.stringify(arg),
+    );
+  }
+});
+
+test('checkAzAccount: once, up front; another tenant or an unseen subscription is final', () => {
+  const sub = '00000000-0000-0000-0000-000000000000';
+  const seen: string[][] = [];
+  const ok = azCli.checkAzAccount(
+    (args) => {
+      seen.push(args);
+      return JSON.stringify({ id: sub, tenantId: TENANT.toUpperCase() });
+    },
+    { AZURE_SUBSCRIPTION_ID: sub, AZURE_TENANT_ID: TENANT },
+  );
+  assert.deepEqual(ok, { subscriptionId: sub, tenantId: TENANT.toUpperCase() });
+  assert.deepEqual(seen, [['account', 'show', '--output', 'json', '--subscription', sub]]);
+  assert.throws(
+    () => azCli.checkAzAccount(() => JSON.stringify({ id: sub, tenantId: sub }), { AZURE_TENANT_ID: TENANT }),
+    (error: AzCli.AzError) => error.final && error.fix.includes(`az login --tenant ${TENANT}`),
+  );
+  assert.throws(
+    () =>
+      azCli.checkAzAccount(
+        () => {
+          throw new azCli.AzError(`az account show failed: Subscription '${sub}' not found.`);
+        },
+        { AZURE_SUBSCRIPTION_ID: sub },
+      ),
+    (error: AzCli.AzError) => error.final && /AZURE_SUBSCRIPTION_ID/.test(error.fix),
+  );
+  assert.deepEqual(azCli.functionAppScope({ AZURE_RESOURCE_GROUP: 'rg-a', AZURE_FUNCTION_APP_NAME: 'func-a' }), [
+    '--resource-group',
+    'rg-a',
+    '--name',
+    'func-a',
+  ]);
+  for (const [name, value] of [
+    ['AZURE_RESOURCE_GROUP', 'rg"&calc'],
+    ['AZURE_FUNCTION_APP_NAME', 'app & del'],
+    ['AZURE_SUBSCRIPTION_ID', '%COMSPEC%'],
+    ['AZURE_TENANT_ID', 'not-a-tenant'],
+  ] as const) {
+    assert.throws(
+      () =>
+        azCli.functionAppScope({
+          AZURE_RESOURCE_GROUP: 'rg-a',
+          AZURE_FUNCTION_APP_NAME: 'func-a',
+          AZURE_SUBSCRIPTION_ID: sub,
+          AZURE_TENANT_ID: TENANT,
+          [name]: value,
+        }),
+      new RegExp(`${name} is not a valid name`),
+    );
+  }
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -368,7 +579,18 @@ describe(
       azLog = join(bin, 'az.log');
       writeFileSync(
         join(bin, 'az'),
-        `#!/bin/sh\necho "$*" >> "${azLog}"\ncase "$*" in *"function keys list"*) echo "${KEY}" ;; *) echo "unexpected az call" >&2; exit 2 ;; esac\n`,
+        [
+          '#!/bin/sh',
+          `echo "$*" >> "${azLog}"`,
+          'case "$*" in',
+          '  "account show"*)',
+          '    if [ -n "$FAKE_AZ_LOGGED_OUT" ]; then echo "ERROR: Please run \'az login\' to setup account." >&2; exit 1; fi',
+          `    echo '{"id":"00000000-0000-0000-0000-000000000000","tenantId":"${TENANT}"}' ;;`,
+          `  *"function keys list"*) echo "${KEY}" ;;`,
+          '  *) echo "unexpected az call" >&2; exit 2 ;;',
+          'esac',
+          '',
+        ].join('\n'),
       );
       chmodSync(join(bin, 'az'), 0o755);
     });
@@ -383,6 +605,8 @@ describe(
       AZURE_FUNCTION_APP_NAME: 'func-api-test',
       AZURE_RESOURCE_GROUP: 'rg-test',
       AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
+      AZURE_TENANT_ID: TENANT,
+      FAKE_AZ_LOGGED_OUT: '',
       // Every case here ends on the first attempt; the limit only matters if one did not.
       POSTDEPLOY_CHECK_TIMEOUT_SECONDS: '60',
       POSTDEPLOY_CHECK_INTERVAL_SECONDS: '0.05',
@@ -412,6 +636,45 @@ describe(
       assert.match(out, /postdeploy check FAILED: the config check reports a configuration error/);
       assert.match(out, /SECRETS_ALLOWED: missing/);
       assert.ok(!out.includes(KEY));
+    });
+
+    test('az not signed in fails at once with the fix, before any request or wait', async () => {
+      const s = await stub({ ping: [{ status: 200 }], check: [{ status: 200, body: healthy }] });
+      stubs.push(s);
+      writeFileSync(azLog, '');
+      const { code, out } = await runHook({
+        ...envFor(s),
+        FAKE_AZ_LOGGED_OUT: '1',
+        POSTDEPLOY_CHECK_TIMEOUT_SECONDS: '300',
+      });
+      assert.equal(code, 1, out);
+      assert.match(out, /postdeploy check FAILED: az account show failed: ERROR: Please run 'az login'/);
+      assert.match(out, /Fix: sign the Azure CLI in: `az login`/);
+      assert.doesNotMatch(out, /attempt \d/, 'no waiting');
+      assert.equal(s.requests.length, 0, 'nothing called');
+      assert.deepEqual(readFileSync(azLog, 'utf8').trim().split('\n'), [
+        'account show --output json --subscription 00000000-0000-0000-0000-000000000000',
+      ]);
+    });
+
+    test('signed in to another tenant fails at once, naming the tenant to sign in to', async () => {
+      const s = await stub({ ping: [{ status: 200 }], check: [{ status: 200, body: healthy }] });
+      stubs.push(s);
+      const { code, out } = await runHook({ ...envFor(s), AZURE_TENANT_ID: '22222222-2222-2222-2222-222222222222' });
+      assert.equal(code, 1, out);
+      assert.match(out, /az login --tenant 22222222-2222-2222-2222-222222222222/);
+      assert.equal(s.requests.length, 0);
+    });
+
+    test('an azd environment value with a shell operator is refused before az runs', async () => {
+      const s = await stub({ ping: [{ status: 200 }], check: [{ status: 200, body: healthy }] });
+      stubs.push(s);
+      writeFileSync(azLog, '');
+      const { code, out } = await runHook({ ...envFor(s), AZURE_RESOURCE_GROUP: 'rg-test&calc' });
+      assert.equal(code, 1, out);
+      assert.match(out, /AZURE_RESOURCE_GROUP is not a valid name: "rg-test&calc"/);
+      assert.equal(readFileSync(azLog, 'utf8'), '', 'az never ran');
+      assert.equal(s.requests.length, 0);
     });
 
     test('SKIP_POSTDEPLOY_CHECK=true skips without calling anything', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { problemForFailure } from '../src/http/problems.js';
-import { KeyVaultFailure } from '../src/keyVault/failure.js';
+import { KeyVaultFailure } from '../src/keyVault/index.js';
 import { body, header } from './support/handlers.js';
 
 const ctx = {
@@ -55,4 +55,29 @@ test('anything that is not a KeyVaultFailure is a bare 500 problem, without its 
 test('bad input and no vault: 400 and 503 problems', () => {
   assert.equal(problemForFailure(new KeyVaultFailure('invalid-request', 'bad name'), ctx).status, 400);
   assert.equal(problemForFailure(new KeyVaultFailure('not-configured', 'x'), ctx).status, 503);
+});
+
+test('failureResponse fills the problem with the failing service’s vault and identity', async () => {
+  const { failureResponse } = await import('../src/http/failureResponse.js');
+  const { parseConfig } = await import('../src/config.js');
+  const { KeyVaultService } = await import('../src/keyVault/index.js');
+  const service = new KeyVaultService({
+    config: parseConfig({
+      KEY_VAULT_URL: 'https://mapped.vault.azure.net/',
+      IDENTITY_ENDPOINT: 'http://127.0.0.1:9/token',
+      IDENTITY_HEADER: 'unit',
+      WEBSITE_INSTANCE_ID: 'instance',
+    }),
+  });
+  const denied = failureResponse(
+    new KeyVaultFailure('access-denied', 'Forbidden', { statusCode: 403 }),
+    { name: 'db' },
+    service,
+  );
+  assert.equal(denied.status, 502);
+  const detail = String(body(denied).detail);
+  assert.match(detail, /https:\/\/mapped\.vault\.azure\.net\//);
+  assert.ok(detail.includes(service.identity.description), detail);
+  assert.match(detail, /secret "db"/);
+  assert.equal(failureResponse(new Error('x'), {}, service).status, 500);
 });

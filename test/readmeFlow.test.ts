@@ -1,10 +1,11 @@
 /**
- * README "Local development", the emulator profile, as a tested path: against the Key Vault emulator the test harness
- * started (standing in for `npm run vault:start`), copy local.settings.emulator.json.example to a project's
- * local.settings.json with the harness's ports, run the secrets CLI there (set, get, list), read through the secret
- * function and the config check with the settings func start would load from that file, then delete. Twice: with
- * NODE_EXTRA_CA_CERTS unset in the shell, and set to the system CA bundle (the emulator's certificate must be trusted
- * either way). The emulator's start and stop are the harness's (scripts/run-tests.mjs). Skipped without an emulator.
+ * The emulator profile of docs/local-development.md (the README quickstart's first path) as a tested path: against
+ * the Key Vault emulator the test harness started (standing in for `npm run vault:start`), copy
+ * local.settings.json.example to a project's local.settings.json with the harness's ports, run the secrets CLI there
+ * (set, get, list), read through the secret function and the config check with the settings func start would load
+ * from that file, then delete. Twice: with NODE_EXTRA_CA_CERTS unset in the shell, and set to the system CA bundle
+ * (the emulator's certificate must be trusted either way). The emulator's start and stop are the harness's
+ * (scripts/run-tests.mjs). Skipped without an emulator.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ import { runNode } from './support/runNode.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'scripts', 'secrets.js');
-const EXAMPLE = join(ROOT, 'local.settings.emulator.json.example');
+const EXAMPLE = join(ROOT, 'local.settings.json.example');
 const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 const scratch = mkdtempSync(join(tmpdir(), 'readme-flow-'));
@@ -56,7 +57,7 @@ function secrets(dir: string, env: Record<string, string>, args: string[]) {
 }
 
 /**
- * `cp local.settings.emulator.json.example local.settings.json` in a new project directory, with what a user would
+ * `cp local.settings.json.example local.settings.json` in a new project directory, with what a user would
  * change for the emulator that runs: its ports (and, on the Go pair, its identity path), the identity header, the
  * API version, and the demo secret's name. The certificate goes where vault:start writes it, so the example's
  * relative NODE_EXTRA_CA_CERTS stays as it is.
@@ -106,7 +107,7 @@ async function asTheHost<T>(shellEnv: Record<string, string>, values: Record<str
   }
 }
 
-describe('README local flow (emulator profile) against the Key Vault emulator', () => {
+describe('README local flow (emulator profile, docs/local-development.md) against the Key Vault emulator', () => {
   for (const variant of [
     { label: 'NODE_EXTRA_CA_CERTS unset in the shell', ca: () => undefined },
     { label: 'NODE_EXTRA_CA_CERTS set to the system CA bundle', ca: systemBundle },

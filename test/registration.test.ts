@@ -21,3 +21,32 @@ test('each file in src/functions/ is imported by the entry and registers the fun
     assert.deepEqual(registrations, [name], `${file} must register exactly one function, named "${name}"`);
   }
 });
+
+/**
+ * Triggers pushed to the host over HTTP need no host storage: HTTP, and Event Grid (which posts to
+ * /runtime/webhooks/eventgrid). Timer, queue, blob and Durable triggers keep state in AzureWebJobsStorage.
+ */
+const PUSH_TRIGGERS = new Set(['http', 'eventGrid']);
+
+test('every function is HTTP-pushed (http, eventGrid): the local profiles can leave AzureWebJobsStorage empty', () => {
+  const files = readdirSync(`${SRC}functions`).filter((f) => f.endsWith('.ts'));
+  const triggers = files.flatMap((file) =>
+    [...readFileSync(`${SRC}functions/${file}`, 'utf8').matchAll(/\bapp\.(\w+)\('/g)].map((m) => ({
+      file,
+      trigger: m[1]!,
+    })),
+  );
+  assert.ok(triggers.some((t) => t.trigger === 'eventGrid'));
+  for (const { file, trigger } of triggers) {
+    assert.ok(
+      PUSH_TRIGGERS.has(trigger),
+      `${file} registers a ${trigger} trigger, which needs host storage: set AzureWebJobsStorage in both local ` +
+        'profiles (e.g. UseDevelopmentStorage=true with Azurite) and correct docs/configuration.md',
+    );
+  }
+  const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+  for (const example of ['local.settings.json.example', 'local.settings.azure.json.example']) {
+    const values = (JSON.parse(readFileSync(`${ROOT}${example}`, 'utf8')) as { Values: Record<string, string> }).Values;
+    assert.equal(values.AzureWebJobsStorage, '', `${example}: empty AzureWebJobsStorage, as documented`);
+  }
+});

@@ -64,7 +64,7 @@ function configure(extra: Record<string, string> = {}) {
   return configureKeyVault({
     config: parseConfig({
       KEY_VAULT_URL: `${vault.url}/`,
-      SECRETS_ALLOWED: '*',
+      SECRETS_ALLOWED: 'first,second,throttled-name,disabled-name',
       KEY_VAULT_API_VERSION: '7.5',
       KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
       IDENTITY_ENDPOINT: tokens.url,

@@ -10,9 +10,11 @@ import { type DataPoint, MeterProvider, MetricReader, type ResourceMetrics } fro
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { parseConfig } from '../src/config.js';
 import { BoundedCredential } from '../src/keyVault/credential.js';
+import * as getSecretModule from '../src/functions/getSecret.js';
 import { configureKeyVault, readSecret } from '../src/keyVault/index.js';
+import { METRIC_SECRET_NAMES, OTHER_SECRET_NAME } from '../src/keyVault/telemetry.js';
 import { FakeClock, FakeVault, restError } from './support/fakeFetch.js';
-import { captureConsole } from './support/handlers.js';
+import { captureConsole, capturingContext, get } from './support/handlers.js';
 
 class CollectingReader extends MetricReader {
   protected onForceFlush(): Promise<void> {
@@ -144,4 +146,61 @@ test('token requests: latency and failures recorded, never the token', async () 
   assert.ok(sum(rm, 'keyvault.token.failures', { 'error.type': 'CredentialUnavailableError' }) === 0);
   assert.ok(sum(rm, 'keyvault.token.failures', {}) >= 1);
   assert.equal(JSON.stringify(rm).includes(CANARY_TOKEN), false, 'no token in metrics');
+});
+
+test('metric cardinality: names that exist are series, any other name is one (other) series, bounded', async () => {
+  const vault = new FakeVault();
+  const host = 'tele-cardinality.vault.azure.net';
+  configureKeyVault({
+    config: parseConfig({
+      KEY_VAULT_URL: `https://${host}/`,
+      SECRETS_ALLOWED: 'app-*',
+      KEY_VAULT_BUDGET_PER_10S: '4000',
+      SECRET_CACHE_MAX_ENTRIES: '10000',
+    }),
+    fetchSecret: vault.fetch,
+    clock: new FakeClock(),
+    log: { warn: () => undefined, info: () => undefined },
+  });
+  const read = async (name: string) => {
+    const { context } = capturingContext('getSecret');
+    return getSecretModule.getSecret(get(`http://localhost/api/secrets/${name}`, { name }), context);
+  };
+  const names = (rm: ResourceMetrics) =>
+    new Set(
+      ['keyvault.secret.reads', 'keyvault.calls', 'keyvault.call.duration'].flatMap((metric) =>
+        points(rm, metric)
+          .filter((p) => p.attributes['server.address'] === host)
+          .map((p) => p.attributes['keyvault.secret.name']),
+      ),
+    );
+
+  for (const name of ['app-one', 'app-two', 'app-three']) vault.set(name, CANARY);
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 3_000; i++) {
+    const name =
+      i % 100 === 0
+        ? ['app-one', 'APP-Two', 'app-three'][(i / 100) % 3]!
+        : `app-${i}-${Math.random().toString(36).slice(2, 8)}`;
+    const status = (await read(name)).status ?? 0;
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  }
+  assert.deepEqual([...statuses].sort(), [
+    [200, 30],
+    [404, 2_970],
+  ]);
+  let rm = await collected();
+  assert.deepEqual([...names(rm)].sort(), [OTHER_SECRET_NAME, 'app-one', 'app-three', 'app-two']);
+  assert.equal(
+    sum(rm, 'keyvault.secret.reads', { 'server.address': host, 'keyvault.secret.name': OTHER_SECRET_NAME }),
+    2_970,
+  );
+  assert.equal(sum(rm, 'keyvault.secret.reads', { 'server.address': host, 'keyvault.secret.name': 'app-two' }), 10);
+
+  // Many names that exist: at most METRIC_SECRET_NAMES of them are series.
+  for (let i = 0; i < METRIC_SECRET_NAMES + 50; i++) vault.set(`app-real-${i}`, CANARY);
+  for (let i = 0; i < METRIC_SECRET_NAMES + 50; i++) assert.equal((await read(`app-real-${i}`)).status, 200);
+  rm = await collected();
+  assert.ok(names(rm).size <= METRIC_SECRET_NAMES + 1, `${names(rm).size} distinct secret names in metrics`);
+  assert.equal(JSON.stringify(rm).includes(CANARY), false, 'no secret value in metrics');
 });

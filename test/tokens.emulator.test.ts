@@ -104,7 +104,7 @@ if (emulator?.kind === 'lowkey') {
         config: parseConfig({
           ...process.env,
           ...vaultSettings(),
-          SECRETS_ALLOWED: '*',
+          SECRETS_ALLOWED: 'guarded-*',
           KEY_VAULT_TIMEOUT_MS: '30000',
           ...extra,
         }),

@@ -4,29 +4,29 @@ param functionAppName string
 param storageAccountName string
 param applicationInsightsConnectionString string
 
-@description('Client id of the user-assigned identity the app uses; empty = system-assigned.')
-param userAssignedClientId string = ''
+@description('Client id of the user-assigned identity the app uses (its only identity).')
+param userAssignedClientId string
 
 @description('Settings the app itself reads (KEY_VAULT_URL, SECRETS_ALLOWED, ...), plus Key Vault references.')
 param appSettings object
 
-var useUserAssigned = !empty(userAssignedClientId)
-
-// AzureWebJobsStorage over Entra ID; with no credential/clientId the host uses the system-assigned identity.
+// AzureWebJobsStorage over Entra ID with the user-assigned identity (credential + clientId), as Microsoft's quickstart
+// sets it (Azure-Samples/functions-quickstart-typescript-azd infra/app/api.bicep:32-33).
 var hostStorageSettings = {
   AzureWebJobsStorage__accountName: storageAccountName
-}
-
-var userAssignedSettings = useUserAssigned ? {
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: userAssignedClientId
+}
+
+// The app's own credential (src/keyVault/credential.ts) uses ManagedIdentityCredential with this client id.
+var identitySettings = {
   AZURE_CLIENT_ID: userAssignedClientId
-} : {}
+}
 
 // The connection string only identifies the resource; ingestion is authorised with Entra ID.
 var monitoringSettings = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: useUserAssigned ? 'ClientId=${userAssignedClientId};Authorization=AAD' : 'Authorization=AAD'
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${userAssignedClientId};Authorization=AAD'
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
@@ -36,5 +36,5 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
 resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: functionApp
   name: 'appsettings'
-  properties: union(appSettings, hostStorageSettings, monitoringSettings, userAssignedSettings)
+  properties: union(appSettings, hostStorageSettings, monitoringSettings, identitySettings)
 }

@@ -1,5 +1,6 @@
-// The Function App: Linux, Flex Consumption, Node.js, system-assigned identity always on,
-// optional user-assigned identity. App settings are applied by api-settings.bicep (after RBAC).
+// The Function App: Linux, Flex Consumption, Node.js, with one identity: the user-assigned identity main.bicep creates
+// and grants before this site exists (Key Vault, Key Vault references, host storage, deployment storage, telemetry).
+// App settings are applied by api-settings.bicep.
 param location string
 param tags object = {}
 param name string
@@ -12,13 +13,23 @@ param nodeVersion string = '22'
 @description('Blob container URL for the deployment package, e.g. https://<account>.blob.core.windows.net/app-package')
 param deploymentContainerUrl string
 
-@description('Resource id of a user-assigned identity to use for Key Vault, storage and deployment. Empty = use the system-assigned identity.')
-param userAssignedIdentityId string = ''
+@description('Resource id of the user-assigned identity the app uses for everything (created and granted before the site).')
+param userAssignedIdentityId string
 
+@description('Resource id of the subnet for VNet integration (delegated to Microsoft.App/environments); empty = none.')
+param virtualNetworkSubnetId string = ''
+
+@description('Memory of each instance (Flex Consumption instance sizes).')
+@allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
+
+@description('Upper bound of instances the app scales out to.')
+@minValue(40)
+@maxValue(1000)
 param maximumInstanceCount int = 100
 
-var useUserAssigned = !empty(userAssignedIdentityId)
+@description('Always-ready instances: [{ name: \'http\' | \'function:<name>\', instanceCount: n }]. Empty = scale to zero.')
+param alwaysReady array = []
 
 module plan '../core/host/flex-consumption-plan.bicep' = {
   name: 'flex-plan'
@@ -35,13 +46,16 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   tags: union(tags, { 'azd-service-name': 'api' })
   kind: 'functionapp,linux'
   identity: {
-    type: useUserAssigned ? 'SystemAssigned, UserAssigned' : 'SystemAssigned'
-    userAssignedIdentities: useUserAssigned ? { '${userAssignedIdentityId}': {} } : null
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${userAssignedIdentityId}': {} }
   }
   properties: {
     serverFarmId: plan.outputs.id
     httpsOnly: true
-    keyVaultReferenceIdentity: useUserAssigned ? userAssignedIdentityId : 'SystemAssigned'
+    keyVaultReferenceIdentity: userAssignedIdentityId
+    // Regional VNet integration for the private deployment (vnetEnabled), as Microsoft's quickstart passes it to the
+    // site (Azure-Samples/functions-quickstart-typescript-azd infra/app/api.bicep:102, virtualNetworkSubnetId).
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     // No FTPS-state property in siteConfig: Flex Consumption rejects it (BadRequest, ExtendedCode 51021, "The following site
     // configuration property (Site.SiteConfig.FtpsState) for Flex Consumption sites is invalid"), the same check that
     // rejects LinuxFxVersion (Azure/terraform-azurerm-avm-res-web-site#283). Microsoft's Flex samples set no FTP state
@@ -55,12 +69,15 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         storage: {
           type: 'blobContainer'
           value: deploymentContainerUrl
-          authentication: useUserAssigned ? { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: userAssignedIdentityId } : { type: 'SystemAssignedIdentity' }
+          authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: userAssignedIdentityId }
         }
       }
+      // functionAppConfig.scaleAndConcurrency: instanceMemoryMB, maximumInstanceCount, alwaysReady [{ name,
+      // instanceCount }] (Microsoft.Web 2024-04-01 FunctionsScaleAndConcurrency / FunctionsAlwaysReadyConfig).
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
+        alwaysReady: alwaysReady
       }
       runtime: {
         name: 'node'
@@ -83,4 +100,3 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
 
 output name string = functionApp.name
 output defaultHostName string = functionApp.properties.defaultHostName
-output systemAssignedPrincipalId string = functionApp.identity.principalId

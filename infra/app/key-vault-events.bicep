@@ -4,12 +4,19 @@
 // Event Grid validates the endpoint when a subscription is created, and azd provisions before it deploys, so on a
 // first `azd up` the function does not exist yet (Azure/bicep#11656, "Destination endpoint not found").
 //
-// Least privilege: the topic has no managed identity (webhook delivery needs none) and grants nothing; the app's
-// identity gets no new role (a rotation re-read uses its existing Key Vault Secrets User on this vault).
+// Least privilege: webhook delivery needs no identity. Only with dead-lettering on does the topic get a system-assigned
+// identity, granted Storage Blob Data Contributor on the one dead-letter container (app/rbac.bicep); the app's identity
+// gets no new role (a rotation re-read uses its existing Key Vault Secrets User on this vault).
 param location string
 param tags object = {}
 param name string
 param keyVaultName string
+
+@description('Give the topic a system-assigned identity for dead-lettering undeliverable events to blob storage.')
+param deadLetterEnabled bool = false
+
+@description('Log Analytics workspace that receives the topic DeliveryFailures log.')
+param logAnalyticsWorkspaceId string
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
@@ -20,11 +27,32 @@ resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   name: name
   location: location
   tags: tags
+  identity: {
+    type: deadLetterEnabled ? 'SystemAssigned' : 'None'
+  }
   properties: {
     source: vault.id
     topicType: 'Microsoft.KeyVault.vaults'
   }
 }
 
+// Deliveries Event Grid gave up on or could not make (the secretEvents endpoint refused or was unreachable): the
+// system topic's DeliveryFailures category, to the template's workspace.
+resource deliveryFailures 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'delivery-failures-to-log-analytics'
+  scope: topic
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        category: 'DeliveryFailures'
+        enabled: true
+      }
+    ]
+  }
+}
+
 output name string = topic.name
 output id string = topic.id
+// Read only when the identity exists (ARM's if() evaluates the branch taken only).
+output principalId string = deadLetterEnabled ? topic.identity.principalId : ''

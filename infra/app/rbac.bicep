@@ -1,5 +1,7 @@
-// Least-privilege role assignments, each scoped to the single resource it is for.
-@description('Principal (object) id of the identity the Function App uses.')
+// Every role assignment of the template, each scoped to the single resource it is for. The app's identity is the
+// user-assigned identity `id-api-<token>` (main.bicep): it exists before the Function App, so these grants exist before
+// the site does, and the first `azd deploy` never races them (docs/deployment.md, "The app's identity").
+@description('Principal (object) id of the user-assigned identity the Function App uses.')
 param appPrincipalId string
 param keyVaultName string
 param storageAccountName string
@@ -10,9 +12,15 @@ param userPrincipalId string = ''
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param userPrincipalType string = 'User'
 
+@description('Principal id of the Event Grid system topic identity that writes dead-lettered events; empty = no dead-letter.')
+param deadLetterPrincipalId string = ''
+@description('Blob container that receives dead-lettered Key Vault events (exists when deadLetterPrincipalId is set).')
+param deadLetterContainerName string
+
 var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 var keyVaultSecretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+var storageBlobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 var monitoringMetricsPublisherRoleId = '3913510d-42f4-4e42-8a64-420c390055eb'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
@@ -21,11 +29,23 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+
+  resource blobServices 'blobServices' existing = {
+    name: 'default'
+
+    resource deadLetterContainer 'containers' existing = {
+      name: deadLetterContainerName
+    }
+  }
 }
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Key Vault
+// ---------------------------------------------------------------------------------------------------------------------
 
 // App identity: read secret values in this vault only.
 resource appKeyVaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
@@ -33,28 +53,6 @@ resource appKeyVaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04
   scope: vault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUserRoleId)
-    principalId: appPrincipalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-// App identity: Functions host storage (AzureWebJobsStorage) + Flex deployment package container.
-resource appStorageBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, appPrincipalId, storageBlobDataOwnerRoleId)
-  scope: storage
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwnerRoleId)
-    principalId: appPrincipalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-// App identity: send telemetry with Entra ID auth (App Insights local auth is disabled).
-resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(applicationInsights.id, appPrincipalId, monitoringMetricsPublisherRoleId)
-  scope: applicationInsights
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisherRoleId)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }
@@ -68,5 +66,48 @@ resource userKeyVaultSecretsOfficer 'Microsoft.Authorization/roleAssignments@202
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficerRoleId)
     principalId: userPrincipalId
     principalType: userPrincipalType
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Storage: every storage role assignment lives in this section.
+// ---------------------------------------------------------------------------------------------------------------------
+
+// App identity: Functions host storage (AzureWebJobsStorage) + the Flex deployment package container. Flex uploads the
+// package with this identity (functionAppConfig.deployment.storage.authentication), so this grant must exist before
+// the first deploy: it does, because the identity and this assignment precede the site (main.bicep).
+resource appStorageBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, appPrincipalId, storageBlobDataOwnerRoleId)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwnerRoleId)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Event Grid system topic identity (only with dead-lettering): write dead-lettered events to its one container.
+resource deadLetterBlobDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deadLetterPrincipalId)) {
+  name: guid(storage::blobServices::deadLetterContainer.id, deadLetterPrincipalId, storageBlobDataContributorRoleId)
+  scope: storage::blobServices::deadLetterContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributorRoleId)
+    principalId: deadLetterPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Application Insights
+// ---------------------------------------------------------------------------------------------------------------------
+
+// App identity: send telemetry with Entra ID auth (App Insights local auth is disabled).
+resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(applicationInsights.id, appPrincipalId, monitoringMetricsPublisherRoleId)
+  scope: applicationInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisherRoleId)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
   }
 }

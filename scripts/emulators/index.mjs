@@ -98,7 +98,7 @@ export function stopEmulator(dir, facts) {
 
 /**
  * The app settings that point the app (and @azure/identity) at the emulator: the emulator profile
- * (local.settings.emulator.json.example names the same settings), the vault, its managed-identity endpoint and every
+ * (local.settings.json.example names the same settings), the vault, its managed-identity endpoint and every
  * other identity endpoint on loopback. NODE_EXTRA_CA_CERTS only when the file exists (Node warns
  * "Ignoring extra certs" otherwise).
  */

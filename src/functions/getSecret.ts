@@ -5,9 +5,10 @@ import {
   type HttpResponseInit,
   type InvocationContext,
 } from '@azure/functions';
+import { failureResponse } from '../http/failureResponse.js';
 import { problem, problemResponse } from '../http/problems.js';
 import { isSecretAllowed, queryError, secretRequestError, wantsFreshValue } from '../http/secretRequest.js';
-import { failureResponse, keyVault, KeyVaultFailure, readSecret, secretState } from '../keyVault/index.js';
+import { keyVault, KeyVaultFailure, readSecret, secretState } from '../keyVault/index.js';
 
 function iso(date: Date | null): string | null {
   return date ? date.toISOString() : null;

@@ -1,6 +1,15 @@
 import { app, type EventGridFunctionOptions, type InvocationContext } from '@azure/functions';
 import { parseKeyVaultEvent, type SecretEvent } from '../events/keyVaultEvents.js';
-import { keyVault } from '../keyVault/index.js';
+import { keyVault, type RotationOutcome } from '../keyVault/index.js';
+
+const ROTATION_OUTCOME: Record<RotationOutcome, string> = {
+  'not-cached': 'not cached on this instance, nothing to refresh.',
+  current: 'this instance already holds that version.',
+  refreshing: 're-reading it in the background; the value held is served until the new one arrives.',
+  deferred:
+    'merged with a re-read made moments ago; re-read once more after SECRET_CACHE_MIN_REFRESH_SECONDS, ' +
+    'the value held is served meanwhile.',
+};
 
 function describe(event: SecretEvent): string {
   return `secret "${event.name}" in ${new URL(event.vaultUrl).host}${event.version ? ` (version ${event.version})` : ''}`;
@@ -9,8 +18,9 @@ function describe(event: SecretEvent): string {
 /**
  * Key Vault's Event Grid events for secrets (Event Grid schema or CloudEvents 1.0), one per invocation.
  *
- * - SecretNewVersionCreated: if this instance holds the latest value of that secret, it is dropped and re-read in
- *   the background; a secret this instance never read is left alone (no Key Vault call).
+ * - SecretNewVersionCreated: a rotation notice (`secretRotated`): if this instance holds an older value of that
+ *   secret, it is re-read in the background (merged and rate-limited; the value held is served until the new one is
+ *   in hand); a secret this instance never read is left alone (no Key Vault call).
  * - SecretNearExpiry / SecretExpired: a warning naming the secret, and a notice the config check shows.
  * - Anything else (other event types, malformed events, a vault the app does not trust): one log line, nothing else.
  *
@@ -28,12 +38,8 @@ export function secretEvents(input: unknown, context: InvocationContext): void {
   const { event } = parsed;
   switch (event.kind) {
     case 'new-version': {
-      const cachedHere = service.secretRotated(event.vaultUrl, event.name);
-      context.log(
-        cachedHere
-          ? `Key Vault: new version of ${describe(event)}; dropped this instance's cached value, re-reading it in the background.`
-          : `Key Vault: new version of ${describe(event)}; not cached on this instance, nothing to refresh.`,
-      );
+      const outcome = service.secretRotated(event.vaultUrl, event.name, event.version ?? undefined);
+      context.log(`Key Vault: new version of ${describe(event)}; ${ROTATION_OUTCOME[outcome]}`);
       return;
     }
     case 'near-expiry':

@@ -2,7 +2,7 @@
  * RFC 9457 problem details, and the mapping from Key Vault failures to HTTP problems. Pure.
  */
 import type { HttpResponseInit } from '@azure/functions';
-import { KeyVaultFailure, referenceStatusWord } from '../keyVault/failure.js';
+import { KeyVaultFailure, referenceStatusWord } from '../keyVault/index.js';
 
 export interface Problem {
   type: string;

@@ -40,17 +40,25 @@ export class TokenBucket {
     this.updatedAt = clock.now();
   }
 
-  /** Takes a token, or returns the milliseconds until one is available. */
-  take(): { ok: true } | { ok: false; waitMs: number } {
+  /**
+   * Takes a token, or returns the milliseconds until one is available. `keep` tokens are left in the bucket: a
+   * background call passes half the capacity, so it never spends what reads need.
+   */
+  take(keep = 0): { ok: true } | { ok: false; waitMs: number } {
     const now = this.clock.now();
     const perMs = this.per10s / 10_000;
     this.tokens = Math.min(this.capacity, this.tokens + (now - this.updatedAt) * perMs);
     this.updatedAt = now;
-    if (this.tokens >= 1) {
+    if (this.tokens >= 1 + keep) {
       this.tokens -= 1;
       return { ok: true };
     }
-    return { ok: false, waitMs: Math.ceil((1 - this.tokens) / perMs) };
+    return { ok: false, waitMs: Math.ceil((1 + keep - this.tokens) / perMs) };
+  }
+
+  /** Half the capacity: what a background call leaves to reads. */
+  get reserve(): number {
+    return this.capacity / 2;
   }
 }
 
@@ -65,10 +73,14 @@ export class VaultCalls {
     private readonly clock: Clock = performance,
   ) {}
 
-  /** One Key Vault call. Rejects only with a {@link KeyVaultFailure}. */
-  async call(ref: SecretReference): Promise<SecretRecord> {
+  /**
+   * One Key Vault call. Rejects only with a {@link KeyVaultFailure}. A `background` call (a re-read a rotation
+   * notice caused) is refused while less than half the budget is left, so notices never spend what reads need.
+   */
+  async call(ref: SecretReference, { background = false }: { background?: boolean } = {}): Promise<SecretRecord> {
     const stats = this.stats(ref.vaultUrl);
-    const budget = this.bucket(ref.vaultUrl).take();
+    const bucket = this.bucket(ref.vaultUrl);
+    const budget = bucket.take(background ? bucket.reserve : 0);
     if (!budget.ok) {
       stats.budgetRefusals += 1;
       throw new KeyVaultFailure(

@@ -3,20 +3,26 @@
  * and nowhere else in `src/keyVault/`.
  *
  * ```ts
- * import { readSecret, resolveSetting, failureResponse } from '../keyVault/index.js';
+ * import { readSecret, resolveSetting } from '../keyVault/index.js';
  * const password = (await readSecret('db-password')).value;      // configured vault, shared cache
  * const conn = await resolveSetting('DB_CONNECTION');            // plain value, or a Key Vault reference resolved
- * // in a handler's catch: return failureResponse(error, { name: 'db-password' });
  * ```
+ *
+ * The module knows nothing of HTTP: a function turns a failure into a response with `src/http/failureResponse.ts`.
  */
-import type { HttpResponseInit } from '@azure/functions';
 import { appConfig } from '../config.js';
-import { problemForFailure } from '../http/problems.js';
 import { type CacheState, isValidSecretName, isValidSecretVersion, type SecretRecord } from './contract.js';
 import { KeyVaultFailure } from './failure.js';
 import { KeyVaultService, type KeyVaultOptions } from './service.js';
 
-export type { AccessProbe, ExpiryNotice, KeyVaultOptions, KeyVaultStats, SettingResolution } from './service.js';
+export type {
+  AccessProbe,
+  ExpiryNotice,
+  KeyVaultOptions,
+  KeyVaultStats,
+  RotationOutcome,
+  SettingResolution,
+} from './service.js';
 export type { CacheState, Clock, Logger, SecretFetch, SecretRead, SecretRecord, SecretReference } from './contract.js';
 export {
   isValidSecretName,
@@ -96,22 +102,6 @@ export async function resolveSetting(name: string): Promise<string | undefined> 
     case 'failed':
       throw resolution.failure;
   }
-}
-
-/**
- * The RFC 9457 problem response the built-in functions return for a failure: status, detail and `Retry-After`
- * (only where retrying can help). Anything that is not a KeyVaultFailure is a 500 without details.
- */
-export function failureResponse(error: unknown, target: { name?: string; version?: string } = {}): HttpResponseInit {
-  const service = keyVault();
-  return problemForFailure(error, {
-    vaultUrl: service.vaultUrl ?? '(no vault configured)',
-    name: target.name,
-    version: target.version,
-    identity: service.identity.description,
-    identityKind: service.identity.kind,
-    local: !service.config.inAzure,
-  });
 }
 
 /**

@@ -55,6 +55,30 @@ type ColdEntry = ValueEntry | FailureEntry;
 
 interface FetchContext {
   ref: SecretReference;
+  /** This refresh was asked for by a rotation notice: the value in memory is known to be superseded. */
+  rotation?: boolean;
+}
+
+/** Per name: the last re-read a rotation notice caused, and whether another notice arrived since. */
+interface RotationState {
+  attemptedAt: number;
+  /** A notice arrived inside the rate-limit window (or the last re-read failed): re-read when the window ends. */
+  pending: boolean;
+  /** The newest version a notice named, when it named one. */
+  version?: string;
+}
+
+/**
+ * What a rotation notice led to: `not-cached` (this instance holds no value for the name: nothing to do),
+ * `current` (the value held already is the version named), `refreshing` (a re-read started, or one in flight was
+ * joined), `deferred` (Key Vault answered for this name less than SECRET_CACHE_MIN_REFRESH_SECONDS ago: the re-read
+ * is made by the first read or notice after that window).
+ */
+export type RotationOutcome = 'not-cached' | 'current' | 'refreshing' | 'deferred';
+
+/** How a load is made: `background` loads (re-reads a rotation notice caused) leave half the call budget to reads. */
+export interface LoadOptions {
+  background?: boolean;
 }
 
 export interface CacheStats {
@@ -66,6 +90,8 @@ export interface CacheStats {
   staleServes: number;
   /** Forced refreshes refused because the name was read from Key Vault moments ago. */
   refreshesLimited: number;
+  /** Rotation notices merged into a re-read already made or due (not a Key Vault call each). */
+  rotationsMerged: number;
 }
 
 /** Fraction of the TTL after which a read triggers a background refresh: 0.75 plus up to 0.2 of jitter. */
@@ -77,7 +103,7 @@ const STALE_RETRY_MS = 5_000;
 const REFUSALS: ReadonlySet<FailureKind> = new Set(['access-denied', 'identity-refused', 'secret-disabled']);
 
 /** Loads one secret from Key Vault; rejects only with a KeyVaultFailure (the call policy's `call`). */
-export type SecretLoad = (ref: SecretReference) => Promise<SecretRecord>;
+export type SecretLoad = (ref: SecretReference, options?: LoadOptions) => Promise<SecretRecord>;
 
 function asFailure(error: unknown): KeyVaultFailure {
   return error instanceof KeyVaultFailure
@@ -92,6 +118,9 @@ export class SecretCache {
   private misses = 0;
   private staleServes = 0;
   private refreshesLimited = 0;
+  private rotationsMerged = 0;
+  /** Rotation state of names held in `values` (bounded like it). */
+  private readonly rotations: LRUCache<string, RotationState>;
 
   constructor(
     private readonly loadSecret: SecretLoad,
@@ -114,10 +143,11 @@ export class SecretCache {
       // `read` makes sure nothing past its hard expiry is served.
       allowStale: true,
       fetchMethod: (key, previous, { options, context }) =>
-        this.refresh(key, context.ref, previous, (ttl) => {
+        this.refresh(key, context, previous, (ttl) => {
           options.ttl = ttl;
         }),
     });
+    this.rotations = new LRUCache<string, RotationState>({ max: policy.maxEntries });
     this.cold = new LRUCache<string, ColdEntry, FetchContext>({
       ...common,
       fetchMethod: (_key, _previous, { options, context }) =>
@@ -145,9 +175,17 @@ export class SecretCache {
     let entry: ColdEntry | undefined;
     let fromMemory: boolean;
     if (this.values.peek(key, { allowStale: true }) !== undefined) {
+      // A rotation notice deferred by the rate limit is acted on by the first read after the window.
+      const rotation = !forceRefresh && this.rotationDue(key);
+      if (rotation) forceRefresh = true;
       try {
         const status: LRUCache.Status<string, ValueEntry, FetchContext> = {};
-        entry = await this.values.fetch(key, { status, forceRefresh, allowStale: !forceRefresh, context: { ref } });
+        entry = await this.values.fetch(key, {
+          status,
+          forceRefresh,
+          allowStale: !forceRefresh,
+          context: { ref, rotation },
+        });
         fromMemory = status.fetch === 'hit' || status.returnedStale === true;
         if (entry !== undefined && fromMemory && this.clock.now() >= entry.expiresAt && !this.servableStale(entry)) {
           // Served from memory but past its hard expiry: wait for a fresh one (joins the refresh already in
@@ -191,7 +229,42 @@ export class SecretCache {
       misses: this.misses,
       staleServes: this.staleServes,
       refreshesLimited: this.refreshesLimited,
+      rotationsMerged: this.rotationsMerged,
     };
+  }
+
+  /**
+   * A newer version of this secret may exist (a rotation notice). Never drops the value held: it is replaced only
+   * when Key Vault returns the new one, and served (as stale once known superseded) while Key Vault fails, within
+   * SECRET_CACHE_MAX_STALE_SECONDS. Notices are merged and rate-limited: at most one re-read per name per
+   * SECRET_CACHE_MIN_REFRESH_SECONDS (counted from the last answer or re-read), the re-read joins one already in
+   * flight, and it runs as a background load (leaving half the call budget to reads). Names not held here, and a
+   * held value that already is `version`, cost nothing.
+   */
+  rotated(ref: SecretReference, version?: string): RotationOutcome {
+    const key = cacheKey({ vaultUrl: ref.vaultUrl, name: ref.name });
+    const held = this.values.peek(key, { allowStale: true });
+    if (held === undefined) return 'not-cached';
+    const wanted = version?.toLowerCase();
+    if (wanted !== undefined && held.record.version?.toLowerCase() === wanted) return 'current';
+    const state = this.rotations.get(key);
+    const now = this.clock.now();
+    const since = Math.max(held.fetchedAt, state?.attemptedAt ?? -Infinity);
+    if (now - since < this.policy.minRefreshMs) {
+      this.rotationsMerged += 1;
+      this.rotations.set(key, { attemptedAt: state?.attemptedAt ?? -Infinity, pending: true, version: wanted });
+      return 'deferred';
+    }
+    this.rotations.set(key, { attemptedAt: now, pending: false, version: wanted });
+    // A re-read already in flight is joined (lru-cache single flight); reads meanwhile get the value held.
+    void this.values
+      .fetch(key, {
+        forceRefresh: true,
+        allowStale: false,
+        context: { ref: { vaultUrl: ref.vaultUrl, name: ref.name }, rotation: true },
+      })
+      .catch(() => undefined);
+    return 'refreshing';
   }
 
   /** What Key Vault said about every secret held here: references and metadata, never values. */
@@ -204,21 +277,23 @@ export class SecretCache {
     return out;
   }
 
-  /** Whether this instance holds a value for this reference (fresh or stale). */
-  has(ref: SecretReference): boolean {
-    return this.values.peek(cacheKey(ref), { allowStale: true }) !== undefined;
-  }
-
-  /** Forget `key` (e.g. on a rotation event); the next read asks Key Vault. */
-  delete(ref: SecretReference): void {
-    const key = cacheKey(ref);
-    this.values.delete(key);
-    this.cold.delete(key);
-  }
-
   clear(): void {
     this.values.clear();
     this.cold.clear();
+    this.rotations.clear();
+  }
+
+  /** Whether a deferred rotation notice for this name is due now (it is then marked as attempted). */
+  private rotationDue(key: string): boolean {
+    const state = this.rotations.get(key);
+    if (state === undefined || !state.pending) return false;
+    const held = this.values.peek(key, { allowStale: true });
+    const now = this.clock.now();
+    if (held === undefined || now - Math.max(held.fetchedAt, state.attemptedAt) < this.policy.minRefreshMs) {
+      return false;
+    }
+    this.rotations.set(key, { ...state, attemptedAt: now, pending: false });
+    return true;
   }
 
   /** Whether Key Vault answered for this name (a value or a remembered failure) less than `ms` ago. */
@@ -269,14 +344,14 @@ export class SecretCache {
   /** Refresh of a name already in `values` (refresh ahead, expiry, forced refresh). */
   private async refresh(
     key: string,
-    ref: SecretReference,
+    { ref, rotation = false }: FetchContext,
     previous: ValueEntry | undefined,
     setTtl: (ttlMs: number) => void,
   ): Promise<ValueEntry> {
     const what = `secret "${ref.name}"${ref.version ? ` version ${ref.version}` : ''} in ${ref.vaultUrl}`;
     let record: SecretRecord;
     try {
-      record = await this.loadSecret(ref);
+      record = await this.loadSecret(ref, rotation ? { background: true } : {});
     } catch (error) {
       const failure = asFailure(error);
       let ttl = 0;
@@ -292,9 +367,21 @@ export class SecretCache {
         const now = this.clock.now();
         const retryMs = Math.min(STALE_RETRY_MS, this.policy.ttlMs || STALE_RETRY_MS);
         setTtl(retryMs);
-        if (now < previous.expiresAt) {
+        const rotationState = this.rotations.get(key);
+        if (rotation && rotationState !== undefined) rotationState.pending = true; // try again after the window
+        if (now < previous.expiresAt && !rotation && previous.staleBecause === undefined) {
           // A refresh ahead failed while the value is still within its TTL: keep serving it and retry.
-          return { ...previous, staleBecause: undefined, softTtlMs: retryMs };
+          return { ...previous, softTtlMs: retryMs };
+        }
+        if (now < previous.expiresAt) {
+          // Known superseded (a rotation notice) or already stale, still within its TTL: serve it as stale.
+          if (previous.staleBecause === undefined) {
+            this.log.warn(
+              `Key Vault re-read of ${what} after a rotation notice failed (${failure.kind}); serving the last good ` +
+                `value until Key Vault answers (at most ${Math.round(this.policy.maxStaleMs / 1000)} s past its TTL).`,
+            );
+          }
+          return { ...previous, staleBecause: previous.staleBecause ?? failure.kind, softTtlMs: retryMs };
         }
         if (previous.staleBecause === undefined) {
           this.log.warn(
@@ -316,6 +403,12 @@ export class SecretCache {
 
     if (previous?.staleBecause !== undefined) {
       this.log.info(`Key Vault read of ${what} recovered after ${previous.staleBecause}.`);
+    }
+    const rotationState = this.rotations.get(key);
+    if (rotationState?.version !== undefined) {
+      // The version a notice named is in hand (nothing more to do), or not yet (this read may have started before
+      // it was created): then one more re-read after the window.
+      rotationState.pending = record.version?.toLowerCase() !== rotationState.version;
     }
     const entry = this.fresh(ref, record);
     setTtl(entry.softTtlMs);

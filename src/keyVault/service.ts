@@ -14,7 +14,9 @@ import type { Clock, Logger, SecretFetch, SecretMetadata, SecretRead, SecretRefe
 import { KeyVaultFailure, vaultAnswered } from './failure.js';
 import { chooseIdentity, type IdentityChoice } from './identity.js';
 import { parseKeyVaultReference } from './references.js';
-import type { CacheStats, SecretCache } from './secretCache.js';
+import type { CacheStats, RotationOutcome, SecretCache } from './secretCache.js';
+
+export type { RotationOutcome };
 
 export interface KeyVaultOptions {
   config: AppConfig;
@@ -106,7 +108,7 @@ export class KeyVaultService {
     const fetchSecret = this.options.fetchSecret ?? (await (this.options.loadFetch ?? this.loadSdkFetch)());
     const calls = new VaultCalls(fetchSecret, this.config.calls, this.options.clock);
     const cache = new SecretCache(
-      (ref) => calls.call(ref),
+      (ref, options) => calls.call(ref, options),
       this.config.cache,
       this.options.log ?? consoleLogger,
       this.options.clock,
@@ -150,18 +152,31 @@ export class KeyVaultService {
   }
 
   /**
-   * A new version of a secret was created (a Key Vault event). If this instance has read the latest version of
-   * that secret, the cached value is dropped and re-read in the background; a name this instance never read is left
-   * alone (no Key Vault call). Returns whether the secret was known here.
+   * "A newer version of this secret may exist": THE one entry point for rotation notices, whoever sends them (the
+   * Key Vault event function; a fleet-wide rotation ledger). Safe to call at any rate, with any name: it never
+   * throws, never waits for Key Vault, and never removes a value from the cache.
+   *
+   * Contract:
+   * - A name this instance holds no value for (of the latest version; pinned versions never change) is left alone:
+   *   no Key Vault call (`not-cached`).
+   * - `version` (32 hex, any case) is the version the sender knows of. If the value held already is that version,
+   *   nothing is done (`current`).
+   * - Otherwise the name is re-read in the background (`refreshing`). The value held keeps being served until Key
+   *   Vault returns the new one; if the re-read fails transiently (5xx, timeout, throttled, identity down), the
+   *   value held is served as `stale`, within SECRET_CACHE_MAX_STALE_SECONDS, and the re-read is tried again. A 404
+   *   or refusal on the re-read drops it, as any read would.
+   * - Notices are merged and rate-limited per name: none causes a re-read within SECRET_CACHE_MIN_REFRESH_SECONDS of
+   *   Key Vault's last answer or re-read for that name (`deferred`); the first read or notice after that window
+   *   makes the one re-read all the deferred notices asked for. A re-read already in flight is joined.
+   * - Re-reads are background calls: they are refused while less than half of KEY_VAULT_BUDGET_PER_10S is left, so
+   *   a flood of notices cannot make reads fail with `InstanceBudgetSpent`.
+   * A new version also supersedes an expiry notice held for that secret.
    */
-  secretRotated(vaultUrl: string, name: string): boolean {
-    const ref = { vaultUrl, name };
+  secretRotated(vaultUrl: string, name: string, version?: string): RotationOutcome {
     // A new version supersedes an expiry notice about the old one.
     this.expiryNotices.delete(`${vaultUrl}|${name.toLowerCase()}`);
-    if (this.loaded === undefined || !this.loaded.cache.has(ref)) return false;
-    this.loaded.cache.delete(ref);
-    void this.read(ref).catch(() => undefined);
-    return true;
+    if (this.loaded === undefined) return 'not-cached';
+    return this.loaded.cache.rotated({ vaultUrl, name }, version);
   }
 
   /** A near-expiry or expiry event for a secret, kept for the config check (names and dates, never values). */
@@ -238,6 +253,7 @@ export class KeyVaultService {
       misses: 0,
       staleServes: 0,
       refreshesLimited: 0,
+      rotationsMerged: 0,
     };
     const vaults = this.loaded?.calls.snapshot() ?? {};
     const keyVaultCalls = Object.values(vaults).reduce((sum, v) => sum + v.keyVaultCalls, 0);

@@ -6,6 +6,11 @@
  * Metrics: reads by cache outcome, Key Vault calls (outcome, latency), token requests (latency, failures), age of
  * stale values served. One span per Key Vault call. Attributes name the vault host and the secret at most, plus an
  * outcome word: never a value, never a token, never server text.
+ *
+ * Cardinality: a caller chooses the names it asks for, so metrics name a secret only once Key Vault has returned a
+ * value for it (it exists, and the app may read it), lower-cased, and at most METRIC_SECRET_NAMES of them per
+ * process; every other name (404s, refusals, random names under an allowed prefix, the access probe's) is
+ * `(other)`. Spans keep the name asked for: they are per call, bounded by the call budget, and not a metric series.
  */
 import {
   type Attributes,
@@ -63,8 +68,29 @@ function get(): Instruments {
   return instruments;
 }
 
+/** How many distinct secret names metrics carry per process; past it, and for names never read, `(other)`. */
+export const METRIC_SECRET_NAMES = 100;
+/** The one value that stands for every secret name metrics do not carry. */
+export const OTHER_SECRET_NAME = '(other)';
+
+/** Names Key Vault returned a value for (`host|name`, lower case), up to METRIC_SECRET_NAMES. */
+const namesRead = new Set<string>();
+
+function nameKey(ref: SecretReference): string {
+  return `${new URL(ref.vaultUrl).host}|${ref.name.toLowerCase()}`;
+}
+
+/** Key Vault returned a value for this name: metrics may carry it (while fewer than METRIC_SECRET_NAMES do). */
+function noteNameRead(ref: SecretReference): void {
+  if (namesRead.size < METRIC_SECRET_NAMES) namesRead.add(nameKey(ref));
+}
+
+/** Attributes for metrics: the vault host, and the secret name if it is one metrics carry, else `(other)`. */
 function where(ref: SecretReference): Attributes {
-  return { 'server.address': new URL(ref.vaultUrl).host, 'keyvault.secret.name': ref.name };
+  return {
+    'server.address': new URL(ref.vaultUrl).host,
+    'keyvault.secret.name': namesRead.has(nameKey(ref)) ? ref.name.toLowerCase() : OTHER_SECRET_NAME,
+  };
 }
 
 function outcomeOf(error: unknown): string {
@@ -85,13 +111,15 @@ export function recordRead(ref: SecretReference, outcome: string, failure?: unkn
 /** Runs one Key Vault call inside a span, and records its outcome and latency. */
 export async function traceCall<T>(ref: SecretReference, call: () => Promise<T>): Promise<T> {
   const tracer = trace.getTracer(SCOPE);
-  const attributes = where(ref);
+  const attributes: Attributes = { 'server.address': new URL(ref.vaultUrl).host, 'keyvault.secret.name': ref.name };
   return tracer.startActiveSpan('keyvault.get_secret', { kind: SpanKind.CLIENT, attributes }, async (span) => {
     const started = performance.now();
     let outcome = 'ok';
     let status: number | undefined;
     try {
-      return await call();
+      const result = await call();
+      noteNameRead(ref);
+      return result;
     } catch (error) {
       outcome = outcomeOf(error);
       status = error instanceof KeyVaultFailure ? error.statusCode : undefined;
@@ -99,15 +127,14 @@ export async function traceCall<T>(ref: SecretReference, call: () => Promise<T>)
       throw error;
     } finally {
       const result: Attributes = {
-        ...attributes,
         'keyvault.outcome': outcome,
         ...(status !== undefined ? { 'http.response.status_code': status } : {}),
       };
       span.setAttributes(result);
       span.end();
       const i = get();
-      i.calls.add(1, result);
-      i.callDuration.record(performance.now() - started, result);
+      i.calls.add(1, { ...where(ref), ...result });
+      i.callDuration.record(performance.now() - started, { ...where(ref), ...result });
     }
   });
 }

@@ -1,9 +1,14 @@
 // Host + deployment-package storage. Shared-key (account key / SAS) access is disabled:
-// the Function App reaches it only with its managed identity.
+// the Function App reaches it only with its managed identity. In the private deployment (main.bicep vnetEnabled) public
+// network access is off and the app reaches blob storage through a private endpoint, as Microsoft's quickstart does
+// (Azure-Samples/functions-quickstart-typescript-azd infra/main.bicep:136-143).
 param location string
 param tags object = {}
 param name string
 param containerNames array = []
+
+@allowed(['Enabled', 'Disabled'])
+param publicNetworkAccess string = 'Enabled'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -19,11 +24,16 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
-    networkAcls: {
-      defaultAction: 'Allow'
-      bypass: 'AzureServices'
-    }
+    publicNetworkAccess: publicNetworkAccess
+    networkAcls: publicNetworkAccess == 'Enabled'
+      ? {
+          defaultAction: 'Allow'
+          bypass: 'AzureServices'
+        }
+      : {
+          defaultAction: 'Deny'
+          bypass: 'None'
+        }
   }
 
   resource blobServices 'blobServices' = {

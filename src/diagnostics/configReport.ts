@@ -1,0 +1,267 @@
+/**
+ * The config check's report: what is configured and whether it works, never a value. Plain logic on the Key Vault
+ * service's public face, tested without HTTP (test/configReport.test.ts); `src/functions/configCheck.ts` only
+ * turns it into a 200 or a 503 problem.
+ *
+ * - `keyVault`: the vault URL, the credential, and an access probe (a read of a random, non-existent secret name:
+ *   Key Vault authorises before it looks up, so a 404 proves `get` permission without any value crossing the wire);
+ * - `settings`: each setting in CONFIG_CHECK_SETTINGS, loaded / missing / empty / an unresolved or invalid Key Vault
+ *   reference (read with the app's own identity to tell platform resolution from access);
+ * - `configuration`, `secrets`, `cache`: setting problems, the secrets held and their expiry, the service's stats.
+ */
+import type { ConfigProblem } from '../config.js';
+import {
+  type ExpiryNotice,
+  isTransient,
+  KeyVaultFailure,
+  type KeyVaultService,
+  type KeyVaultStats,
+  referenceStatusWord,
+  type SecretState,
+  secretState,
+} from '../keyVault/index.js';
+
+export type SettingState =
+  | 'loaded'
+  | 'missing'
+  | 'empty'
+  | 'unresolved-reference'
+  | 'invalid-reference'
+  /** A reference to a vault host the app does not trust with its token: not contacted. */
+  | 'untrusted-reference'
+  /**
+   * Locally only: a Key Vault reference the host left as it is (Core Tools try with the developer's own sign-in and
+   * leave the literal when that fails; the platform's resolution exists only in Azure) and that the
+   * app resolves itself with resolveSetting(). Healthy.
+   */
+  | 'resolved-by-app';
+
+/** Setting states that count as healthy. */
+const HEALTHY: ReadonlySet<SettingState> = new Set(['loaded', 'resolved-by-app']);
+
+export interface SettingReport {
+  name: string;
+  state: SettingState;
+  detail: string | null;
+}
+
+export interface ConfigReport {
+  status: 'ok' | 'degraded' | 'failed';
+  keyVault: {
+    configured: boolean;
+    url: string | null;
+    credential: string;
+    reachable: boolean | null;
+    canReadSecrets: boolean | null;
+    detail: string;
+  };
+  settings: SettingReport[];
+  /** App settings of this app that are malformed or out of range (their defaults are in use). */
+  configuration: { problems: ConfigProblem[] };
+  /**
+   * Every secret this instance has read (referenced ones included), with its expiry as Key Vault reported it and a
+   * warning state; and the Key Vault expiry events this instance received. Never values.
+   */
+  secrets: {
+    warningDays: number;
+    items: Array<{
+      vaultUrl: string;
+      name: string;
+      version: string | null;
+      expiresOn: string | null;
+      state: SecretState | 'ok';
+    }>;
+    events: ExpiryNotice[];
+  };
+  cache: KeyVaultStats;
+}
+
+/** A part of the report, and whether retrying could change it (a transient failure was involved). */
+interface Part<T> {
+  value: T;
+  transient: boolean;
+}
+
+/** Whether retrying could help: a transient Key Vault or identity failure, or a failed module load. */
+function transient(failure: KeyVaultFailure | undefined): boolean {
+  return failure !== undefined && (isTransient(failure.kind) || failure.kind === 'unexpected');
+}
+
+async function keyVaultReport(service: KeyVaultService): Promise<Part<ConfigReport['keyVault']>> {
+  const url = service.vaultUrl;
+  const credential = service.identity.credential;
+  if (url === undefined) {
+    const invalid = service.config.problems.find((p) => p.setting === 'KEY_VAULT_URL' || p.setting === 'KEY_VAULT_URI');
+    return {
+      transient: false,
+      value: {
+        configured: false,
+        url: null,
+        credential,
+        reachable: null,
+        canReadSecrets: null,
+        detail: invalid
+          ? `${invalid.message} The secret-read function answers 503 until it is fixed.`
+          : 'KEY_VAULT_URL is not set: the secret-read function answers 503 until it is.',
+      },
+    };
+  }
+  const probe = await service.probeAccess(url);
+  let detail: string;
+  if (probe.canReadSecrets) {
+    detail = `Key Vault answered and accepts ${service.identity.description} for reading secrets.`;
+  } else if (probe.failure?.kind === 'access-denied') {
+    detail =
+      probe.failure.statusCode === 401
+        ? `AccessToKeyVaultDenied: Key Vault answered 401 for ${service.identity.description}: it rejected the ` +
+          "token (another audience, issuer or tenant, or expired), so the identity's token source is at fault, " +
+          'not its role.'
+        : `AccessToKeyVaultDenied: Key Vault answered ${probe.failure.statusCode ?? 403} for ${service.identity.description}. ` +
+          'Grant it the role "Key Vault Secrets User" on the vault, or an access policy with secret permission "get".';
+  } else {
+    const failure = probe.failure ?? new KeyVaultFailure('unexpected', 'The access probe failed.');
+    detail = `${referenceStatusWord(failure.kind)}: ${failure.message}`;
+  }
+  // Without a token the vault was never asked: whether it is reachable is unknown, not false.
+  const noToken =
+    probe.failure !== undefined &&
+    ['not-signed-in', 'identity-unavailable', 'identity-refused'].includes(probe.failure.kind);
+  return {
+    transient: transient(probe.failure),
+    value: {
+      configured: true,
+      url,
+      credential,
+      reachable: noToken ? null : probe.reachable,
+      canReadSecrets: probe.canReadSecrets,
+      detail,
+    },
+  };
+}
+
+async function settingReport(service: KeyVaultService, name: string): Promise<Part<SettingReport>> {
+  const resolution = await service.resolveSetting(name);
+  const report = (state: SettingState, detail: string | null, isTransient = false) => ({
+    transient: isTransient,
+    value: { name, state, detail },
+  });
+  switch (resolution.kind) {
+    case 'missing':
+      return report('missing', 'The app setting is not set.');
+    case 'plain':
+      return resolution.value.trim() === ''
+        ? report('empty', 'The app setting is set but empty.')
+        : report('loaded', null);
+    case 'invalid-reference':
+      return report('invalid-reference', resolution.reason);
+    case 'resolved':
+    case 'failed': {
+      const { vaultUrl, name: secretName, version } = resolution.reference;
+      const target = `secret "${secretName}"${version ? ` version ${version}` : ''} in ${vaultUrl}`;
+      const prefix = 'The platform left this Key Vault reference unresolved';
+      if (resolution.kind === 'resolved' && !service.config.inAzure) {
+        return report(
+          'resolved-by-app',
+          `Locally the host left this Key Vault reference unresolved (Core Tools only try with your own sign-in); ` +
+            `the app reads ${target} itself (resolveSetting), ` +
+            'so code that uses resolveSetting() sees the value. In Azure the platform resolves it.',
+        );
+      }
+      if (resolution.kind === 'resolved') {
+        return report(
+          'unresolved-reference',
+          `${prefix}, but the app's own identity can read ${target}, so access works: the app resolves it itself ` +
+            "(resolveSetting). In Azure, check the platform side: the reference's identity " +
+            '(keyVaultReferenceIdentity), network access from the platform to the vault, and the reference status ' +
+            'in the portal.',
+        );
+      }
+      const failure = resolution.failure;
+      if (failure.kind === 'untrusted-vault') return report('untrusted-reference', failure.message);
+      return report(
+        'unresolved-reference',
+        `${prefix}, and the app's own identity cannot read ${target} either: ` +
+          `${referenceStatusWord(failure.kind)} (${failure.message}).`,
+        transient(failure),
+      );
+    }
+  }
+}
+
+function secretsReport(service: KeyVaultService, now: number): ConfigReport['secrets'] {
+  const warnMs = service.config.expiryWarningMs;
+  return {
+    warningDays: warnMs / 86_400_000,
+    items: service.secretsHeld().map((m) => ({
+      vaultUrl: m.vaultUrl,
+      name: m.name,
+      version: m.version,
+      expiresOn: m.expiresOn?.toISOString() ?? null,
+      state: secretState(m, now, warnMs) ?? 'ok',
+    })),
+    events: service.expiryEvents(),
+  };
+}
+
+function overallStatus(report: Omit<ConfigReport, 'status'>): ConfigReport['status'] {
+  if (report.keyVault.configured && !report.keyVault.canReadSecrets) return 'failed';
+  if (
+    !report.keyVault.configured ||
+    report.settings.some((s) => !HEALTHY.has(s.state)) ||
+    report.configuration.problems.length > 0 ||
+    // An expired secret is still served by Key Vault, but whatever it unlocks has probably stopped working.
+    report.secrets.items.some((i) => i.state === 'expired') ||
+    report.secrets.events.some((e) => e.event === 'expired')
+  ) {
+    return 'degraded';
+  }
+  return 'ok';
+}
+
+/** A report, and whether retrying could change it (a transient failure was involved). */
+export interface ConfigReportResult {
+  report: ConfigReport;
+  retryable: boolean;
+}
+
+/**
+ * Build the report from the service: probe the vault and resolve the listed settings concurrently. Throws only when
+ * the service itself breaks its contract; every Key Vault or identity failure is part of the report.
+ */
+export async function buildConfigReport(service: KeyVaultService, now = Date.now()): Promise<ConfigReportResult> {
+  const [keyVaultPart, settingParts] = await Promise.all([
+    keyVaultReport(service),
+    Promise.all(service.config.configCheckSettings.map((name) => settingReport(service, name))),
+  ]);
+  const partial = {
+    keyVault: keyVaultPart.value,
+    settings: settingParts.map((p) => p.value),
+    configuration: { problems: [...service.config.problems] },
+    secrets: secretsReport(service, now),
+    cache: service.stats(),
+  };
+  return {
+    report: { status: overallStatus(partial), ...partial },
+    retryable: keyVaultPart.transient || settingParts.some((p) => p.transient),
+  };
+}
+
+/** One sentence per thing that is wrong, for the problem's `detail` (empty when the report is ok). */
+export function reportSummary(report: ConfigReport): string {
+  const { keyVault } = report;
+  return [
+    !keyVault.configured || !keyVault.canReadSecrets ? keyVault.detail : undefined,
+    ...report.settings.filter((s) => !HEALTHY.has(s.state)).map((s) => `${s.name}: ${s.state}`),
+    ...report.configuration.problems.map((p) => p.message),
+    ...report.secrets.items.filter((i) => i.state === 'expired').map((i) => `Secret ${i.name} has expired.`),
+  ]
+    .filter((part) => part !== undefined)
+    .join(' ');
+}
+
+/** The one-line log of a report: the status and each setting's state, never a value. */
+export function reportLogLine(report: ConfigReport): string {
+  const settings = report.settings.map((s) => `${s.name}=${s.state}`).join(', ') || 'no settings listed';
+  const problems = report.configuration.problems.length;
+  return `Config check: ${report.status}; ${settings}${problems ? `; ${problems} setting problem(s)` : ''}.`;
+}

@@ -1,0 +1,50 @@
+/**
+ * The arrows between the rooms of src/ point one way: functions -> http, diagnostics, events -> keyVault -> config.
+ * The Key Vault module and the diagnostics know nothing of HTTP or of the functions host, and the rest of src/
+ * reaches the Key Vault module only through its public face (index.ts).
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? sources(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+  );
+}
+
+/** Every module specifier a file imports (static `from '…'`, bare `import '…'` and dynamic `import('…')`). */
+function imports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)'([^']+)'/g)].map((m) => m[1]!);
+}
+
+test('the Key Vault module and the diagnostics import nothing of HTTP, the functions host or the functions', () => {
+  const files = [...sources(join(SRC, 'keyVault')), ...sources(join(SRC, 'diagnostics'))];
+  assert.ok(files.length >= 6);
+  for (const file of files) {
+    for (const spec of imports(file)) {
+      assert.doesNotMatch(
+        spec,
+        /^@azure\/functions$|^\.\.\/(?:http|functions|events)\//,
+        `${relative(SRC, file)} imports ${spec}`,
+      );
+    }
+  }
+});
+
+test('outside src/keyVault/, src/ reaches the Key Vault module only through its public face', () => {
+  const outside = sources(SRC).filter((file) => !relative(SRC, file).startsWith('keyVault'));
+  let reached = 0;
+  for (const file of outside) {
+    for (const spec of imports(file).filter((s) => /(?:^|\/)keyVault\//.test(s))) {
+      reached += 1;
+      assert.match(spec, /\/keyVault\/index\.js$/, `${relative(SRC, file)} imports ${spec}`);
+    }
+  }
+  assert.ok(reached >= 5, 'expected the functions to import the Key Vault module');
+});
