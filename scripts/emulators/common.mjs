@@ -55,7 +55,8 @@ export function logReason(logPath) {
     (description >= 0 ? lines[description + 1] : undefined) ??
     lines.findLast((l) => /\b(error|exception|fatal|panic|failed|refused|denied|invalid)\b/i.test(l)) ??
     '';
-  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+  const short = line.length > 200 ? `${line.slice(0, 197)}...` : line.replace(/[.;:,]+$/, '');
+  return short;
 }
 
 /**
