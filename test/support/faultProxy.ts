@@ -95,6 +95,7 @@ export class FaultProxy {
 
   reset(): void {
     this.requests.length = 0;
+    this.tokens.length = 0;
     this.fault = { kind: 'pass' };
   }
 
