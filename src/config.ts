@@ -10,7 +10,12 @@
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** Every app setting the app itself reads. The infra drift test checks that Bicep sets the ones it must. */
+/**
+ * Every app setting the app itself reads — add yours here when your code reads one (with `resolveSetting()` or
+ * through parseConfig). test/infra.test.ts checks Bicep against this list: every setting infra/main.bicep sets must
+ * be here (or be a platform setting), and the REQUIRED_DEPLOYMENT_SETTINGS must be set. docs/configuration.md,
+ * "Adding a setting".
+ */
 export const APP_SETTINGS = {
   KEY_VAULT_URL: 'KEY_VAULT_URL',
   KEY_VAULT_URI: 'KEY_VAULT_URI',

@@ -579,7 +579,9 @@ test('Bicep sets no app setting the app does not know (typos, stale names, key-b
   for (const s of appSettings) {
     assert.ok(
       known.has(s.name),
-      `${s.file.path}: app setting ${s.name} is neither in APP_SETTINGS nor a known platform setting`,
+      `${s.file.path}: app setting ${s.name} is neither in APP_SETTINGS nor a known platform setting. A setting ` +
+        'your code reads goes in APP_SETTINGS in src/config.ts too (docs/configuration.md, "Adding a setting"); ' +
+        'otherwise fix the name',
     );
   }
 });

@@ -40,6 +40,12 @@ export class TokenEndpoint {
     return endpoint;
   }
 
+  /** Back to answering (tests call this in afterEach, so a failed test never leaves the endpoint hung). */
+  reset(): void {
+    this.hang = false;
+    this.requests = 0;
+  }
+
   get url(): string {
     return `http://127.0.0.1:${(this.server.address() as { port: number }).port}/msi/token`;
   }
