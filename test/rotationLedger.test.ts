@@ -281,3 +281,23 @@ test('document: entries arriving from outside are bounded and validated', () => 
   assert.equal(merged[0]!.name, 's1', 'the oldest entry went');
   assert.equal(merged.at(-1)!.name, 'new');
 });
+
+test("a large fleet's share of the budget (0.4 calls per 10 s) still lets a rotation notice re-read, once per refill", async () => {
+  const clock = virtualClock();
+  const store = new LedgerModel(clock.wall);
+  const vault = vaultModel();
+  const a = instance(store, vault, clock, { KEY_VAULT_BUDGET_PER_10S: '0.4' });
+  const b = instance(store, vault, clock, { KEY_VAULT_BUDGET_PER_10S: '0.4' });
+  await a.service.read({ vaultUrl: VAULT, name: 'db' });
+  await b.service.read({ vaultUrl: VAULT, name: 'db' });
+  clock.advance(30_000); // the one-call bucket is full again
+  vault.current.set('db', V2);
+  a.ledger.rotationEvent(VAULT, 'db', V2);
+  await a.ledger.settled();
+  const before = vault.gets.length;
+  assert.equal(await b.ledger.poll(), 'changed');
+  await settle();
+  assert.equal(vault.gets.length - before, 1, 'the re-read was made');
+  assert.equal((await b.service.read({ vaultUrl: VAULT, name: 'db' })).record.version, V2);
+  assert.equal(b.service.stats().vaults[VAULT]?.budgetRefusals ?? 0, 0);
+});

@@ -56,9 +56,15 @@ export class TokenBucket {
     return { ok: false, waitMs: Math.ceil((1 + keep - this.tokens) / perMs) };
   }
 
-  /** Half the capacity: what a background call leaves to reads. */
+  /**
+   * What a background call leaves to reads: half the capacity, but never so much that no background call can ever
+   * pass. A large fleet's share (KEY_VAULT_BUDGET_PER_10S = 400 / N, under 2 calls per 10 s from 200 instances on)
+   * makes a bucket of one call: a reserve of half of it would refuse every re-read a rotation notice asks for, and
+   * the rotation would reach such an instance only with its TTL. There a background call may take the bucket's one
+   * call when it is full.
+   */
   get reserve(): number {
-    return this.capacity / 2;
+    return Math.min(this.capacity / 2, this.capacity - 1);
   }
 }
 
