@@ -1,6 +1,6 @@
 /**
  * An App Service-style managed-identity endpoint on loopback for tests: it issues a token to anyone, or, with
- * `hang`, accepts requests and never answers.
+ * `hang`, accepts requests and never answers, or, with `fail`, answers an error.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -8,6 +8,12 @@ import type { Socket } from 'node:net';
 export class TokenEndpoint {
   hang = false;
   requests = 0;
+  /** The access token issued (default: `token-for-<resource>`). */
+  token: string | undefined;
+  /** When set, every request is answered with this status and body (an identity endpoint failing). */
+  fail: { status: number; body: string } | undefined;
+  /** The identity header value of the last request (tests check the app sent it). */
+  lastHeader: string | undefined;
   private readonly sockets = new Set<Socket>();
   private server!: Server;
 
@@ -15,12 +21,18 @@ export class TokenEndpoint {
     const endpoint = new TokenEndpoint();
     endpoint.server = createServer((req: IncomingMessage, res: ServerResponse) => {
       endpoint.requests += 1;
+      endpoint.lastHeader = req.headers['x-identity-header'] as string | undefined;
       if (endpoint.hang) return; // accepted, never answered
+      if (endpoint.fail) {
+        res.writeHead(endpoint.fail.status, { 'content-type': 'application/json' });
+        res.end(endpoint.fail.body);
+        return;
+      }
       const resource = new URL(req.url ?? '/', 'http://x').searchParams.get('resource') ?? '';
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
-          access_token: `token-for-${resource}`,
+          access_token: endpoint.token ?? `token-for-${resource}`,
           expires_on: String(Math.floor(Date.now() / 1000) + 3600),
           resource,
           token_type: 'Bearer',
