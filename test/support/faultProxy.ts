@@ -97,6 +97,7 @@ export class FaultProxy {
 
   reset(): void {
     this.requests.length = 0;
+    this.tokens.length = 0;
     this.fault = { kind: 'pass' };
   }
 
