@@ -1,7 +1,7 @@
 /**
  * Expiry events in a shared vault: only secrets the app uses affect health, only vaults the app reads count, and
  * whatever arrives, the notices and the config check's body stay bounded. Through the real handlers (secretEvents,
- * configCheck), the real service, and the Key Vault call replaced at its seam (support/fakeFetch.ts).
+ * configCheck), the real service, and the Key Vault call replaced at its seam (src/keyVault/testing.ts).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,15 +11,15 @@ import { SECRET_EXPIRED, SECRET_NEAR_EXPIRY } from '../src/events/keyVaultEvents
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as secretEventsModule from '../src/functions/secretEvents.js';
 import { configureKeyVault, keyVault, MAX_EXPIRY_NOTICES, readSecret } from '../src/keyVault/index.js';
-import { FakeVault } from './support/fakeFetch.js';
-import { body, capturingContext, get } from './support/handlers.js';
+import { InMemoryVault } from '../src/keyVault/testing.js';
+import { body, capturingContext, get } from '../src/http/testing.js';
 import { asDelivered, keyVaultEvent } from './support/keyVaultEvents.js';
 
 const VAULT = 'https://kv-shared.vault.azure.net/';
 const VERSION = 'a'.repeat(32);
 
 function setup(settings: Record<string, string> = {}) {
-  const vault = new FakeVault();
+  const vault = new InMemoryVault();
   configureKeyVault({
     config: parseConfig({ KEY_VAULT_URL: VAULT, SECRETS_ALLOWED: 'app-*', ...settings }),
     fetchSecret: vault.fetch,
@@ -120,7 +120,7 @@ test('100,000 near-expiry events with distinct names: notices and the config che
 test('the config check lists at most MAX_REPORTED_SECRETS held secrets, the most urgent first', async () => {
   const vault = setup({ SECRET_CACHE_MAX_ENTRIES: '1000', KEY_VAULT_BUDGET_PER_10S: '1000' });
   for (let i = 0; i < MAX_REPORTED_SECRETS + 50; i++) vault.set(`app-${i}`, 'v');
-  vault.set('app-expired', 'v').expiresOn = new Date(Date.now() - 1_000);
+  vault.set('app-expired', 'v', { expiresOn: new Date(Date.now() - 1_000) });
   for (let i = 0; i < MAX_REPORTED_SECRETS + 50; i++) await readSecret(`app-${i}`);
   await readSecret('app-expired');
   const r = await check();

@@ -17,9 +17,10 @@ import { parseConfig } from '../src/config.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { configureKeyVault } from '../src/keyVault/index.js';
-import { FakeVault } from './support/fakeFetch.js';
+import { InMemoryVault } from '../src/keyVault/testing.js';
 import { FaultProxy, fixtureTls } from './support/faultProxy.js';
-import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { captureConsole } from './support/captureConsole.js';
 import { runNode } from './support/runNode.js';
 import { TokenEndpoint } from './support/tokenEndpoint.js';
 
@@ -227,7 +228,7 @@ const HOSTILE_NAMES = [
 const BAD_VERSIONS = ['latest', '123', 'g'.repeat(32), '0'.repeat(33), `..${'0'.repeat(30)}`];
 
 test('14 hostile names and 5 bad versions: 400 (or 403 when well formed but not allowed), never a vault call', async () => {
-  const fake = new FakeVault();
+  const fake = new InMemoryVault();
   fake.set('db-password', 'v');
   configureKeyVault({
     config: parseConfig({ KEY_VAULT_URL: 'https://held.vault.azure.net/', SECRETS_ALLOWED: 'db-*' }),
