@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { metrics, trace } from '@opentelemetry/api';
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { parseConfig } from '../src/config.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
@@ -23,17 +23,9 @@ import { body, capturingContext, get, header } from '../src/http/testing.js';
 import { captureConsole } from './support/captureConsole.js';
 import { runNode } from './support/runNode.js';
 import { TokenEndpoint } from './support/tokenEndpoint.js';
+import { CollectingReader } from './support/collectingReader.js';
 
 const skip = fixtureTls() ? false : 'no TLS material for the HTTPS fixture (openssl missing)';
-
-class CollectingReader extends MetricReader {
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 const reader = new CollectingReader();
 const spans = new InMemorySpanExporter();
