@@ -13,8 +13,7 @@
  *
  * @azure/functions prints "WARNING: Failed to detect the Azure Functions runtime..." and "WARNING: Skipping call to
  * register ..." whenever it is loaded outside the Functions host, i.e. in every test that imports a function module.
- * That test mode is how the package is meant to be unit-tested and it has no switch for the notice, so exactly those
- * lines are dropped from the output here.
+ * Exactly those lines (functions-test-mode.mjs) are dropped from the output here.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -22,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stripVTControlCharacters } from 'node:util';
 import { startEmulator } from './emulators/index.mjs';
+import { TEST_MODE_NOTICE } from './functions-test-mode.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const TEST_DIR = join(ROOT, 'dist', 'test');
@@ -107,8 +107,6 @@ if (emulator) {
   });
 }
 
-const TEST_MODE_NOTICE =
-  /^WARNING: (Failed to detect the Azure Functions runtime\. Switching "@azure\/functions" package to test mode|Skipping call to register .* because the "@azure\/functions" package is in test mode\.)/;
 let skipped = 0;
 
 /** Copy a child stream line by line, dropping the test-mode notices and noting node's "ℹ skipped N". */
@@ -126,7 +124,9 @@ function relay(stream, out) {
 
 let status = 1;
 try {
-  const files = testFiles(TEST_DIR).sort();
+  // `node scripts/run-tests.mjs dist/test/a.test.js ...` runs just those files, with the same emulator and settings.
+  const chosen = process.argv.slice(2).map((f) => resolve(f));
+  const files = chosen.length > 0 ? chosen : testFiles(TEST_DIR).sort();
   // One test file at a time: the integration files share one emulator, and their fault and timing checks must not
   // compete with each other for it.
   const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
