@@ -121,6 +121,8 @@ var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-api-${resourceToken}'
 var deploymentContainerName = 'app-package'
 var deadLetterContainerName = 'key-vault-events-dead-letter'
+// The rotation ledger (docs/events.md): one blob per app in this container of the app's storage account.
+var rotationLedgerContainerName = 'rotation-ledger'
 var demoSecretName = 'demo-secret'
 var publicNetworkAccess = vnetEnabled ? 'Disabled' : 'Enabled'
 // Dead-lettering writes to the storage account from Event Grid, over the public endpoint: not in the private deployment.
@@ -150,7 +152,9 @@ module storage 'core/storage/storage-account.bicep' = {
     location: location
     tags: tags
     name: 'st${resourceToken}'
-    containerNames: deadLetterEnabled ? [deploymentContainerName, deadLetterContainerName] : [deploymentContainerName]
+    containerNames: deadLetterEnabled
+      ? [deploymentContainerName, rotationLedgerContainerName, deadLetterContainerName]
+      : [deploymentContainerName, rotationLedgerContainerName]
     publicNetworkAccess: publicNetworkAccess
   }
 }
@@ -225,6 +229,7 @@ module rbac 'app/rbac.bicep' = {
     userPrincipalType: principalType
     deadLetterPrincipalId: keyVaultEvents.outputs.principalId
     deadLetterContainerName: deadLetterContainerName
+    rotationLedgerContainerName: rotationLedgerContainerName
   }
 }
 
@@ -288,6 +293,7 @@ module apiSettings 'app/api-settings.bicep' = {
       SECRETS_ALLOWED: secretsAllowed
       CONFIG_CHECK_SETTINGS: configCheckSettings
       SECRET_CACHE_TTL_SECONDS: string(secretCacheTtlSeconds)
+      ROTATION_LEDGER_URL: '${storage.outputs.blobEndpoint}${rotationLedgerContainerName}/${functionAppName}.json'
       DEMO_SECRET_REFERENCE: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${demoSecretName}/)'
     }
   }

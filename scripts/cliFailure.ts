@@ -23,8 +23,21 @@ const EMULATOR_HINT =
   'Is the emulator running? `npm run vault:status` says, `npm run vault:start` starts it. ' +
   'KEY_VAULT_URL comes from your shell, else local.settings.json.';
 
-/** The lines to print (stderr) for `failure` while talking to `vaultUrl`. */
-export function failureLines(failure: KeyVaultFailure, vaultUrl: string): string[] {
+/** What a refused command needs: the app's own role only reads, so `set` and `delete` need more. */
+export function accessNeeded(command: string | undefined): string {
+  const permission = command === 'set' || command === 'delete' || command === 'list' ? command : 'get';
+  const role =
+    permission === 'set' || permission === 'delete'
+      ? '"Key Vault Secrets Officer" (the app\'s own "Key Vault Secrets User" may only read)'
+      : '"Key Vault Secrets User"';
+  return (
+    `\`${command ?? 'get'}\` needs the role ${role} on the vault for the identity in use, or an access policy ` +
+    `with secret permission "${permission}".`
+  );
+}
+
+/** The lines to print (stderr) for `failure` while talking to `vaultUrl` during `command` (set, get, list...). */
+export function failureLines(failure: KeyVaultFailure, vaultUrl: string, command?: string): string[] {
   const local = isLoopbackVault(vaultUrl);
   const refused = failure.errorCode === 'ECONNREFUSED';
   const word = referenceStatusWord(failure.kind);
@@ -35,7 +48,9 @@ export function failureLines(failure: KeyVaultFailure, vaultUrl: string): string
   const lines = [`${label}: ${failure.message}`];
 
   const notReached = ['unreachable', 'timeout', 'identity-unavailable'].includes(failure.kind);
-  if (notReached && local) {
+  if (failure.kind === 'access-denied' && failure.statusCode !== 401) {
+    lines.push(accessNeeded(command));
+  } else if (notReached && local) {
     lines.push(`Nothing answered at ${vaultUrl} (or its identity endpoint). ${EMULATOR_HINT}`);
   } else if (failure.kind === 'unreachable') {
     lines.push(

@@ -262,11 +262,14 @@ export async function runSubscribe({
   } catch (error) {
     return fail(error.message);
   }
+  // --resource-type arm: the ARM audience of az's cloud; --subscription: a token from the deployment's tenant.
   const token = azValue([
     'account',
     'get-access-token',
-    '--resource',
-    arm.href,
+    '--resource-type',
+    'arm',
+    '--subscription',
+    settings.subscriptionId,
     '--query',
     'accessToken',
     '--output',

@@ -124,7 +124,9 @@ function relay(stream, out) {
 
 let status = 1;
 try {
-  const files = testFiles(TEST_DIR).sort();
+  // `node scripts/run-tests.mjs dist/test/a.test.js ...` runs just those files, with the same emulator and settings.
+  const chosen = process.argv.slice(2).map((f) => resolve(f));
+  const files = chosen.length > 0 ? chosen : testFiles(TEST_DIR).sort();
   // One test file at a time: the integration files share one emulator, and their fault and timing checks must not
   // compete with each other for it.
   const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {

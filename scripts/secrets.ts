@@ -171,6 +171,7 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     console.error(error.message);
     process.exit(2);
   }
-  for (const line of failureLines(classifyError(error), parseConfig(env).vaultUrl ?? '')) console.error(line);
+  const lines = failureLines(classifyError(error), parseConfig(env).vaultUrl ?? '', process.argv[2]);
+  for (const line of lines) console.error(line);
   process.exit(1);
 });

@@ -63,10 +63,11 @@ if (command === 'start') {
       printSettings(facts);
       process.exit(0);
     } catch (error) {
+      // The [emulator] lines above (one per emulator tried) carry the real causes; this names what to set.
       console.error(
         `Could not start a Key Vault emulator${error.failures ? ' (why: the [emulator] lines above)' : `: ${error.message}`}.\n` +
-          'Lowkey Vault needs Java 17+ and Maven (or LOWKEY_VAULT_JAR=<jar>), or a Docker engine; the Go pair needs Go ' +
-          '(go install). See docs/testing.md, "The Key Vault emulators".',
+          'To run one you have built: LOWKEY_VAULT_JAR=<lowkey-vault-app jar>, or KEY_VAULT_EMULATOR_GO_BIN=<azure-keyvault-emulator> ' +
+          'with ENTRA_EMULATOR_GO_BIN=<entra-emulator> (docs/testing.md, "The Key Vault emulators").',
       );
       process.exit(1);
     }

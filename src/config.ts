@@ -10,7 +10,12 @@
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** Every app setting the app itself reads. The infra drift test checks that Bicep sets the ones it must. */
+/**
+ * Every app setting the app itself reads — add yours here when your code reads one (with `resolveSetting()` or
+ * through parseConfig). test/infra.test.ts checks Bicep against this list: every setting infra/main.bicep sets must
+ * be here (or be a platform setting), and the REQUIRED_DEPLOYMENT_SETTINGS must be set. docs/configuration.md,
+ * "Adding a setting".
+ */
 export const APP_SETTINGS = {
   KEY_VAULT_URL: 'KEY_VAULT_URL',
   KEY_VAULT_URI: 'KEY_VAULT_URI',
@@ -32,6 +37,9 @@ export const APP_SETTINGS = {
   KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION',
   KEY_VAULT_DNS_SUFFIX: 'KEY_VAULT_DNS_SUFFIX',
   SECRET_EXPIRY_WARNING_DAYS: 'SECRET_EXPIRY_WARNING_DAYS',
+  ROTATION_LEDGER_URL: 'ROTATION_LEDGER_URL',
+  ROTATION_LEDGER_POLL_SECONDS: 'ROTATION_LEDGER_POLL_SECONDS',
+  SECRET_CACHE_BACKSTOP_TTL_SECONDS: 'SECRET_CACHE_BACKSTOP_TTL_SECONDS',
 } as const;
 
 /** Settings a deployment must set for the app to do its job (the rest have safe defaults). */
@@ -79,6 +87,8 @@ export const NUMERIC_SETTINGS = {
   KEY_VAULT_MAX_CONCURRENCY: { min: 1, max: 256, default: 8, unit: 'calls', integer: true },
   KEY_VAULT_BUDGET_PER_10S: { min: 0.1, max: 4_000, default: 40, unit: 'calls', integer: false },
   SECRET_EXPIRY_WARNING_DAYS: { min: 0, max: 365, default: 30, unit: 'days', integer: false },
+  ROTATION_LEDGER_POLL_SECONDS: { min: 1, max: 300, default: 5, unit: 'seconds', integer: false },
+  SECRET_CACHE_BACKSTOP_TTL_SECONDS: { min: 0, max: 604_800, default: 43_200, unit: 'seconds', integer: false },
 } as const satisfies Record<string, NumericSetting>;
 
 export type NumericSettingName = keyof typeof NUMERIC_SETTINGS;
@@ -99,6 +109,27 @@ export interface CacheSettings {
   /** A forced refresh (Cache-Control: no-cache) of a name Key Vault answered less than this ago is not made. */
   readonly minRefreshMs: number;
   readonly maxEntries: number;
+}
+
+/**
+ * The rotation ledger (`src/ledger/`): one blob in the app's storage account, read with the app's identity, that
+ * carries "secret X has a new version" to every instance. Undefined when ROTATION_LEDGER_URL is not set.
+ */
+export interface LedgerSettings {
+  /** The blob: `https://<account>.blob.<suffix>/<container>/<blob>` (or path-style on an emulator). */
+  readonly blobUrl: string;
+  /** The storage account's origin; the token scope's audience is Azure Storage whatever the host. */
+  readonly accountUrl: string;
+  readonly containerName: string;
+  readonly blobName: string;
+  /** How often an instance that holds cached secrets asks whether the ledger changed (a conditional GET). */
+  readonly pollMs: number;
+  /**
+   * The cache TTL while the ledger is healthy (SECRET_CACHE_BACKSTOP_TTL_SECONDS, never below
+   * SECRET_CACHE_TTL_SECONDS): rotations then arrive through the ledger, and the TTL is only the backstop for a lost
+   * event. While the ledger is unreachable the cache uses SECRET_CACHE_TTL_SECONDS, as without a ledger.
+   */
+  readonly backstopTtlMs: number;
 }
 
 export interface CallSettings {
@@ -161,6 +192,8 @@ export interface AppConfig {
   readonly identity: IdentitySettings;
   readonly cache: CacheSettings;
   readonly calls: CallSettings;
+  /** ROTATION_LEDGER_URL and its poll interval, or undefined (no ledger: the TTL alone refreshes secrets). */
+  readonly ledger: LedgerSettings | undefined;
   /** Warn this long before a secret's expiresOn (SECRET_EXPIRY_WARNING_DAYS). */
   readonly expiryWarningMs: number;
   /** Settings that were malformed or out of range (their defaults are in use). */
@@ -233,6 +266,47 @@ export function isLoopbackHost(hostname: string): boolean {
  */
 function isVaultDnsSuffix(suffix: string): boolean {
   return /^vault\.[^.]+\.[^.]/.test(suffix) && suffix.length <= 253 && isHostName(suffix);
+}
+
+/** Blob endpoints of the public and sovereign clouds: the storage token is sent only there (or to loopback). */
+const BLOB_HOST = /^[a-z0-9]{3,24}\.blob\.core\.(windows\.net|chinacloudapi\.cn|usgovcloudapi\.net)$/;
+const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
+const BLOB_NAME = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * The rotation ledger's blob URL split into account, container and blob, or the reason it is not usable. https
+ * only, no query (a SAS token would be a credential in a setting: the ledger is read with the app's identity), a
+ * host under a cloud's blob endpoint (`<account>.blob.core.windows.net`, China, US Gov) or loopback (an emulator,
+ * path-style: `https://127.0.0.1:10000/<account>/<container>/<blob>`), one container and one blob name.
+ */
+export function parseLedgerUrl(
+  raw: string,
+): { blobUrl: string; accountUrl: string; containerName: string; blobName: string } | { error: string } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { error: 'is not a URL; expected https://<account>.blob.core.windows.net/<container>/<blob>' };
+  }
+  if (url.protocol !== 'https:') return { error: 'must use https' };
+  if (url.username !== '' || url.password !== '') return { error: 'must not contain user information (user@host)' };
+  if (url.search !== '' || url.hash !== '') {
+    return { error: 'must not carry a query (no SAS token: the ledger is read with the app identity)' };
+  }
+  const loopback = isLoopbackHost(url.hostname);
+  if (!loopback && !BLOB_HOST.test(url.hostname)) {
+    return { error: "must be a storage account's blob endpoint (<account>.blob.core.windows.net) or loopback" };
+  }
+  const parts = url.pathname.split('/').slice(1);
+  const [account, container, blob] = loopback ? parts : [undefined, ...parts];
+  if (parts.length !== (loopback ? 3 : 2) || !CONTAINER_NAME.test(container ?? '') || !BLOB_NAME.test(blob ?? '')) {
+    return {
+      error: 'must name one container and one blob: https://<account>.blob.core.windows.net/<container>/<blob>',
+    };
+  }
+  if (loopback && !/^[a-z0-9]{3,24}$/.test(account ?? '')) return { error: 'must name the emulator account first' };
+  const accountUrl = `https://${url.host}/${loopback ? `${account}/` : ''}`;
+  return { blobUrl: `${accountUrl}${container}/${blob}`, accountUrl, containerName: container!, blobName: blob! };
 }
 
 /** The DNS suffix implied by a vault URL's host (`myvault.vault.azure.cn` → `vault.azure.cn`), if it is one. */
@@ -380,6 +454,24 @@ export function parseConfig(env: Env): AppConfig {
       message: `${APP_SETTINGS.SECRETS_ALLOWED}: ${error}; it is ignored.`,
     });
   }
+  let ledger: LedgerSettings | undefined;
+  const rawLedger = trimmed(env, APP_SETTINGS.ROTATION_LEDGER_URL);
+  if (rawLedger !== undefined) {
+    const parsed = rawLedger.length > 2_048 ? { error: 'is longer than 2048 characters' } : parseLedgerUrl(rawLedger);
+    if ('error' in parsed) {
+      problems.push({
+        setting: APP_SETTINGS.ROTATION_LEDGER_URL,
+        message: `${APP_SETTINGS.ROTATION_LEDGER_URL} ${parsed.error}; the rotation ledger is off.`,
+      });
+    } else {
+      ledger = Object.freeze({
+        ...parsed,
+        pollMs: numeric(env, 'ROTATION_LEDGER_POLL_SECONDS', problems) * 1000,
+        backstopTtlMs: Math.max(cache.ttlMs, numeric(env, 'SECRET_CACHE_BACKSTOP_TTL_SECONDS', problems) * 1000),
+      });
+    }
+  }
+
   const snapshot: Env = Object.freeze({ ...env });
 
   const rawProfile = trimmed(env, 'LOCAL_PROFILE');
@@ -420,6 +512,7 @@ export function parseConfig(env: Env): AppConfig {
     }),
     cache: Object.freeze(cache),
     calls: Object.freeze(calls),
+    ledger,
     expiryWarningMs: numeric(env, 'SECRET_EXPIRY_WARNING_DAYS', problems) * 86_400_000,
     problems: Object.freeze(problems.map((p) => Object.freeze(p))),
     setting: (name: string) => snapshot[name],

@@ -6,6 +6,7 @@
 import { app } from '@azure/functions';
 import { appConfig, type ConfigProblem } from './config.js';
 import { isValidSecretName, KeyVaultFailure, keyVault, readSecret } from './keyVault/index.js';
+import { startRotationLedger } from './ledger/index.js';
 
 /** One warning line per malformed or out-of-range setting. */
 export function logConfigProblems(
@@ -52,9 +53,26 @@ export async function startTelemetry(log: (message: string) => void = (m) => con
   }
 }
 
+/**
+ * Starts the rotation ledger when ROTATION_LEDGER_URL is set; never throws (without it the cache refreshes on its
+ * TTL, as it always did).
+ */
+export async function startLedger(log: (message: string) => void = (m) => console.warn(m)): Promise<boolean> {
+  if (appConfig().ledger === undefined) return false;
+  try {
+    return (await startRotationLedger(keyVault())) !== undefined;
+  } catch (error) {
+    log(`Rotation ledger: could not start (${error instanceof Error ? error.name : 'error'}); TTL refresh only.`);
+    return false;
+  }
+}
+
 app.hook.appStart(() => {
   logConfigProblems(appConfig().problems);
-  // Neither is awaited: start-up must not wait for the telemetry distro (about 0.2 s to load from the bundle) nor
-  // for (or fail because of) Key Vault. Telemetry first, so the prefetch's reads are measured.
-  void startTelemetry().then(() => prefetchSecrets());
+  // None is awaited: start-up must not wait for the telemetry distro (about 0.2 s to load from the bundle) nor
+  // for (or fail because of) Key Vault or storage. Telemetry first, so the prefetch's reads are measured; the ledger
+  // before the prefetch, so it sees the versions those reads return.
+  void startTelemetry()
+    .then(() => startLedger())
+    .then(() => prefetchSecrets());
 });

@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { classifyError, parseRetryAfter } from '../src/keyVault/classify.js';
 import { KeyVaultFailure } from '../src/keyVault/failure.js';
-import { restError } from './support/fakeFetch.js';
+import { keyVaultError } from '../src/keyVault/testing.js';
 
 test('classification of Key Vault and identity errors', () => {
-  assert.equal(classifyError(restError(404, 'not found')).kind, 'secret-not-found');
-  assert.equal(classifyError(restError(404, 'not found'), true).kind, 'version-not-found');
-  assert.equal(classifyError(restError(403, 'forbidden')).kind, 'access-denied');
-  assert.equal(classifyError(restError(401, 'unauthorized')).kind, 'access-denied');
-  const throttled = classifyError(restError(429, 'slow down', { 'retry-after': '7' }));
+  assert.equal(classifyError(keyVaultError(404, 'not found')).kind, 'secret-not-found');
+  assert.equal(classifyError(keyVaultError(404, 'not found'), true).kind, 'version-not-found');
+  assert.equal(classifyError(keyVaultError(403, 'forbidden')).kind, 'access-denied');
+  assert.equal(classifyError(keyVaultError(401, 'unauthorized')).kind, 'access-denied');
+  const throttled = classifyError(keyVaultError(429, 'slow down', { 'retry-after': '7' }));
   assert.equal(throttled.kind, 'throttled');
   assert.equal(throttled.retryAfterSeconds, 7);
-  assert.equal(classifyError(restError(503, 'busy')).kind, 'service-error');
+  assert.equal(classifyError(keyVaultError(503, 'busy')).kind, 'service-error');
   assert.equal(
     classifyError(Object.assign(new Error('x'), { name: 'CredentialUnavailableError' })).kind,
     'identity-unavailable',
@@ -62,15 +62,15 @@ test('messages are fixed text: no SDK or server text is echoed, only status, cod
   assert.equal(failure.requestId, 'req-123');
   assert.equal(JSON.stringify({ ...failure, message: failure.message }).includes(CANARY), false);
 
-  const serverText = restError(500, `Internal error while handling ${CANARY}`);
+  const serverText = keyVaultError(500, `Internal error while handling ${CANARY}`);
   const five = classifyError(serverText);
   assert.equal(five.kind, 'service-error');
   assert.equal(five.message.includes(CANARY), false);
 
   // A server-chosen code that is prose or data is not kept.
-  const proseCode = Object.assign(restError(403, 'x'), { code: `value is ${CANARY}` });
+  const proseCode = Object.assign(keyVaultError(403, 'x'), { code: `value is ${CANARY}` });
   assert.equal(classifyError(proseCode).errorCode, undefined);
-  const inner = Object.assign(restError(403, 'x'), {
+  const inner = Object.assign(keyVaultError(403, 'x'), {
     response: {
       headers: { get: () => undefined },
       parsedBody: { error: { code: 'Forbidden', innererror: { code: 'SecretDisabled' } } },

@@ -12,8 +12,8 @@ import * as getSecretModule from '../src/functions/getSecret.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault, KeyVaultFailure } from '../src/keyVault/index.js';
 import { failureLines, isLoopbackVault } from '../scripts/cliFailure.js';
-import { body, capturingContext, get } from './support/handlers.js';
 import { skipUnlessEmulator, uniqueName, useEmulatorIdentity, vaultSettings } from './support/emulator.js';
+import { body, capturingContext, get } from '../src/http/testing.js';
 
 const CLI = fileURLToPath(new URL('../scripts/secrets.js', import.meta.url));
 // The CLI reads local.settings.json from its working directory: an empty one, so a developer's file stays out.
@@ -61,7 +61,8 @@ async function closedPort(): Promise<number> {
 
 test('a refused connection (emulator not running) says so and names vault:status / vault:start (exit 1)', async () => {
   const vault = `https://127.0.0.1:${await closedPort()}/`;
-  const r = cli(['get', 'some-name'], { KEY_VAULT_URL: vault, KEY_VAULT_TIMEOUT_MS: '5000' });
+  // Generous: a refused connection must be reported as such, not as a timeout on a loaded machine.
+  const r = cli(['get', 'some-name'], { KEY_VAULT_URL: vault, KEY_VAULT_TIMEOUT_MS: '30000' });
   assert.equal(r.status, 1, r.stderr);
   // After the one "Local profile: ..." line.
   assert.match(r.stderr, /^connection refused: Key Vault could not be reached: the connection was refused/m);
@@ -96,9 +97,17 @@ test('failureLines: plain words first, the next step only where it applies', () 
   const denied = new KeyVaultFailure('access-denied', 'Key Vault refused the request (403 Forbidden).', {
     statusCode: 403,
   });
-  assert.deepEqual(failureLines(denied, 'https://127.0.0.1:8443/'), [
+  assert.deepEqual(failureLines(denied, 'https://127.0.0.1:8443/', 'set'), [
     'access-denied (AccessToKeyVaultDenied): Key Vault refused the request (403 Forbidden).',
+    '`set` needs the role "Key Vault Secrets Officer" (the app\'s own "Key Vault Secrets User" may only read) on the ' +
+      'vault for the identity in use, or an access policy with secret permission "set".',
   ]);
+  assert.match(failureLines(denied, 'https://127.0.0.1:8443/', 'list')[1]!, /"Key Vault Secrets User".*"list"/);
+  // A 401 is a token the vault rejected: no role advice.
+  const rejected = new KeyVaultFailure('access-denied', 'Key Vault refused the request (401 Unauthorized).', {
+    statusCode: 401,
+  });
+  assert.equal(failureLines(rejected, 'https://127.0.0.1:8443/', 'get').length, 1);
   assert.equal(isLoopbackVault('https://127.0.0.1:8443/'), true);
   assert.equal(isLoopbackVault('https://myvault.vault.azure.net/'), false);
   assert.equal(isLoopbackVault('not a url'), false);

@@ -122,3 +122,57 @@ test('identity: managed identity only where the platform provides the endpoint',
   );
   assert.equal(choose({ AZURE_CLIENT_ID: 'abc' }).kind, 'developer');
 });
+
+test('ROTATION_LEDGER_URL: a blob on a cloud blob endpoint or loopback, no SAS, one container and blob', () => {
+  const ok = parseConfig({
+    ROTATION_LEDGER_URL: 'https://stapp01.blob.core.windows.net/rotation-ledger/func-api.json',
+  });
+  assert.deepEqual(ok.problems, []);
+  assert.equal(ok.ledger?.accountUrl, 'https://stapp01.blob.core.windows.net/');
+  assert.equal(ok.ledger?.containerName, 'rotation-ledger');
+  assert.equal(ok.ledger?.blobName, 'func-api.json');
+  assert.equal(ok.ledger?.pollMs, NUMERIC_SETTINGS.ROTATION_LEDGER_POLL_SECONDS.default * 1000);
+  assert.equal(ok.ledger?.backstopTtlMs, NUMERIC_SETTINGS.SECRET_CACHE_BACKSTOP_TTL_SECONDS.default * 1000);
+  const emulator = parseConfig({ ROTATION_LEDGER_URL: 'https://127.0.0.1:10000/devstoreaccount1/ledger/app.json' });
+  assert.equal(emulator.ledger?.accountUrl, 'https://127.0.0.1:10000/devstoreaccount1/');
+  assert.equal(parseConfig({}).ledger, undefined, 'optional: off when unset');
+
+  for (const bad of [
+    'not a url',
+    'http://stapp01.blob.core.windows.net/rotation-ledger/a.json',
+    'https://stapp01.blob.core.windows.net/rotation-ledger/a.json?sv=2024&sig=secret',
+    'https://evil.example.com/rotation-ledger/a.json',
+    'https://stapp01.blob.core.windows.net.evil.example/rotation-ledger/a.json',
+    'https://stapp01.blob.core.windows.net/rotation-ledger',
+    'https://stapp01.blob.core.windows.net/Bad_Container/a.json',
+    'https://stapp01.blob.core.windows.net/rotation-ledger/dir/a.json',
+    'https://user:pw@stapp01.blob.core.windows.net/rotation-ledger/a.json',
+    `https://stapp01.blob.core.windows.net/rotation-ledger/${'a'.repeat(3000)}`,
+  ]) {
+    const config = parseConfig({ ROTATION_LEDGER_URL: bad });
+    assert.equal(config.ledger, undefined, bad);
+    assert.equal(config.problems.length, 1, bad);
+    assert.equal(config.problems[0]?.setting, 'ROTATION_LEDGER_URL');
+    assert.doesNotMatch(config.problems[0]!.message, /secret|evil/, 'the value is never echoed');
+  }
+});
+
+test('the backstop TTL applies only with a ledger, and is never below SECRET_CACHE_TTL_SECONDS', () => {
+  const url = 'https://stapp01.blob.core.windows.net/rotation-ledger/a.json';
+  const low = parseConfig({
+    ROTATION_LEDGER_URL: url,
+    SECRET_CACHE_TTL_SECONDS: '600',
+    SECRET_CACHE_BACKSTOP_TTL_SECONDS: '60',
+  });
+  assert.equal(low.ledger?.backstopTtlMs, 600_000);
+  const set = parseConfig({
+    ROTATION_LEDGER_URL: url,
+    SECRET_CACHE_BACKSTOP_TTL_SECONDS: '7200',
+    ROTATION_LEDGER_POLL_SECONDS: '2',
+  });
+  assert.equal(set.ledger?.backstopTtlMs, 7_200_000);
+  assert.equal(set.ledger?.pollMs, 2_000);
+  const bad = parseConfig({ ROTATION_LEDGER_URL: url, ROTATION_LEDGER_POLL_SECONDS: '0' });
+  assert.equal(bad.problems[0]?.setting, 'ROTATION_LEDGER_POLL_SECONDS');
+  assert.equal(bad.ledger?.pollMs, 5_000);
+});

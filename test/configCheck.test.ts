@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import { parseConfig } from '../src/config.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import { configureKeyVault, KeyVaultFailure } from '../src/keyVault/index.js';
-import { FakeVault } from './support/fakeFetch.js';
-import { body, capturingContext, get, header } from './support/handlers.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { InMemoryVault } from '../src/keyVault/testing.js';
 
 const VAULT = 'https://check.vault.azure.net/';
 const quiet = { warn: () => undefined, info: () => undefined };
@@ -21,7 +21,7 @@ async function check() {
 }
 
 test('a failed load of the Key Vault client: 503 problem with the reason and Retry-After, retried on the next call', async () => {
-  const vault = new FakeVault();
+  const vault = new InMemoryVault();
   let attempts = 0;
   configureKeyVault({
     config: parseConfig({ KEY_VAULT_URL: VAULT }),
@@ -48,7 +48,7 @@ test('a failed load of the Key Vault client: 503 problem with the reason and Ret
 });
 
 test('configuration problems: degraded 503 naming setting and range, no value, no Retry-After', async () => {
-  const vault = new FakeVault();
+  const vault = new InMemoryVault();
   configureKeyVault({
     config: parseConfig({ KEY_VAULT_URL: VAULT, KEY_VAULT_TIMEOUT_MS: '3000000000', KEY_VAULT_API_VERSION: '9.9' }),
     fetchSecret: vault.fetch,
@@ -80,7 +80,7 @@ test('an invalid KEY_VAULT_URL is reported as such, not as "not set"', async () 
 });
 
 test('a transient probe failure carries Retry-After; a refusal does not', async () => {
-  const vault = new FakeVault();
+  const vault = new InMemoryVault();
   configureKeyVault({ config: parseConfig({ KEY_VAULT_URL: VAULT }), fetchSecret: vault.fetch, log: quiet });
   vault.failWith = Object.assign(new Error('x'), { name: 'RestError', statusCode: 503 });
   const down = await check();

@@ -8,13 +8,13 @@ import { test } from 'node:test';
 import { parseConfig } from '../src/config.js';
 import { buildConfigReport, reportLogLine, reportSummary } from '../src/diagnostics/configReport.js';
 import { KeyVaultService } from '../src/keyVault/index.js';
-import { FakeVault, restError } from './support/fakeFetch.js';
+import { InMemoryVault, keyVaultError } from '../src/keyVault/testing.js';
 
 const VAULT = 'https://report.vault.azure.net/';
 const CANARY = 'canary-value-9f3e1c-report';
 const quiet = { warn: () => undefined, info: () => undefined };
 
-function service(vault: FakeVault, env: Record<string, string> = {}): KeyVaultService {
+function service(vault: InMemoryVault, env: Record<string, string> = {}): KeyVaultService {
   return new KeyVaultService({
     config: parseConfig({ KEY_VAULT_URL: VAULT, IDENTITY_ENDPOINT: 'http://127.0.0.1:9/token', ...env }),
     fetchSecret: vault.fetch,
@@ -23,7 +23,7 @@ function service(vault: FakeVault, env: Record<string, string> = {}): KeyVaultSe
 }
 
 test('healthy: the probe passes, a plain and a referenced setting are fine, status ok, nothing to summarise', async () => {
-  const vault = new FakeVault();
+  const vault = new InMemoryVault();
   vault.set('db-password', CANARY);
   const { report, retryable } = await buildConfigReport(
     service(vault, {
@@ -56,8 +56,8 @@ test('healthy: the probe passes, a plain and a referenced setting are fine, stat
 });
 
 test('a refused identity: failed, not retryable, the summary names the role to grant', async () => {
-  const vault = new FakeVault();
-  vault.failWith = restError(403, 'Forbidden');
+  const vault = new InMemoryVault();
+  vault.failWith = keyVaultError(403, 'Forbidden');
   const { report, retryable } = await buildConfigReport(service(vault));
   assert.equal(report.status, 'failed');
   assert.equal(retryable, false);
@@ -67,15 +67,15 @@ test('a refused identity: failed, not retryable, the summary names the role to g
 });
 
 test('an unavailable vault: failed and retryable', async () => {
-  const vault = new FakeVault();
-  vault.failWith = restError(503, 'Service Unavailable');
+  const vault = new InMemoryVault();
+  vault.failWith = keyVaultError(503, 'Service Unavailable');
   const { report, retryable } = await buildConfigReport(service(vault));
   assert.equal(report.status, 'failed');
   assert.equal(retryable, true);
 });
 
 test('no vault, a missing and an empty setting: degraded, each named in the summary', async () => {
-  const vault = new FakeVault();
+  const vault = new InMemoryVault();
   const { report } = await buildConfigReport(
     new KeyVaultService({
       config: parseConfig({ CONFIG_CHECK_SETTINGS: 'GONE,BLANK', BLANK: ' ' }),
@@ -93,9 +93,8 @@ test('no vault, a missing and an empty setting: degraded, each named in the summ
 });
 
 test('an expired secret the instance holds makes the report degraded, judged at the time given', async () => {
-  const vault = new FakeVault();
-  const record = vault.set('api-key', CANARY);
-  record.expiresOn = new Date(Date.UTC(2026, 5, 1));
+  const vault = new InMemoryVault();
+  vault.set('api-key', CANARY, { expiresOn: new Date(Date.UTC(2026, 5, 1)) });
   const svc = service(vault);
   await svc.read({ vaultUrl: VAULT, name: 'api-key' });
   const before = await buildConfigReport(svc, Date.UTC(2026, 0, 1));

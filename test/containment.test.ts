@@ -1,6 +1,6 @@
 /**
  * Containment (issue: no caller, no hung request, no fleet can take reads down), through the real handlers, the
- * real cache and call policies, and the Key Vault call replaced at its seam (support/fakeFetch.ts). The same
+ * real cache and call policies, and the Key Vault call replaced at its seam (src/keyVault/testing.ts). The same
  * faults through the real SDK against loopback fixtures are in secretClient.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -9,15 +9,15 @@ import { parseConfig } from '../src/config.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { configureKeyVault } from '../src/keyVault/index.js';
-import { FakeClock, FakeVault, restError } from './support/fakeFetch.js';
-import { body, capturingContext, get, header } from './support/handlers.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { InMemoryVault, keyVaultError, ManualClock } from '../src/keyVault/testing.js';
 
 const VAULT = 'https://contain.vault.azure.net/';
 const quiet = { warn: () => undefined, info: () => undefined };
 
 function setup(settings: Record<string, string> = {}) {
-  const vault = new FakeVault();
-  const clock = new FakeClock();
+  const vault = new InMemoryVault();
+  const clock = new ManualClock();
   configureKeyVault({
     config: parseConfig({ KEY_VAULT_URL: VAULT, SECRETS_ALLOWED: 'app-*', ...settings }),
     fetchSecret: vault.fetch,
@@ -106,7 +106,7 @@ test('budget spent: uncached names get 503 + Retry-After without a call; cached 
 
 test('refusals are remembered briefly: 200 reads of a forbidden secret → 1 call; an identity refusal likewise', async () => {
   const { vault, clock } = setup();
-  vault.failWith = restError(403, 'Forbidden');
+  vault.failWith = keyVaultError(403, 'Forbidden');
   for (let i = 0; i < 200; i++) assert.equal((await read('app-forbidden')).status, 502);
   assert.equal(vault.calls, 1);
   clock.advance(5_001);
@@ -129,7 +129,7 @@ test('the config check probe is remembered for SECRET_CACHE_FAILURE_TTL_SECONDS'
 
 test('a disabled secret is reported as disabled (409 SecretDisabled), not as an access problem', async () => {
   const { vault } = setup();
-  vault.failWith = Object.assign(restError(403, 'Operation get is not allowed on a disabled secret.'), {
+  vault.failWith = Object.assign(keyVaultError(403, 'Operation get is not allowed on a disabled secret.'), {
     response: {
       headers: { get: () => undefined },
       parsedBody: { error: { code: 'Forbidden', innererror: { code: 'SecretDisabled' } } },
@@ -143,10 +143,8 @@ test('a disabled secret is reported as disabled (409 SecretDisabled), not as an 
 
 test('an expired or not-yet-valid secret is served and flagged (X-Secret-State, config check)', async () => {
   const { vault } = setup();
-  const expired = vault.set('app-old', 'old');
-  expired.expiresOn = new Date(Date.now() - 60_000);
-  const future = vault.set('app-future', 'future');
-  future.notBefore = new Date(Date.now() + 3_600_000);
+  vault.set('app-old', 'old', { expiresOn: new Date(Date.now() - 60_000) });
+  vault.set('app-future', 'future', { notBefore: new Date(Date.now() + 3_600_000) });
   vault.set('app-fine', 'fine');
   assert.equal(header(await read('app-old'), 'x-secret-state'), 'expired');
   assert.equal(header(await read('app-future'), 'x-secret-state'), 'not-yet-valid');
@@ -164,7 +162,7 @@ test('X-Cache says stale when a forced refresh fails and the cached value is ser
   vault.set('app-s', 'v');
   await read('app-s');
   clock.advance(5_000);
-  vault.failWith = restError(429, 'Too many requests', { 'retry-after': '7' });
+  vault.failWith = keyVaultError(429, 'Too many requests', { 'retry-after': '7' });
   const r = await read('app-s', '', { 'cache-control': 'no-cache' });
   assert.equal(r.status, 200);
   assert.equal(header(r, 'x-cache'), 'stale');
@@ -219,8 +217,8 @@ test('with challenge verification off, only KEY_VAULT_URL and KEY_VAULT_ALLOWED_
 
 test('expiry warnings: a secret expiring within SECRET_EXPIRY_WARNING_DAYS is flagged; an expired one degrades health', async () => {
   const { vault } = setup({ SECRET_EXPIRY_WARNING_DAYS: '10', SECRET_CACHE_MIN_REFRESH_SECONDS: '0' });
-  vault.set('app-soon', 'soon').expiresOn = new Date(Date.now() + 5 * 86_400_000);
-  vault.set('app-later', 'later').expiresOn = new Date(Date.now() + 20 * 86_400_000);
+  vault.set('app-soon', 'soon', { expiresOn: new Date(Date.now() + 5 * 86_400_000) });
+  vault.set('app-later', 'later', { expiresOn: new Date(Date.now() + 20 * 86_400_000) });
   assert.equal(header(await read('app-soon'), 'x-secret-state'), 'expires-soon');
   assert.equal(header(await read('app-later'), 'x-secret-state'), undefined);
   const ok = await check();
@@ -232,7 +230,7 @@ test('expiry warnings: a secret expiring within SECRET_EXPIRY_WARNING_DAYS is fl
   const states = Object.fromEntries(report.secrets.items.map((i) => [i.name, i.state]));
   assert.deepEqual(states, { 'app-soon': 'expires-soon', 'app-later': 'ok' });
   assert.ok(report.secrets.items.every((i) => typeof i.expiresOn === 'string'));
-  vault.set('app-gone', 'gone').expiresOn = new Date(Date.now() - 1_000);
+  vault.set('app-gone', 'gone', { expiresOn: new Date(Date.now() - 1_000) });
   await read('app-gone');
   const degraded = await check();
   assert.equal(degraded.status, 503);

@@ -5,6 +5,10 @@
  *
  * Key Vault GETs are counted only when they carry a bearer token: the SDK's first request to a vault is an
  * unauthenticated challenge (answered 401 with WWW-Authenticate) that is part of the protocol, not a read.
+ *
+ * The cache runs on an injected clock (TTL, SECRET_CACHE_MIN_REFRESH_SECONDS, remembered failures), so no test
+ * sleeps and none depends on how fast the machine or the emulator answers; only the call timeout is real, and it is
+ * generous wherever it is not what the test is about.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -12,8 +16,8 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault, type KeyVaultService } from '../src/keyVault/index.js';
+import { FakeClock } from './support/fakeFetch.js';
 import { FaultProxy } from './support/faultProxy.js';
-import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
 import {
   emulator,
   identityEndpointVia,
@@ -24,6 +28,8 @@ import {
   useEmulatorIdentity,
   vaultSettings,
 } from './support/emulator.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { captureConsole } from './support/captureConsole.js';
 
 describe('faults against the Key Vault emulator', () => {
   let vaultProxy: FaultProxy;
@@ -55,15 +61,16 @@ describe('faults against the Key Vault emulator', () => {
   // The service's warnings here are expected (the faults are injected): kept for assertions, not printed.
   const serviceLog: string[] = [];
 
-  function configure(extra: Record<string, string> = {}): KeyVaultService {
+  function configure(extra: Record<string, string> = {}, clock = new FakeClock()): KeyVaultService {
     return configureKeyVault({
       config: parseConfig({
         ...process.env,
         ...vaultSettings(`${vaultProxy.url}/`),
         SECRETS_ALLOWED: 'hot-*,cached-*,revoked-*,unauth-*,missing-*,throttled-*,no-identity-*',
-        KEY_VAULT_TIMEOUT_MS: '2000',
+        KEY_VAULT_TIMEOUT_MS: '30000',
         ...extra,
       }),
+      clock,
       log: { warn: (m) => void serviceLog.push(m), info: (m) => void serviceLog.push(m) },
     });
   }
@@ -95,9 +102,11 @@ describe('faults against the Key Vault emulator', () => {
     'outage: cached values are served stale, uncached names get 503 + Retry-After within the timeout, then recovery',
     { skip: skipUnlessFaultProxy },
     async () => {
-      const service = configure({ SECRET_CACHE_TTL_SECONDS: '1', KEY_VAULT_TIMEOUT_MS: '1500' });
+      const clock = new FakeClock();
+      // The hang below ends with this timeout; a shorter one would only make the warm-up read a race on a slow machine.
+      const service = configure({ SECRET_CACHE_TTL_SECONDS: '1', KEY_VAULT_TIMEOUT_MS: '4000' }, clock);
       assert.equal((await read(cached)).status, 200);
-      await new Promise((r) => setTimeout(r, 1_100));
+      clock.advance(1_100); // past the TTL
 
       vaultProxy.fault = { kind: 'hang' };
       serviceLog.length = 0;
@@ -110,16 +119,14 @@ describe('faults against the Key Vault emulator', () => {
       assert.equal(logged.includes(VALUE), false);
 
       vaultProxy.fault = { kind: 'drop' };
-      const started = Date.now();
       const uncached = await read(hot);
-      const elapsed = Date.now() - started;
       assert.equal(uncached.status, 503);
       assert.ok(header(uncached, 'retry-after'));
-      assert.ok(elapsed < 1500 + 1000, `answered in ${elapsed} ms, bound is KEY_VAULT_TIMEOUT_MS=1500 (+1 s slack)`);
+      assert.match(String(body(uncached).kind), /^(unreachable|timeout)$/);
       assert.equal(service.stats().staleServes, 1);
 
       vaultProxy.fault = { kind: 'pass' };
-      await new Promise((r) => setTimeout(r, 1_100));
+      clock.advance(5_000); // past SECRET_CACHE_MIN_REFRESH_SECONDS since the last answer: no-cache asks Key Vault
       const recovered = await read(cached, { 'cache-control': 'no-cache' });
       assert.equal(recovered.status, 200);
       assert.equal(header(recovered, 'x-cache'), 'miss');
@@ -127,9 +134,10 @@ describe('faults against the Key Vault emulator', () => {
   );
 
   test('500s from Key Vault also serve stale', { skip: skipUnlessFaultProxy }, async () => {
-    configure({ SECRET_CACHE_TTL_SECONDS: '1' });
+    const clock = new FakeClock();
+    configure({ SECRET_CACHE_TTL_SECONDS: '1' }, clock);
     await read(cached);
-    await new Promise((r) => setTimeout(r, 1_100));
+    clock.advance(1_100); // past the TTL
     vaultProxy.fault = { kind: 'status', status: 500 };
     const r = await read(cached);
     assert.equal(r.status, 200);
@@ -140,16 +148,22 @@ describe('faults against the Key Vault emulator', () => {
     '403 evicts: 502 naming the identity, and nothing stale afterwards',
     { skip: skipUnlessFaultProxy },
     async () => {
-      configure();
+      const clock = new FakeClock();
+      configure({}, clock);
       assert.equal((await read(revoked)).status, 200);
       vaultProxy.fault = { kind: 'status', status: 403 };
+      clock.advance(5_000); // past SECRET_CACHE_MIN_REFRESH_SECONDS: no-cache asks Key Vault
       const denied = await read(revoked, { 'cache-control': 'no-cache' });
       assert.equal(denied.status, 502);
       assert.match(String(body(denied).detail), /system-assigned managed identity/);
       assert.match(String(body(denied).detail), /Key Vault Secrets User/);
+      // Past the remembered refusal (SECRET_CACHE_FAILURE_TTL_SECONDS) Key Vault is asked again and fails: the old
+      // value would be the last-known-good one, had the 403 not evicted it.
+      clock.advance(6_000);
       vaultProxy.fault = { kind: 'status', status: 500 };
       const after403 = await read(revoked);
       assert.equal(after403.status, 503, 'the revoked value was evicted, not served stale');
+      assert.equal(JSON.stringify(after403).includes(VALUE), false);
     },
   );
 

@@ -1,6 +1,6 @@
 /**
  * The three handlers, called directly in @azure/functions test mode, on the real service and cache policy with
- * the Key Vault call replaced at its seam by an in-memory function (see support/fakeFetch.ts). The same contract
+ * the Key Vault call replaced at its seam by an in-memory function (src/keyVault/testing.ts). The same contract
  * against a real Key Vault API (an emulator) is in integration.emulator.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -11,12 +11,13 @@ import * as getSecretModule from '../src/functions/getSecret.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault } from '../src/keyVault/index.js';
 import { APP_VERSION } from '../src/version.js';
-import { FakeVault, restError } from './support/fakeFetch.js';
-import { body, capturingContext, captureConsole, get, header } from './support/handlers.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { InMemoryVault, keyVaultError } from '../src/keyVault/testing.js';
+import { captureConsole } from './support/captureConsole.js';
 
 const VAULT = 'https://handlers.vault.azure.net/';
 const SECRET_VALUE = 'tr0ub4dor&3-handlers';
-let vault: FakeVault;
+let vault: InMemoryVault;
 /** What the service logs (a console in the app): collected for the assertions, not printed as if it were an error. */
 const serviceLog: string[] = [];
 
@@ -36,7 +37,7 @@ function readSecret(name: string, query = '', headers: Record<string, string> = 
 
 beforeEach(() => {
   serviceLog.length = 0;
-  vault = new FakeVault();
+  vault = new InMemoryVault();
   vault.set('db-password', SECRET_VALUE, 'text/plain');
   configure({ KEY_VAULT_URL: VAULT, SECRETS_ALLOWED: 'db-password,app-*' });
 });
@@ -163,7 +164,7 @@ test('403 from Key Vault: 502 naming the identity and what to grant', async () =
     SECRETS_ALLOWED: 'db-password',
     AZURE_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
   });
-  vault.failWith = restError(403, 'Caller is not authorized to perform action on resource.');
+  vault.failWith = keyVaultError(403, 'Caller is not authorized to perform action on resource.');
   const { response } = await readSecret('db-password');
   assert.equal(response.status, 502);
   const detail = String(body(response).detail);
@@ -172,7 +173,7 @@ test('403 from Key Vault: 502 naming the identity and what to grant', async () =
 });
 
 test('throttling and outages of uncached names: 503 with Retry-After', async () => {
-  vault.failWith = restError(429, 'Too many requests', { 'retry-after': '3' });
+  vault.failWith = keyVaultError(429, 'Too many requests', { 'retry-after': '3' });
   const throttled = await readSecret('db-password');
   assert.equal(throttled.response.status, 503);
   assert.equal(header(throttled.response, 'retry-after'), '3');
@@ -196,7 +197,7 @@ test('Cache-Control: no-cache from the caller forces a fresh read', async () => 
 test('X-Cache: stale while Key Vault is down for a cached secret', async () => {
   configure({ KEY_VAULT_URL: VAULT, SECRETS_ALLOWED: 'db-password', SECRET_CACHE_TTL_SECONDS: '0' });
   await readSecret('db-password');
-  vault.failWith = restError(500, 'Internal Server Error');
+  vault.failWith = keyVaultError(500, 'Internal Server Error');
   const { response } = await readSecret('db-password');
   assert.equal(response.status, 200);
   assert.equal(header(response, 'x-cache'), 'stale');
@@ -279,7 +280,7 @@ test('config check: missing, empty, unresolved (readable and not) and invalid re
 });
 
 test('config check: Key Vault refusing the identity → failed, AccessToKeyVaultDenied', async () => {
-  vault.failWith = restError(403, 'Forbidden');
+  vault.failWith = keyVaultError(403, 'Forbidden');
   const { response } = await check({ KEY_VAULT_URL: VAULT });
   assert.equal(response.status, 503);
   const b = body(response) as {
@@ -329,11 +330,11 @@ test('no secret value reaches any log line: handler context logs, the service lo
     const all: string[] = [];
     const ok = await readSecret('db-password');
     all.push(...ok.lines);
-    vault.failWith = restError(503, 'down');
+    vault.failWith = keyVaultError(503, 'down');
     configure({ KEY_VAULT_URL: VAULT, SECRETS_ALLOWED: 'db-password', SECRET_CACHE_TTL_SECONDS: '0' });
     vault.failWith = undefined;
     all.push(...(await readSecret('db-password')).lines);
-    vault.failWith = restError(503, 'down');
+    vault.failWith = keyVaultError(503, 'down');
     all.push(...(await readSecret('db-password')).lines);
     const cc = await check({
       KEY_VAULT_URL: VAULT,

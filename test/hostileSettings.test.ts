@@ -2,7 +2,7 @@
  * Settings that can never work, are far too wide, or would send the app's token to a host that is not a vault:
  * each is a configuration problem naming the setting (never its value), reported by the config check like the
  * others, and the setting does not take effect. Through the real handlers, with the Key Vault call replaced at its
- * seam (support/fakeFetch.ts, which counts calls: a call there is where the SDK would send the token).
+ * seam (src/keyVault/testing.ts, which counts calls: a call there is where the SDK would send the token).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,13 +10,13 @@ import { parseConfig } from '../src/config.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { configureKeyVault } from '../src/keyVault/index.js';
-import { FakeVault } from './support/fakeFetch.js';
-import { body, capturingContext, get } from './support/handlers.js';
+import { body, capturingContext, get } from '../src/http/testing.js';
+import { InMemoryVault } from '../src/keyVault/testing.js';
 
 const VAULT = 'https://kv-settings.vault.azure.net/';
 
 function setup(settings: Record<string, string>) {
-  const vault = new FakeVault();
+  const vault = new InMemoryVault();
   vault.set('db-password', 'canary-value-7d1e');
   configureKeyVault({
     config: parseConfig({ KEY_VAULT_URL: VAULT, SECRETS_ALLOWED: 'db-password', ...settings }),

@@ -579,7 +579,9 @@ test('Bicep sets no app setting the app does not know (typos, stale names, key-b
   for (const s of appSettings) {
     assert.ok(
       known.has(s.name),
-      `${s.file.path}: app setting ${s.name} is neither in APP_SETTINGS nor a known platform setting`,
+      `${s.file.path}: app setting ${s.name} is neither in APP_SETTINGS nor a known platform setting. A setting ` +
+        'your code reads goes in APP_SETTINGS in src/config.ts too (docs/configuration.md, "Adding a setting"); ' +
+        'otherwise fix the name',
     );
   }
 });
@@ -937,5 +939,53 @@ test('dead-lettering: optional, never in the private deployment, and its destina
   assert.match(
     bicep('infra/app/key-vault-events.bicep').code,
     /output principalId string = deadLetterEnabled \? topic\.identity\.principalId : ''/,
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Rotation ledger: one container, a data role on that container only, the blob URL as an app setting
+// ---------------------------------------------------------------------------------------------
+
+const STORAGE_BLOB_DATA_CONTRIBUTOR = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe';
+
+test('rotation ledger: its container, the app identity’s Storage Blob Data Contributor on it only, the blob URL setting', () => {
+  const rbac = bicep('infra/app/rbac.bicep');
+  const contributor = declared('Microsoft.Authorization/roleAssignments').filter(
+    (b) => b.body.includes('storageBlobDataContributorRoleId') || b.body.includes(STORAGE_BLOB_DATA_CONTRIBUTOR),
+  );
+  // Whoever it is for (the app, Event Grid's dead-lettering), this role is only ever granted on one container.
+  for (const block of contributor) {
+    assert.match(block.body, /^\s*scope:\s*storage::blobServices::\w+Container\s*$/m, `${block.symbol}: one container`);
+  }
+  const ledger = contributor.filter((b) => /principalId:\s*appPrincipalId\b/.test(b.body));
+  assert.equal(ledger.length, 1, 'one Storage Blob Data Contributor grant for the app identity');
+  const grant = ledger[0]!;
+  const container = /scope:\s*storage::blobServices::(\w+)/.exec(grant.body)![1]!;
+  assert.match(grant.body, new RegExp(`name:\\s*guid\\(storage::blobServices::${container}\\.id, appPrincipalId,`));
+  assert.match(grant.body, /principalType:\s*'ServicePrincipal'/);
+  assert.match(
+    rbac.code,
+    new RegExp(`resource ${grant.symbol} '[^']+' = \\{`),
+    'granted unconditionally: the app always has a ledger container',
+  );
+  assert.match(
+    rbac.code,
+    new RegExp(`resource ${container} 'containers' existing = \\{\\s*name: rotationLedgerContainerName\\s*\\}`),
+  );
+
+  // main.bicep: the container exists in the app's storage account, rbac gets its name, the app gets the blob URL.
+  assert.match(mainBicep.code, /^var rotationLedgerContainerName = '([a-z0-9-]{3,63})'$/m);
+  const containers =
+    /containerNames:\s*([^\n]+(?:\n\s+[?:][^\n]+)*)/.exec(mainModule('core/storage/storage-account.bicep').body)?.[1] ??
+    '';
+  assert.match(containers, /\brotationLedgerContainerName\b/, 'the storage module creates the ledger container');
+  for (const branch of containers.split(/[?:]/).slice(1)) {
+    assert.match(branch, /\brotationLedgerContainerName\b/, 'created whether or not dead-lettering is on');
+  }
+  assert.match(mainModule('app/rbac.bicep').body, /rotationLedgerContainerName:\s*rotationLedgerContainerName\b/);
+  assert.equal(
+    setting(APP_SETTINGS.ROTATION_LEDGER_URL).value,
+    "'${storage.outputs.blobEndpoint}${rotationLedgerContainerName}/${functionAppName}.json'",
+    'the URL names the container the role is on, one blob per app',
   );
 });

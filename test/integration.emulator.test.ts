@@ -10,8 +10,8 @@ import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault, resolveSetting } from '../src/keyVault/index.js';
+import { FakeClock } from './support/fakeFetch.js';
 import { FaultProxy } from './support/faultProxy.js';
-import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
 import {
   emulator,
   identityEndpointVia,
@@ -21,6 +21,8 @@ import {
   useEmulatorIdentity,
   vaultSettings,
 } from './support/emulator.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { captureConsole } from './support/captureConsole.js';
 
 describe('against the Key Vault emulator', () => {
   const name = uniqueName('db-password');
@@ -44,15 +46,17 @@ describe('against the Key Vault emulator', () => {
     await tokenProxy?.close();
   });
 
-  function configure(extra: Record<string, string> = {}) {
+  /** The app against the emulator; the cache on an injected clock (TTLs pass when a test says so, never by sleeping). */
+  function configure(extra: Record<string, string> = {}, clock = new FakeClock()) {
     return configureKeyVault({
       config: parseConfig({
         ...process.env,
         ...vaultSettings(),
         SECRETS_ALLOWED: `${name},missing-*`,
-        KEY_VAULT_TIMEOUT_MS: '10000',
+        KEY_VAULT_TIMEOUT_MS: '30000',
         ...extra,
       }),
+      clock,
     });
   }
 
@@ -95,13 +99,14 @@ describe('against the Key Vault emulator', () => {
     'rotation: the new version is served once the TTL has passed, a pinned version stays',
     { skip: skipUnlessEmulator },
     async () => {
-      configure({ SECRET_CACHE_TTL_SECONDS: '1' });
+      const clock = new FakeClock();
+      configure({ SECRET_CACHE_TTL_SECONDS: '1' }, clock);
       assert.equal(body(await read(name)).value, VALUE_1);
       const rotated = await seedClient().setSecret(name, VALUE_2);
       const cached = await read(name);
       assert.equal(body(cached).value, VALUE_1);
       assert.equal(header(cached, 'x-cache'), 'hit');
-      await new Promise((r) => setTimeout(r, 1_100));
+      clock.advance(1_100); // past the TTL
       const fresh = await read(name);
       assert.equal(body(fresh).value, VALUE_2);
       assert.equal(body(fresh).version, rotated.properties.version);
@@ -111,13 +116,29 @@ describe('against the Key Vault emulator', () => {
     },
   );
 
-  test('Cache-Control: no-cache sees a rotation at once', { skip: skipUnlessEmulator }, async () => {
-    configure();
-    await read(name);
-    const latest = await seedClient().setSecret(name, VALUE_2);
-    const forced = await read(name, '', { 'cache-control': 'no-cache' });
-    assert.equal(body(forced).version, latest.properties.version);
-  });
+  test(
+    'Cache-Control: no-cache sees a rotation once SECRET_CACHE_MIN_REFRESH_SECONDS has passed (at once with 0)',
+    { skip: skipUnlessEmulator },
+    async () => {
+      const clock = new FakeClock();
+      configure({}, clock); // the default minimum: 5 s between forced refreshes of one name
+      const before = body(await read(name)).version;
+      const latest = await seedClient().setSecret(name, `${VALUE_2}-again`);
+      const limited = await read(name, '', { 'cache-control': 'no-cache' });
+      assert.equal(header(limited, 'x-cache'), 'refresh-limited');
+      assert.equal(body(limited).version, before);
+      clock.advance(5_000);
+      const forced = await read(name, '', { 'cache-control': 'no-cache' });
+      assert.equal(header(forced, 'x-cache'), 'miss');
+      assert.equal(body(forced).version, latest.properties.version);
+
+      configure({ SECRET_CACHE_MIN_REFRESH_SECONDS: '0' });
+      await read(name);
+      const newest = await seedClient().setSecret(name, VALUE_2);
+      const atOnce = await read(name, '', { 'cache-control': 'no-cache' });
+      assert.equal(body(atOnce).version, newest.properties.version);
+    },
+  );
 
   test('404 for a missing secret and a missing version', { skip: skipUnlessEmulator }, async () => {
     configure();
@@ -168,8 +189,8 @@ describe('against the Key Vault emulator', () => {
       const byName = Object.fromEntries(b.settings.map((s) => [s.name, s]));
       assert.equal(byName.PLAIN?.state, 'loaded');
       assert.equal(byName.MISSING?.state, 'missing');
-      assert.equal(byName.REF_OK?.state, 'unresolved-reference');
-      assert.match(byName.REF_OK?.detail ?? '', /can read secret/);
+      assert.equal(byName.REF_OK?.state, 'resolved-by-app');
+      assert.match(byName.REF_OK?.detail ?? '', /the app reads secret "/);
       assert.equal(byName.REF_MISSING?.state, 'unresolved-reference');
       assert.match(byName.REF_MISSING?.detail ?? '', /SecretNotFound/);
       assert.equal(byName.REF_BAD?.state, 'invalid-reference');

@@ -238,6 +238,22 @@ test('happy path: az checked once, ping, key, PUT to ARM, async operation follow
   assert.match(outcome.result.summary, /^3 secret event types deliver to secretEvents/);
   assert.deepEqual(outcome.calls[0], ['account', 'show', '--output', 'json', '--subscription', SUB]);
   assert.equal(outcome.calls.filter((c) => c[0] === 'account' && c[1] === 'show').length, 1, 'checked once');
+  assert.deepEqual(
+    outcome.calls.find((c) => c[1] === 'get-access-token'),
+    [
+      'account',
+      'get-access-token',
+      '--resource-type',
+      'arm',
+      '--subscription',
+      SUB,
+      '--query',
+      'accessToken',
+      '--output',
+      'tsv',
+    ],
+    "a token for ARM in the deployment subscription's tenant",
+  );
   assert.equal(outcome.puts.length, 1);
   const put = outcome.puts[0]!;
   assert.equal(

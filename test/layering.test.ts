@@ -19,18 +19,21 @@ function sources(dir: string): string[] {
 
 /** Every module specifier a file imports (static `from '…'`, bare `import '…'` and dynamic `import('…')`). */
 function imports(file: string): string[] {
-  const text = readFileSync(file, 'utf8');
+  // Comments out: a file's header may show an import as an example.
+  const text = readFileSync(file, 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/^\s*\/\/.*$/gm, '');
   return [...text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)'([^']+)'/g)].map((m) => m[1]!);
 }
 
-test('the Key Vault module and the diagnostics import nothing of HTTP, the functions host or the functions', () => {
+test('the Key Vault module and the diagnostics import nothing of HTTP, the functions host, the functions or the ledger', () => {
   const files = [...sources(join(SRC, 'keyVault')), ...sources(join(SRC, 'diagnostics'))];
   assert.ok(files.length >= 6);
   for (const file of files) {
     for (const spec of imports(file)) {
       assert.doesNotMatch(
         spec,
-        /^@azure\/functions$|^\.\.\/(?:http|functions|events)\//,
+        /^@azure\/functions$|^\.\.\/(?:http|functions|events|ledger)\//,
         `${relative(SRC, file)} imports ${spec}`,
       );
     }
@@ -47,4 +50,19 @@ test('outside src/keyVault/, src/ reaches the Key Vault module only through its 
     }
   }
   assert.ok(reached >= 5, 'expected the functions to import the Key Vault module');
+});
+
+test('the testing entries (src/keyVault/testing.ts, src/http/testing.ts) are imported by no app module', () => {
+  const files = sources(SRC);
+  assert.ok(files.some((f) => f.endsWith(join('keyVault', 'testing.ts'))));
+  assert.ok(files.some((f) => f.endsWith(join('http', 'testing.ts'))));
+  for (const file of files) {
+    for (const spec of imports(file)) {
+      assert.doesNotMatch(
+        spec,
+        /(?:^|\/)testing\.js$/,
+        `${relative(SRC, file)} imports ${spec}: test doubles would ship`,
+      );
+    }
+  }
 });

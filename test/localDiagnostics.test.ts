@@ -14,7 +14,7 @@ import * as getSecretModule from '../src/functions/getSecret.js';
 import { problemForFailure } from '../src/http/problems.js';
 import { configureKeyVault, KeyVaultFailure } from '../src/keyVault/index.js';
 import { FaultProxy, fixtureTls } from './support/faultProxy.js';
-import { body, capturingContext, get, header } from './support/handlers.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
 
 const skip = fixtureTls() ? false : 'no TLS material for the HTTPS fixture (openssl missing)';
 let vault: FaultProxy;
@@ -29,7 +29,12 @@ after(async () => vault?.close());
 /** Local settings as the developer profile has them: no managed-identity endpoint, so the developer chain. */
 function local(vaultUrl: string, extra: Record<string, string> = {}) {
   configureKeyVault({
-    config: parseConfig({ KEY_VAULT_URL: vaultUrl, SECRETS_ALLOWED: 'db-password', KEY_VAULT_TIMEOUT_MS: '20000', ...extra }),
+    config: parseConfig({
+      KEY_VAULT_URL: vaultUrl,
+      SECRETS_ALLOWED: 'db-password',
+      KEY_VAULT_TIMEOUT_MS: '30000',
+      ...extra,
+    }),
     log: { warn: () => undefined, info: () => undefined },
   });
 }
@@ -92,7 +97,8 @@ test('an untrusted vault certificate is named as a trust problem with the fix', 
 });
 
 test('a refused connection says so, and locally where to look', async () => {
-  local('https://127.0.0.1:9/', { KEY_VAULT_TIMEOUT_MS: '5000' });
+  // Generous: the refusal must be what is reported, not a timeout on a loaded machine.
+  local('https://127.0.0.1:9/', { KEY_VAULT_TIMEOUT_MS: '30000' });
   const r = await read();
   assert.equal(r.status, 503);
   assert.equal(body(r).reason, 'FetchTimedOut', "the portal's word is kept");

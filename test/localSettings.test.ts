@@ -415,6 +415,7 @@ describe(
     let vault: FaultProxy;
     let tokens: TokenEndpoint;
     let dir: string;
+    let cliTmp: string;
 
     function settings(withCa: boolean): Record<string, string> {
       return {
@@ -422,7 +423,7 @@ describe(
         KEY_VAULT_URL: `${vault.url}/`,
         KEY_VAULT_API_VERSION: '7.5',
         KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
-        KEY_VAULT_TIMEOUT_MS: '5000',
+        KEY_VAULT_TIMEOUT_MS: '30000', // generous: no answer here may become a timeout on a loaded machine
         IDENTITY_ENDPOINT: tokens.url,
         IDENTITY_HEADER: 'local-development',
         IMDS_ENDPOINT: 'http://127.0.0.1:9',
@@ -436,6 +437,7 @@ describe(
       vault = await FaultProxy.start('https://127.0.0.1:9', tls);
       tokens = await TokenEndpoint.start();
       dir = project(undefined);
+      cliTmp = mkdtempSync(join(scratch, 'tmp-'));
       mkdirSync(join(dir, 'certs'));
       copyFileSync(process.env.TEST_PROXY_CERT!, join(dir, 'certs', 'vault-ca.pem'));
     });
@@ -457,11 +459,14 @@ describe(
           attributes: { enabled: true, created: 1_700_000_000, updated: 1_700_000_000 },
         }),
       };
-      // Asynchronously: the fixtures answer from this process.
-      return runNode([CLI, 'get', NAME], { cwd: dir, env: cleanEnv(env) });
+      // Asynchronously: the fixtures answer from this process. Its temporary directory is this test's own, so the
+      // combined-certificate count below sees only this CLI's files, not those of anything else running on the
+      // machine (another test run, npm start).
+      return runNode([CLI, 'get', NAME], { cwd: dir, env: cleanEnv({ ...privateTmp(), ...env }) });
     }
 
-    const bundlesLeft = () => readdirSync(tmpdir()).filter((f) => f.startsWith('local-settings-ca-')).length;
+    const privateTmp = () => ({ TMPDIR: cliTmp, TMP: cliTmp, TEMP: cliTmp });
+    const bundlesLeft = () => readdirSync(cliTmp).filter((f) => f.startsWith('local-settings-ca-')).length;
 
     test('shell unset: the certificate from local.settings.json is trusted', async () => {
       const r = await get(true, {});

@@ -276,7 +276,8 @@ describe('deployment package, built as azd builds it', () => {
       cwd: join(project, api.project ?? '.'),
       encoding: 'utf8',
       shell: process.platform === 'win32',
-      timeout: 180_000,
+      // Only a guard against a hung build: many times what a build takes on a loaded 2-core machine.
+      timeout: 600_000,
     });
     assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}\n${build.stderr}`);
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { problemForFailure } from '../src/http/problems.js';
 import { KeyVaultFailure } from '../src/keyVault/index.js';
-import { body, header } from './support/handlers.js';
+import { body, header } from '../src/http/testing.js';
 
 const ctx = {
   vaultUrl: 'https://v.vault.azure.net/',

@@ -19,8 +19,8 @@ import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { configureKeyVault, resolveSetting } from '../src/keyVault/index.js';
 import { emulator, skipUnlessEmulator, uniqueName } from './support/emulator.js';
-import { body, capturingContext, get } from './support/handlers.js';
 import { runNode } from './support/runNode.js';
+import { body, capturingContext, get } from '../src/http/testing.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'scripts', 'secrets.js');

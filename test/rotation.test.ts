@@ -2,7 +2,7 @@
  * Rotation notices (`keyVault().secretRotated`, the seam the event function and a fleet-wide rotation ledger call):
  * merged and rate-limited, never spending what reads need, never dropping the last good value before the new one is
  * in hand. Through the real handlers (secretEvents, getSecret), the real cache and call policies, an injected clock,
- * and the Key Vault call replaced at its seam (support/fakeFetch.ts, which counts calls).
+ * and the Key Vault call replaced at its seam (src/keyVault/testing.ts, which counts calls).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,16 +11,16 @@ import { SECRET_NEW_VERSION_CREATED } from '../src/events/keyVaultEvents.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import * as secretEventsModule from '../src/functions/secretEvents.js';
 import { configureKeyVault, keyVault } from '../src/keyVault/index.js';
-import { FakeClock, FakeVault, restError } from './support/fakeFetch.js';
-import { body, capturingContext, get, header } from './support/handlers.js';
 import { asDelivered, keyVaultEvent } from './support/keyVaultEvents.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { InMemoryVault, keyVaultError, ManualClock } from '../src/keyVault/testing.js';
 
 const VAULT = 'https://kv-rotation.vault.azure.net/';
 const quiet = { warn: () => undefined, info: () => undefined };
 
 function setup(settings: Record<string, string> = {}) {
-  const vault = new FakeVault();
-  const clock = new FakeClock();
+  const vault = new InMemoryVault();
+  const clock = new ManualClock();
   const warnings: string[] = [];
   configureKeyVault({
     config: parseConfig({ KEY_VAULT_URL: VAULT, SECRETS_ALLOWED: 'app-*', ...settings }),
@@ -125,7 +125,7 @@ test('an event during an outage keeps the last good value: served as stale, with
   vault.set('app-db', 'last-good');
   await read('app-db');
   clock.advance(5_000);
-  vault.failWith = restError(503, 'Service Unavailable');
+  vault.failWith = keyVaultError(503, 'Service Unavailable');
   const rotated = vault.set('app-db', 'rotated');
   await deliver('app-db', rotated.version!);
   assert.equal(vault.calls, 2, 'the re-read was tried');
@@ -162,7 +162,7 @@ test('after the outage the rotated value replaces the last good one', async () =
   vault.set('app-db', 'last-good');
   await read('app-db');
   clock.advance(5_000);
-  vault.failWith = restError(503, 'Service Unavailable');
+  vault.failWith = keyVaultError(503, 'Service Unavailable');
   const rotated = vault.set('app-db', 'rotated');
   await deliver('app-db', rotated.version!);
   assert.equal(body(await read('app-db')).value, 'last-good');

@@ -4,7 +4,7 @@ import { type CacheSettings, type CallSettings, parseConfig } from '../src/confi
 import { VaultCalls } from '../src/keyVault/callPolicy.js';
 import type { KeyVaultFailure } from '../src/keyVault/failure.js';
 import { SecretCache } from '../src/keyVault/secretCache.js';
-import { FakeClock, FakeVault, restError } from './support/fakeFetch.js';
+import { InMemoryVault, keyVaultError, ManualClock } from '../src/keyVault/testing.js';
 
 const VAULT = 'https://unit.vault.azure.net/';
 
@@ -12,8 +12,8 @@ const DEFAULTS = parseConfig({});
 
 /** The cache policy over the call policy, both real, with the Key Vault call replaced at its seam. */
 function setup(policy: Partial<CacheSettings & CallSettings> = {}, random = () => 0) {
-  const vault = new FakeVault();
-  const clock = new FakeClock();
+  const vault = new InMemoryVault();
+  const clock = new ManualClock();
   const warnings: string[] = [];
   const infos: string[] = [];
   const p = {
@@ -71,7 +71,7 @@ test('1,000 concurrent cold reads of one name make exactly one Key Vault call an
 
 test('concurrent cold reads share the error too', async () => {
   const { vault, store } = setup();
-  vault.failWith = restError(403, 'Forbidden');
+  vault.failWith = keyVaultError(403, 'Forbidden');
   vault.delayMs = 10;
   const results = await Promise.allSettled(
     Array.from({ length: 50 }, () => store.read({ vaultUrl: VAULT, name: 'x' })),
@@ -144,7 +144,7 @@ test('stale-if-error: transient failures serve the last good value, warn once pe
   vault.set('s', 'pa55-w0rd-123');
   await store.read({ vaultUrl: VAULT, name: 's' });
   clock.advance(61_000);
-  vault.failWith = restError(503, 'Service Unavailable');
+  vault.failWith = keyVaultError(503, 'Service Unavailable');
   const stale = await store.read({ vaultUrl: VAULT, name: 's' });
   assert.equal(stale.cache, 'stale');
   assert.equal(stale.record.value, 'pa55-w0rd-123');
@@ -182,7 +182,7 @@ test('a failed refresh ahead within the TTL keeps serving the value as fresh', a
   const { vault, clock, store, warnings } = setup();
   vault.set('fa', 'v');
   await store.read({ vaultUrl: VAULT, name: 'fa' });
-  vault.failWith = restError(500, 'boom');
+  vault.failWith = keyVaultError(500, 'boom');
   clock.advance(50_000); // refresh-ahead window, TTL not over
   assert.equal((await store.read({ vaultUrl: VAULT, name: 'fa' })).cache, 'hit');
   await settle();
@@ -216,7 +216,7 @@ test('stale serving stops at the maximum staleness', async () => {
   const { vault, clock, store } = setup({ maxStaleMs: 10_000 });
   vault.set('m', 'good');
   await store.read({ vaultUrl: VAULT, name: 'm' });
-  vault.failWith = restError(500, 'boom');
+  vault.failWith = keyVaultError(500, 'boom');
   clock.advance(65_000);
   assert.equal((await store.read({ vaultUrl: VAULT, name: 'm' })).cache, 'stale');
   clock.advance(10_000);
@@ -228,9 +228,9 @@ test('403 evicts: a revoked secret is never served stale', async () => {
   vault.set('r', 'secret');
   await store.read({ vaultUrl: VAULT, name: 'r' });
   clock.advance(61_000);
-  vault.failWith = restError(403, 'Forbidden');
+  vault.failWith = keyVaultError(403, 'Forbidden');
   await assert.rejects(store.read({ vaultUrl: VAULT, name: 'r' }), (e: KeyVaultFailure) => e.kind === 'access-denied');
-  vault.failWith = restError(503, 'down');
+  vault.failWith = keyVaultError(503, 'down');
   // The refusal is remembered for SECRET_CACHE_FAILURE_TTL_SECONDS (5): no Key Vault call, still refused.
   const calls = vault.calls;
   await assert.rejects(store.read({ vaultUrl: VAULT, name: 'r' }), (e: KeyVaultFailure) => e.kind === 'access-denied');
@@ -270,7 +270,7 @@ test('pinned versions: the value is immutable, but access to it is revalidated a
   assert.equal(revalidated.record.value, 'one');
   assert.equal(vault.calls, 2, 'one GET of that version per TTL');
   // Access revoked: the pinned value is no longer served, not even stale.
-  vault.failWith = restError(403, 'Forbidden');
+  vault.failWith = keyVaultError(403, 'Forbidden');
   clock.advance(61_000);
   await assert.rejects(
     store.read({ vaultUrl: VAULT, name: 'p', version: v1.version! }),

@@ -15,7 +15,8 @@ import * as configCheckModule from '../src/functions/configCheck.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault } from '../src/keyVault/index.js';
 import { FaultProxy, fixtureTls } from './support/faultProxy.js';
-import { body, captureConsole, capturingContext, get, header } from './support/handlers.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { captureConsole } from './support/captureConsole.js';
 
 let closedPort = 0;
 let blackhole: Server;
@@ -57,8 +58,9 @@ async function read() {
 }
 
 test('vault refusing connections: 503 with Retry-After, real SecretClient', async () => {
-  // Long enough for the SDK's own retries (2, short back-off) to give up before the app's timeout does.
-  configureKeyVault({ config: parseConfig(env(closedPort, 5000)) });
+  // Long enough for the SDK's own retries (2, short back-off) to give up before the app's timeout does, however
+  // loaded the machine.
+  configureKeyVault({ config: parseConfig(env(closedPort, 30_000)) });
   const response = await read();
   assert.equal(response.status, 503);
   assert.ok(header(response, 'retry-after'));
@@ -200,7 +202,8 @@ test(
       for (const c of cases) {
         fixture.fault = { kind: 'respond', status: c.status, body: c.body, headers: { 'x-ms-request-id': 'req-42' } };
         const settings = {
-          ...env(fixture.port, 3000),
+          // Generous: the answer must come from the fixture (with its request id), never from the timeout.
+          ...env(fixture.port, 30_000),
           KEY_VAULT_URL: `${fixture.url}/`,
           CONFIG_CHECK_SETTINGS: 'REF',
           REF: `@Microsoft.KeyVault(SecretUri=${fixture.url}/secrets/db-password)`,

@@ -2,7 +2,7 @@
  * The secretEvents function (src/functions/secretEvents.ts), called the way the Functions host calls it: one Key Vault
  * event per invocation, in either delivery schema, as the Node.js worker hands it over, with an InvocationContext in
  * @azure/functions test mode. The app's real service and cache run behind it, with the Key Vault call replaced at its
- * seam by the in-memory vault of support/fakeFetch.ts (which counts calls).
+ * seam by the in-memory vault of src/keyVault/testing.ts (which counts calls).
  */
 import assert from 'node:assert/strict';
 import { beforeEach, test } from 'node:test';
@@ -10,25 +10,26 @@ import { parseConfig } from '../src/config.js';
 import { SECRET_EXPIRED, SECRET_NEAR_EXPIRY, SECRET_NEW_VERSION_CREATED } from '../src/events/keyVaultEvents.js';
 import * as secretEventsModule from '../src/functions/secretEvents.js';
 import { configureKeyVault, keyVault, readSecret } from '../src/keyVault/index.js';
-import { FakeClock, FakeVault } from './support/fakeFetch.js';
-import { captureConsole, capturingContext } from './support/handlers.js';
 import { asDelivered, keyVaultEvent, SCHEMAS, type Schema } from './support/keyVaultEvents.js';
+import { capturingContext } from '../src/http/testing.js';
+import { InMemoryVault, ManualClock } from '../src/keyVault/testing.js';
+import { captureConsole } from './support/captureConsole.js';
 
 const VAULT = 'https://kv-events.vault.azure.net/';
 /** Secret values no log line may contain. */
 const CANARY_OLD = 'canary-old-value-5f2e!';
 const CANARY_NEW = 'canary-new-value-9b1c!';
 
-let vault: FakeVault;
-let clock: FakeClock;
+let vault: InMemoryVault;
+let clock: ManualClock;
 /** Every line the functions and the service logged in this test (console output, service log). */
 let logged: string[];
 /** Each invocation's context lines, kept by reference: a line logged after the invocation returned still counts. */
 let contexts: string[][];
 
 beforeEach(() => {
-  vault = new FakeVault();
-  clock = new FakeClock();
+  vault = new InMemoryVault();
+  clock = new ManualClock();
   vault.set('db-password', CANARY_OLD, 'text/plain');
   logged = [];
   contexts = [];

@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault } from '../src/keyVault/index.js';
 import { prefetchSecrets } from '../src/startup.js';
-import { FakeVault, restError } from './support/fakeFetch.js';
+import { InMemoryVault, keyVaultError } from '../src/keyVault/testing.js';
 
 test('SECRET_PREFETCH warms the cache; bad names and failures only log, never reject', async () => {
-  const vault = new FakeVault();
+  const vault = new InMemoryVault();
   vault.set('warm-a', 'a');
   vault.set('warm-b', 'b');
   const service = configureKeyVault({
@@ -24,7 +24,7 @@ test('SECRET_PREFETCH warms the cache; bad names and failures only log, never re
   const read = await service.read({ vaultUrl: 'https://p.vault.azure.net/', name: 'warm-a' });
   assert.equal(read.cache, 'hit');
 
-  vault.failWith = restError(503, 'down');
+  vault.failWith = keyVaultError(503, 'down');
   configureKeyVault({
     config: parseConfig({ KEY_VAULT_URL: 'https://p.vault.azure.net/', SECRET_PREFETCH: 'warm-a' }),
     fetchSecret: vault.fetch,

@@ -13,8 +13,9 @@ import { BoundedCredential } from '../src/keyVault/credential.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { configureKeyVault, readSecret } from '../src/keyVault/index.js';
 import { METRIC_SECRET_NAMES, OTHER_SECRET_NAME } from '../src/keyVault/telemetry.js';
-import { FakeClock, FakeVault, restError } from './support/fakeFetch.js';
-import { captureConsole, capturingContext, get } from './support/handlers.js';
+import { InMemoryVault, keyVaultError, ManualClock } from '../src/keyVault/testing.js';
+import { capturingContext, get } from '../src/http/testing.js';
+import { captureConsole } from './support/captureConsole.js';
 
 class CollectingReader extends MetricReader {
   protected onForceFlush(): Promise<void> {
@@ -58,8 +59,8 @@ function sum(rm: ResourceMetrics, name: string, where: Record<string, unknown>):
 }
 
 test('reads, calls, stale age and spans are recorded, with vault host and secret name only', async () => {
-  const vault = new FakeVault();
-  const clock = new FakeClock();
+  const vault = new InMemoryVault();
+  const clock = new ManualClock();
   vault.set('tele-a', CANARY);
   configureKeyVault({
     config: parseConfig({ KEY_VAULT_URL: 'https://tele.vault.azure.net/', SECRET_CACHE_TTL_SECONDS: '60' }),
@@ -72,7 +73,7 @@ test('reads, calls, stale age and spans are recorded, with vault host and secret
     await readSecret('tele-a'); // hit
     await assert.rejects(readSecret('tele-missing')); // refused (404)
     clock.advance(61_000);
-    vault.failWith = restError(429, 'slow down', { 'retry-after': '3' });
+    vault.failWith = keyVaultError(429, 'slow down', { 'retry-after': '3' });
     await readSecret('tele-a'); // stale, after a throttled call
   });
 
@@ -149,7 +150,7 @@ test('token requests: latency and failures recorded, never the token', async () 
 });
 
 test('metric cardinality: names that exist are series, any other name is one (other) series, bounded', async () => {
-  const vault = new FakeVault();
+  const vault = new InMemoryVault();
   const host = 'tele-cardinality.vault.azure.net';
   configureKeyVault({
     config: parseConfig({
@@ -159,7 +160,7 @@ test('metric cardinality: names that exist are series, any other name is one (ot
       SECRET_CACHE_MAX_ENTRIES: '10000',
     }),
     fetchSecret: vault.fetch,
-    clock: new FakeClock(),
+    clock: new ManualClock(),
     log: { warn: () => undefined, info: () => undefined },
   });
   const read = async (name: string) => {

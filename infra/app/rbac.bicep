@@ -16,6 +16,8 @@ param userPrincipalType string = 'User'
 param deadLetterPrincipalId string = ''
 @description('Blob container that receives dead-lettered Key Vault events (exists when deadLetterPrincipalId is set).')
 param deadLetterContainerName string
+@description('Blob container of the rotation ledger (src/ledger/): the app reads and writes its one blob there.')
+param rotationLedgerContainerName string
 
 var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 var keyVaultSecretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
@@ -35,6 +37,10 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
 
     resource deadLetterContainer 'containers' existing = {
       name: deadLetterContainerName
+    }
+
+    resource rotationLedgerContainer 'containers' existing = {
+      name: rotationLedgerContainerName
     }
   }
 }
@@ -93,6 +99,19 @@ resource deadLetterBlobDataContributor 'Microsoft.Authorization/roleAssignments@
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributorRoleId)
     principalId: deadLetterPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// App identity: the rotation ledger's container only (read and write its blob; nothing else on the account). Azure RBAC
+// for blob data can be scoped to one container ("Assign an Azure role for access to blob data", Microsoft Learn). Today
+// the Storage Blob Data Owner above also covers it; this grant is what the ledger needs if that one is ever narrowed.
+resource appRotationLedgerContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage::blobServices::rotationLedgerContainer.id, appPrincipalId, storageBlobDataContributorRoleId)
+  scope: storage::blobServices::rotationLedgerContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributorRoleId)
+    principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

@@ -3,6 +3,7 @@
  * free loopback ports, readiness polling, the certificate a TLS server presents, one-line error text, PIDs.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -40,13 +41,37 @@ export function hasProgram(cmd, args = ['--version']) {
 }
 
 /**
+ * Why a program that exited at start said it did, from its log: Spring Boot's "Description:" paragraph (Lowkey),
+ * else the last line that reads like an error (Java, Go). One line, at most 200 characters; '' when nothing fits.
+ */
+export function logReason(logPath) {
+  if (!existsSync(logPath)) return '';
+  const lines = stripVTControlCharacters(readFileSync(logPath, 'utf8'))
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const description = lines.indexOf('Description:');
+  const line =
+    (description >= 0 ? lines[description + 1] : undefined) ??
+    lines.findLast((l) => /\b(error|exception|fatal|panic|failed|refused|denied|invalid)\b/i.test(l)) ??
+    '';
+  const short = line.length > 200 ? `${line.slice(0, 197)}...` : line.replace(/[.;:,]+$/, '');
+  return short;
+}
+
+/**
  * Poll `probe` (async, truthy when ready) until it answers, the process in `watch` exits, or `timeoutMs` passes.
  * `watch` is { exited: number | null } kept up to date by the caller's 'exit' listener.
  */
 export async function waitUntil(probe, { timeoutMs, watch, what, logPath }) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (watch.exited !== null) throw new Error(`${what} exited with ${watch.exited}; see ${logPath}`);
+    if (watch.exited !== null) {
+      // Give the log a moment to be flushed by the exiting process before reading it.
+      await sleep(100);
+      const reason = logReason(logPath);
+      throw new Error(`${what} exited with ${watch.exited}${reason ? `: ${reason}` : ''}; see ${logPath}`);
+    }
     const ready = await probe().catch(() => undefined);
     if (ready) return ready;
     await sleep(300);

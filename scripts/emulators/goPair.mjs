@@ -3,14 +3,15 @@
  * issuer, audience and expiry, with optional RBAC by built-in role name) + entra-emulator (the token issuer, with an
  * App Service-style managed-identity endpoint, GET /msi/token guarded by X-IDENTITY-HEADER).
  *
- * NOT RUN ON THE MACHINE THIS WAS WRITTEN ON: its Go module proxy answers `go install` of both modules (every version
- * tried) with "403 Forbidden ... This module version is not available", so this file follows the two projects'
- * documentation only (vault: docs/04-configuration, 05-tls-and-vaults, 09-authentication, 10-testing,
- * 13-entra-companion; entra: README, docs/02-configuration, 11-admin-api). Treat its first real run as its test.
+ * Run against v0.7.0 + v0.9.0 built from their sources (the integration, fault, README-flow and Go-only suites);
+ * written from the two projects' documentation (vault: docs/04-configuration, 05-tls-and-vaults, 09-authentication,
+ * 10-testing, 13-entra-companion; entra: README, docs/04-configuration, 11-admin-api).
  *
  * What it does:
- * - installs both pinned versions with `go install <module>/cmd/<name>@<version>` into .emulators/bin/<name>@<version>/
- *   (GOBIN; never $HOME/go/bin), once; an install error is thrown as one line and the harness falls through;
+ * - the binaries: the ones KEY_VAULT_EMULATOR_GO_BIN and ENTRA_EMULATOR_GO_BIN name (built elsewhere; nothing is
+ *   fetched), else both pinned versions installed with `go install <module>/cmd/<name>@<version>` into
+ *   .emulators/bin/<name>@<version>/ (GOBIN; never $HOME/go/bin), once. Whatever fails is thrown as one line (both
+ *   tools' causes, a module-proxy refusal said as such) and the harness falls through;
  * - entra-emulator: HOST=127.0.0.1, PORT, TLS_ENABLED=false (plain HTTP on loopback, like the real App Service
  *   identity endpoint), PUBLIC_ORIGIN=http://127.0.0.1:<port>, a fixed TENANT_ID, its SQLite store under the state
  *   dir, MANAGED_IDENTITY_SECRET = the IDENTITY_HEADER the app will send;
@@ -32,11 +33,14 @@ export const GO_VAULT = {
   module: 'github.com/calvinchengx/azure-keyvault-emulator',
   name: 'azure-keyvault-emulator',
   version: process.env.GO_KEYVAULT_EMULATOR_VERSION || 'v0.7.0',
+  /** A prebuilt binary to run instead of installing one. */
+  binSetting: 'KEY_VAULT_EMULATOR_GO_BIN',
 };
 export const GO_ENTRA = {
   module: 'github.com/calvinchengx/entra-emulator',
   name: 'entra-emulator',
   version: process.env.GO_ENTRA_EMULATOR_VERSION || 'v0.9.0',
+  binSetting: 'ENTRA_EMULATOR_GO_BIN',
 };
 export const GO_BIN_ROOT = join(ROOT, '.emulators', 'bin');
 const INSTALL_TIMEOUT_MS = Number(process.env.GO_INSTALL_TIMEOUT_MS ?? 300_000);
@@ -45,35 +49,79 @@ const TENANT_ID = '11111111-1111-1111-1111-111111111111';
 const VAULT_AUDIENCE = 'https://vault.azure.net';
 const API_VERSION = '7.5';
 
-function installOne(tool) {
+/**
+ * Why `go install` failed, in one line without go's repetitions ("go: <target>: <target>: reading <url>: ..."): a
+ * module proxy's refusal is said as "<status> from the module proxy <host>: <its message>".
+ */
+export function goInstallReason(output) {
+  const text = oneLine(output);
+  const refused = /reading (https?:\/\/[^/\s]+)\/\S*: (\d{3}) ([A-Za-z][\w -]*?) server response:? ?(.*)$/.exec(text);
+  if (refused) {
+    const [, proxy, status, statusText, message] = refused;
+    return `${status} ${statusText} from the module proxy ${new URL(proxy).host}${message ? `: ${message}` : ''}`;
+  }
+  // Drop go's own "go: " and every "<module path>@<version>: " it puts in front of the cause.
+  return (
+    text
+      .replace(/^go: /, '')
+      .replace(/(?:\S+@v[\w.+-]+: )+/g, '')
+      .trim() || 'failed without a message'
+  );
+}
+
+/** The version a binary reports (`<bin> version`), or undefined. */
+function reportedVersion(bin) {
+  const r = spawnSync(bin, ['version'], { encoding: 'utf8', timeout: 10_000 });
+  return /\bv\d+\.\d+\.\d+\S*/.exec(r.stdout ?? '')?.[0];
+}
+
+/** { bin, how } or { error } for one tool: its prebuilt binary setting, else .emulators/bin, else `go install`. */
+function locate(tool, hasGo) {
+  const named = process.env[tool.binSetting]?.trim();
+  if (named) {
+    return existsSync(named)
+      ? { bin: named, how: tool.binSetting }
+      : { error: `${tool.binSetting}=${named} does not exist` };
+  }
   const gobin = join(GO_BIN_ROOT, `${tool.name}@${tool.version}`);
   const bin = join(gobin, tool.name);
-  if (existsSync(bin)) return bin;
+  if (existsSync(bin)) return { bin, how: 'go install' };
+  if (!hasGo) return { error: `no ${tool.binSetting}, and no Go toolchain for go install` };
   const target = `${tool.module}/cmd/${tool.name}@${tool.version}`;
   const r = spawnSync('go', ['install', target], {
     env: { ...process.env, GOBIN: gobin },
     encoding: 'utf8',
     timeout: INSTALL_TIMEOUT_MS,
   });
-  if (r.error) throw new Error(`go install ${target}: ${r.error.message}`);
-  if (r.status !== 0 || !existsSync(bin)) throw new Error(oneLine(r.stderr || r.stdout || `exit ${r.status}`));
-  return bin;
+  if (r.error) return { error: `go install: ${r.error.message}` };
+  if (r.status !== 0 || !existsSync(bin))
+    return { error: `go install: ${goInstallReason(r.stderr || r.stdout || '')}` };
+  return { bin, how: 'go install' };
 }
 
-/** Both binaries' paths; or throws an Error whose `lines` hold one line per failed install. */
+/**
+ * Both binaries: { bins: { [name]: path }, versions, how }; or throws one Error whose message is one line naming
+ * each tool that is missing and why (one shared cause said once).
+ */
 export function installGoPair() {
-  if (!hasProgram('go', ['version'])) throw new Error('go is not installed');
-  const bins = {};
-  const errors = [];
-  for (const tool of [GO_VAULT, GO_ENTRA]) {
-    try {
-      bins[tool.name] = installOne(tool);
-    } catch (error) {
-      errors.push(error.message);
-    }
+  const hasGo = hasProgram('go', ['version']);
+  const found = [GO_VAULT, GO_ENTRA].map((tool) => ({ tool, ...locate(tool, hasGo) }));
+  const failed = found.filter((f) => f.error);
+  if (failed.length > 0) {
+    const label = (f) => `${f.tool.name} ${f.tool.version}`;
+    const sameCause = failed.length > 1 && failed.every((f) => f.error === failed[0].error);
+    const message = sameCause
+      ? `${failed.map(label).join(' and ')}: ${failed[0].error}`
+      : failed.map((f) => `${label(f)}: ${f.error}`).join('; ');
+    throw new Error(message);
   }
-  if (errors.length > 0) throw Object.assign(new Error(errors.join(' | ')), { lines: errors });
-  return bins;
+  const bins = {};
+  const versions = {};
+  for (const { tool, bin } of found) {
+    bins[tool.name] = bin;
+    versions[tool.name] = reportedVersion(bin) ?? tool.version;
+  }
+  return { bins, versions, how: [...new Set(found.map((f) => f.how))].join(', ') };
 }
 
 /** A clean environment for the emulators: PATH and HOME only, plus what is passed (no stray PORT, HOST, KV_*). */
@@ -110,7 +158,7 @@ function jwtClaims(token) {
 }
 
 export async function startGoPair({ dir, vaultPort, identityPort, identityHeader, detached, timeoutMs = 60_000 }) {
-  const bins = installGoPair();
+  const { bins, versions, how } = installGoPair();
   const entraDir = join(dir, 'entra');
   const vaultDir = join(dir, 'vault');
   mkdirSync(entraDir, { recursive: true });
@@ -175,7 +223,7 @@ export async function startGoPair({ dir, vaultPort, identityPort, identityHeader
 
     return {
       kind: 'go',
-      description: `azure-keyvault-emulator ${GO_VAULT.version} + entra-emulator ${GO_ENTRA.version}`,
+      description: `azure-keyvault-emulator ${versions[GO_VAULT.name]} + entra-emulator ${versions[GO_ENTRA.name]} (${how})`,
       vaultUrl,
       identityEndpoint: `${origin}/msi/token`,
       identityHeader,

@@ -4,8 +4,9 @@
  *
  * startEmulator() tries, in order, Lowkey Vault (lowkey.mjs) and the Go pair azure-keyvault-emulator +
  * entra-emulator (goPair.mjs); KEY_VAULT_EMULATOR=lowkey|go picks one. Lowkey comes first because it is the one
- * whose adapter has been run; the Go pair is stricter (it validates tokens) and is the fallback. Each emulator that
- * cannot start is reported (one line per cause, e.g. per failed `go install`) and the next one is tried. The result:
+ * that needs the least (one jar); the Go pair is stricter (it validates tokens) and is the fallback. Each emulator
+ * that cannot start is reported in exactly one line saying the real cause (LOWKEY_VAULT_JAR missing, the artifact not
+ * found, a module proxy's 403, the emulator exiting with its own reason) and the next one is tried. The result:
  *
  *   { kind, description, vaultUrl, identityEndpoint, identityHeader, tokenAuthority, caFile, apiVersion,
  *     validatesTokens, principalId?, vaultControlUrl?, identityAdminUrl?, pids, logPaths, stop() }
@@ -70,9 +71,9 @@ export async function startEmulator({
       writeFileSync(join(dir, 'state.json'), JSON.stringify(saved, null, 2));
       return { ...saved, stop: () => stopEmulator(dir, saved) };
     } catch (error) {
-      const reasons = (error.lines ?? [error.message]).map((l) => String(l).replace(/\s+/g, ' '));
-      failures.push({ name, reason: reasons.join(' | ') });
-      for (const reason of reasons) report(`${name}: ${reason}`);
+      const reason = String(error.message).replace(/\s+/g, ' ').trim();
+      failures.push({ name, reason });
+      report(`${name}: ${reason}`);
     }
   }
   throw new EmulatorUnavailable(failures);

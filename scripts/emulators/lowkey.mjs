@@ -3,10 +3,10 @@
  * token endpoint, in one Java app. It accepts any bearer token, so token validation, RBAC and token expiry are not
  * tested against it; everything else the integration and fault suites prove is.
  *
- * The app jar comes from LOWKEY_VAULT_JAR, a jar in the workspace's shared/ folder, or Maven Central
- * (com.github.nagyesta.lowkey-vault:lowkey-vault-app, pinned below) through `mvn dependency:get`; it runs with the
- * newest JDK found. Without a jar (or Java) it falls back to the Docker image nagyesta/lowkey-vault when a Docker
- * engine answers.
+ * The app jar is the one LOWKEY_VAULT_JAR names, else the pinned one (com.github.nagyesta.lowkey-vault:
+ * lowkey-vault-app, below) from the local Maven repository, fetched from Maven Central with `mvn dependency:get`
+ * when missing; it runs with the newest JDK found. No other jar is ever picked up. Without a jar (or Java) it falls
+ * back to the Docker image nagyesta/lowkey-vault when a Docker engine answers.
  *
  * Binding: the HTTPS (vault) port binds 127.0.0.1 through Spring Boot's `server.address`; the token port is an extra
  * Tomcat connector Lowkey creates without an address, so it listens on every interface (with Docker, both are
@@ -15,8 +15,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { hasProgram, oneLine, ROOT, serverCertificatePem, tryFetch, waitUntil } from './common.mjs';
+import { basename, join } from 'node:path';
+import { hasProgram, oneLine, serverCertificatePem, tryFetch, waitUntil } from './common.mjs';
 
 export const LOWKEY_VERSION = process.env.LOWKEY_VERSION || '3.4.33';
 export const LOWKEY_COORDINATES = ['com.github.nagyesta.lowkey-vault', 'lowkey-vault-app'];
@@ -24,43 +24,45 @@ export const LOWKEY_COORDINATES = ['com.github.nagyesta.lowkey-vault', 'lowkey-v
 export const LOWKEY_API_VERSION = process.env.LOWKEY_API_VERSION || '7.5';
 const MVN_TIMEOUT_MS = Number(process.env.LOWKEY_MVN_TIMEOUT_MS ?? 180_000);
 
-/** shared/lowkey-vault-app-<version>.jar or shared/lowkey/lowkey-vault-app-*.jar beside the clone (as CI has it). */
-function sharedJar() {
-  for (const dir of [join(ROOT, '..', 'shared'), join(ROOT, '..', 'shared', 'lowkey')]) {
-    if (!existsSync(dir)) continue;
-    const jars = readdirSync(dir)
-      .filter((f) => /^lowkey-vault-app-[\d.]+\.jar$/.test(f))
-      .sort();
-    if (jars.length > 0) return join(dir, jars[jars.length - 1]);
-  }
-  return undefined;
+/** The Maven coordinates of the pinned app jar. */
+export const LOWKEY_ARTIFACT = `${LOWKEY_COORDINATES.join(':')}:${LOWKEY_VERSION}`;
+
+/**
+ * Why `mvn dependency:get` did not fetch the jar, in one line: "artifact not found" with the repository Maven
+ * asked, or Maven's own "Could not ..." sentence.
+ */
+export function mavenReason(output) {
+  const text = oneLine(output);
+  const notFound = /Could not find artifact \S+ in (\S+) \(([^)]+)\)/.exec(text);
+  if (notFound) return `artifact not found: ${LOWKEY_ARTIFACT} is not in ${notFound[1]} (${notFound[2]})`;
+  const why = /(Could(?:n't| not) [^[]*)/.exec(text)?.[1]?.trim() ?? text.slice(0, 300);
+  return `mvn dependency:get ${LOWKEY_ARTIFACT}: ${why || 'failed without a message'}`;
 }
 
-/** { jar } or { error } (one line): LOWKEY_VAULT_JAR, else shared/, else the local Maven repository via mvn. */
+/** { jar } or { error } (one line): LOWKEY_VAULT_JAR, else the local Maven repository, fetched with mvn if needed. */
 export function resolveJar() {
-  if (process.env.LOWKEY_VAULT_JAR) {
-    return existsSync(process.env.LOWKEY_VAULT_JAR)
-      ? { jar: process.env.LOWKEY_VAULT_JAR }
-      : { error: `LOWKEY_VAULT_JAR=${process.env.LOWKEY_VAULT_JAR} does not exist` };
-  }
-  const shared = sharedJar();
-  if (shared) return { jar: shared };
+  const named = process.env.LOWKEY_VAULT_JAR?.trim();
+  if (named) return existsSync(named) ? { jar: named } : { error: `LOWKEY_VAULT_JAR=${named} does not exist` };
   const [group, artifact] = LOWKEY_COORDINATES;
   const m2Dir = join(homedir(), '.m2', 'repository', ...group.split('.'), artifact, LOWKEY_VERSION);
   const jarFile = join(m2Dir, `${artifact}-${LOWKEY_VERSION}.jar`);
   if (existsSync(jarFile)) return { jar: jarFile };
-  const coords = `${group}:${artifact}:${LOWKEY_VERSION}`;
   // -U: ask the repository again instead of trusting a cached "not found".
-  const mvn = spawnSync('mvn', ['-U', '-q', '-B', 'dependency:get', `-Dartifact=${coords}`, '-Dtransitive=false'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: MVN_TIMEOUT_MS,
-  });
-  if (mvn.error) return { error: `mvn dependency:get ${coords}: ${mvn.error.message}` };
+  const mvn = spawnSync(
+    'mvn',
+    ['-U', '-q', '-B', 'dependency:get', `-Dartifact=${LOWKEY_ARTIFACT}`, '-Dtransitive=false'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: MVN_TIMEOUT_MS },
+  );
+  if (mvn.error?.code === 'ENOENT')
+    return { error: `no LOWKEY_VAULT_JAR, and no Maven (mvn) to fetch ${LOWKEY_ARTIFACT}` };
+  if (mvn.error) return { error: `mvn dependency:get ${LOWKEY_ARTIFACT}: ${mvn.error.message}` };
   if (existsSync(jarFile)) return { jar: jarFile };
-  const out = oneLine(`${mvn.stdout}\n${mvn.stderr}`);
-  const why = /(Could(?:n't| not) [^[]*)/.exec(out)?.[1]?.trim() ?? out.slice(0, 300);
-  return { error: `mvn dependency:get ${coords}: ${why}` };
+  return { error: mavenReason(`${mvn.stdout}\n${mvn.stderr}`) };
+}
+
+/** The Lowkey version a jar's file name states (lowkey-vault-app-<version>.jar), else the pinned one. */
+function jarVersion(jar) {
+  return /^lowkey-vault-app-(\d[\w.-]*)\.jar$/.exec(basename(jar))?.[1] ?? LOWKEY_VERSION;
 }
 
 /** The newest java binary: $JAVA_HOME, then /usr/lib/jvm/* (highest version), then PATH. */
@@ -87,6 +89,7 @@ function launcher(vaultPort, identityPort) {
       const args = [`--server.address=127.0.0.1`, `--server.port=${vaultPort}`, `--app.token.port=${identityPort}`];
       return {
         how: 'jar',
+        version: jarVersion(jar),
         command: java,
         args: ['-Xmx512m', '-jar', jar, ...args, '--LOWKEY_VAULT_RELAXED_PORTS=true'],
       };
@@ -98,6 +101,7 @@ function launcher(vaultPort, identityPort) {
   if (hasProgram('docker', ['info'])) {
     return {
       how: 'docker',
+      version: LOWKEY_VERSION,
       command: 'docker',
       args: [
         'run',
@@ -118,7 +122,7 @@ function launcher(vaultPort, identityPort) {
 
 /** Start Lowkey on the given loopback ports; resolves to the harness's emulator facts once its token endpoint serves. */
 export async function startLowkey({ dir, vaultPort, identityPort, identityHeader, detached, timeoutMs = 120_000 }) {
-  const { how, command, args } = launcher(vaultPort, identityPort);
+  const { how, version, command, args } = launcher(vaultPort, identityPort);
   mkdirSync(dir, { recursive: true });
   const logPath = join(dir, 'lowkey.log');
   const log = openSync(logPath, 'w');
@@ -147,7 +151,7 @@ export async function startLowkey({ dir, vaultPort, identityPort, identityHeader
   writeFileSync(caFile, await serverCertificatePem(vaultPort));
   return {
     kind: 'lowkey',
-    description: `Lowkey Vault ${LOWKEY_VERSION} (${how})`,
+    description: `Lowkey Vault ${version} (${how})`,
     vaultUrl,
     identityEndpoint,
     identityHeader,

@@ -112,8 +112,12 @@ async function keyVaultReport(service: KeyVaultService): Promise<Part<ConfigRepo
     detail = `Key Vault answered and accepts ${service.identity.description} for reading secrets.`;
   } else if (probe.failure?.kind === 'access-denied') {
     detail =
-      `AccessToKeyVaultDenied: Key Vault answered ${probe.failure.statusCode ?? 403} for ${service.identity.description}. ` +
-      'Grant it the role "Key Vault Secrets User" on the vault, or an access policy with secret permission "get".';
+      probe.failure.statusCode === 401
+        ? `AccessToKeyVaultDenied: Key Vault answered 401 for ${service.identity.description}: it rejected the ` +
+          "token (another audience, issuer or tenant, or expired), so the identity's token source is at fault, " +
+          'not its role.'
+        : `AccessToKeyVaultDenied: Key Vault answered ${probe.failure.statusCode ?? 403} for ${service.identity.description}. ` +
+          'Grant it the role "Key Vault Secrets User" on the vault, or an access policy with secret permission "get".';
   } else {
     const failure = probe.failure ?? new KeyVaultFailure('unexpected', 'The access probe failed.');
     detail = `${referenceStatusWord(failure.kind)}: ${failure.message}`;

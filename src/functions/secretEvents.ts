@@ -1,6 +1,7 @@
 import { app, type EventGridFunctionOptions, type InvocationContext } from '@azure/functions';
 import { parseKeyVaultEvent, type SecretEvent } from '../events/keyVaultEvents.js';
 import { keyVault, type RotationOutcome } from '../keyVault/index.js';
+import { recordRotationEvent } from '../ledger/index.js';
 
 const ROTATION_OUTCOME: Record<RotationOutcome, string> = {
   'not-cached': 'not cached on this instance, nothing to refresh.',
@@ -38,6 +39,8 @@ export function secretEvents(input: unknown, context: InvocationContext): void {
   const { event } = parsed;
   switch (event.kind) {
     case 'new-version': {
+      // The other instances learn of it from the rotation ledger (when configured), within a poll interval.
+      recordRotationEvent(event.vaultUrl, event.name, event.version);
       const outcome = service.secretRotated(event.vaultUrl, event.name, event.version ?? undefined);
       context.log(`Key Vault: new version of ${describe(event)}; ${ROTATION_OUTCOME[outcome]}`);
       return;

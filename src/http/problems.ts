@@ -139,8 +139,13 @@ export function problemForFailure(error: unknown, ctx: FailureContext): HttpResp
           'key-vault-access-denied',
           'Key Vault refused the app identity',
           502,
-          `Key Vault ${ctx.vaultUrl} answered ${failure.statusCode ?? 403} when ${ctx.identity} read ${what}. ` +
-            grantAdvice(ctx.vaultUrl, ctx.identityKind),
+          failure.statusCode === 401
+            ? `Key Vault ${ctx.vaultUrl} answered 401 when ${ctx.identity} read ${what}: it rejected the token ` +
+                '(issued for another audience, by another issuer or tenant, or expired). The identity must get its ' +
+                "token for the resource the vault's challenge names, from the vault's tenant; a role assignment " +
+                'does not fix a 401.'
+            : `Key Vault ${ctx.vaultUrl} answered ${failure.statusCode ?? 403} when ${ctx.identity} read ${what}. ` +
+                grantAdvice(ctx.vaultUrl, ctx.identityKind),
           extensions,
         ),
       );

@@ -52,12 +52,14 @@ export class BoundedCredential implements TokenCredential {
     private readonly endpoint: string,
     private readonly trustedHosts: readonly string[] = [],
     private readonly developer = false,
+    /** Which scopes this credential may ask for; by default Key Vault's only. */
+    private readonly allowScope: (scope: string) => boolean = (s) => isKeyVaultScope(s, trustedHosts),
   ) {
     this.inner = create();
   }
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
-    const foreign = (Array.isArray(scopes) ? scopes : [scopes]).find((s) => !isKeyVaultScope(s, this.trustedHosts));
+    const foreign = (Array.isArray(scopes) ? scopes : [scopes]).find((s) => !this.allowScope(s));
     if (foreign !== undefined) {
       throw new KeyVaultFailure(
         'untrusted-vault',
@@ -140,6 +142,26 @@ export function createBoundedCredential(
     endpoint,
     trustedHosts,
     identity.kind === 'developer',
+  );
+}
+
+/** Azure Storage's token scope in every cloud (the rotation ledger's blob). */
+export const STORAGE_SCOPE = 'https://storage.azure.com/.default';
+
+/** The app's identity for Azure Storage: the same credential choice and time bound, the storage scope only. */
+export function createStorageCredential(
+  identity: IdentityChoice,
+  settings: IdentitySettings,
+  timeoutMs: number,
+): TokenCredential {
+  const endpoint = identity.kind === 'managed-identity' ? 'identity endpoint' : 'developer credential';
+  return new BoundedCredential(
+    () => createCredential(identity, settings),
+    tokenTimeoutMs(timeoutMs),
+    endpoint,
+    [],
+    identity.kind === 'developer',
+    (scope) => scope === STORAGE_SCOPE,
   );
 }
 

@@ -10,6 +10,7 @@
  *
  * The module knows nothing of HTTP: a function turns a failure into a response with `src/http/failureResponse.ts`.
  */
+import type { TokenCredential } from '@azure/identity';
 import { appConfig } from '../config.js';
 import { type CacheState, isValidSecretName, isValidSecretVersion, type SecretRecord } from './contract.js';
 import { KeyVaultFailure } from './failure.js';
@@ -22,6 +23,7 @@ export type {
   KeyVaultStats,
   RotationOutcome,
   SettingResolution,
+  VersionSeen,
 } from './service.js';
 export type { CacheState, Clock, Logger, SecretFetch, SecretRead, SecretRecord, SecretReference } from './contract.js';
 export {
@@ -102,6 +104,19 @@ export async function resolveSetting(name: string): Promise<string | undefined> 
     case 'failed':
       throw resolution.failure;
   }
+}
+
+/**
+ * The app's identity as a TokenCredential for Azure Storage (the rotation ledger): the credential Key Vault reads
+ * use (managed identity in Azure, the developer chain locally), bounded in time, limited to the storage scope.
+ * Loads @azure/identity.
+ */
+export async function storageCredential(config = keyVault().config): Promise<TokenCredential> {
+  const [{ createStorageCredential }, { chooseIdentity }] = await Promise.all([
+    import('./credential.js'),
+    import('./identity.js'),
+  ]);
+  return createStorageCredential(chooseIdentity(config.identity), config.identity, config.calls.timeoutMs);
 }
 
 /**

@@ -40,6 +40,8 @@ interface ValueEntry {
   expiresAt: number;
   /** lru-cache TTL of this entry: the jittered refresh-ahead point (or the stale retry interval). */
   softTtlMs: number;
+  /** The TTL this value was given (the cache's TTL when Key Vault returned it). */
+  ttlMs: number;
   /** Set while Key Vault is failing transiently and this last-known-good value is being served. */
   staleBecause?: FailureKind;
 }
@@ -97,6 +99,13 @@ export interface CacheStats {
 /** Fraction of the TTL after which a read triggers a background refresh: 0.75 plus up to 0.2 of jitter. */
 const REFRESH_AHEAD_FROM = 0.75;
 const REFRESH_AHEAD_JITTER = 0.2;
+/**
+ * Under a TTL longer than SECRET_CACHE_TTL_SECONDS (the backstop TTL while the rotation ledger is healthy, hours),
+ * the refresh falls anywhere from 0.25 to 0.95 of it: a fleet that started together (a deployment) then spreads its
+ * refreshes over most of the TTL instead of its last fifth, and stays under its share of the vault's limit.
+ */
+const BACKSTOP_REFRESH_FROM = 0.25;
+const BACKSTOP_REFRESH_JITTER = 0.7;
 /** While serving stale, how long before Key Vault is asked again (one call per key per interval). */
 const STALE_RETRY_MS = 5_000;
 
@@ -121,6 +130,10 @@ export class SecretCache {
   private rotationsMerged = 0;
   /** Rotation state of names held in `values` (bounded like it). */
   private readonly rotations: LRUCache<string, RotationState>;
+  /** The TTL given to values from now on: SECRET_CACHE_TTL_SECONDS, or the backstop TTL while the ledger is healthy. */
+  private ttlMs: number;
+  /** Keys whose refresh is at Key Vault right now (left alone by `setTtl`). */
+  private readonly refreshing = new Set<string>();
 
   constructor(
     private readonly loadSecret: SecretLoad,
@@ -129,6 +142,7 @@ export class SecretCache {
     private readonly clock: Clock = performance,
     private readonly random: () => number = Math.random,
   ) {
+    this.ttlMs = policy.ttlMs;
     const common = {
       max: policy.maxEntries,
       perf: clock,
@@ -296,6 +310,28 @@ export class SecretCache {
     return true;
   }
 
+  /**
+   * Change the TTL given to values from now on. Lowering it also brings every value held under a longer TTL into
+   * line, as if Key Vault had returned it now: its refresh ahead falls at the usual jittered point of the new TTL
+   * from now, and it expires at most that TTL from now. So when the rotation ledger is lost, the fleet refreshes as
+   * it would without one, spread over the normal TTL instead of all at once.
+   */
+  setTtl(ttlMs: number): void {
+    const lowered = ttlMs < this.ttlMs;
+    this.ttlMs = ttlMs;
+    if (!lowered) return;
+    const now = this.clock.now();
+    for (const [key, entry] of [...this.values.entries()]) {
+      if (this.refreshing.has(key) || entry.ttlMs <= ttlMs || entry.staleBecause !== undefined) continue;
+      const softTtlMs = this.refreshAfter(ttlMs);
+      this.values.set(
+        key,
+        { ...entry, ttlMs, softTtlMs, expiresAt: Math.min(entry.expiresAt, now + ttlMs) },
+        { ttl: softTtlMs },
+      );
+    }
+  }
+
   /** Whether Key Vault answered for this name (a value or a remembered failure) less than `ms` ago. */
   private answeredWithin(key: string, ms: number): boolean {
     const known = this.values.peek(key, { allowStale: true }) ?? this.cold.peek(key);
@@ -350,6 +386,7 @@ export class SecretCache {
   ): Promise<ValueEntry> {
     const what = `secret "${ref.name}"${ref.version ? ` version ${ref.version}` : ''} in ${ref.vaultUrl}`;
     let record: SecretRecord;
+    this.refreshing.add(key);
     try {
       record = await this.loadSecret(ref, rotation ? { background: true } : {});
     } catch (error) {
@@ -365,7 +402,7 @@ export class SecretCache {
       }
       if (isTransient(failure.kind) && previous !== undefined && this.withinMaxStale(previous)) {
         const now = this.clock.now();
-        const retryMs = Math.min(STALE_RETRY_MS, this.policy.ttlMs || STALE_RETRY_MS);
+        const retryMs = Math.min(STALE_RETRY_MS, previous.ttlMs || STALE_RETRY_MS);
         setTtl(retryMs);
         const rotationState = this.rotations.get(key);
         if (rotation && rotationState !== undefined) rotationState.pending = true; // try again after the window
@@ -389,7 +426,7 @@ export class SecretCache {
               `recovers (at most ${Math.round(this.policy.maxStaleMs / 1000)} s past its TTL).`,
           );
         }
-        const staleUntil = previous.fetchedAt + this.policy.ttlMs + this.policy.maxStaleMs;
+        const staleUntil = previous.fetchedAt + previous.ttlMs + this.policy.maxStaleMs;
         return {
           ...previous,
           staleBecause: failure.kind,
@@ -399,6 +436,8 @@ export class SecretCache {
       }
       // Nothing good to fall back on: rejecting makes lru-cache delete the key.
       throw failure;
+    } finally {
+      this.refreshing.delete(key);
     }
 
     if (previous?.staleBecause !== undefined) {
@@ -421,21 +460,30 @@ export class SecretCache {
    */
   private fresh(ref: SecretReference, record: SecretRecord): ValueEntry {
     const now = this.clock.now();
-    const ttl = this.policy.ttlMs;
-    // Soft TTL (lru-cache's) triggers refresh ahead at a jittered point so instances do not synchronise.
-    const refreshAfter = Math.max(1, Math.floor(ttl * (REFRESH_AHEAD_FROM + this.random() * REFRESH_AHEAD_JITTER)));
+    const ttl = this.ttlMs;
     return {
       kind: 'value',
       ref,
       record,
       fetchedAt: now,
       expiresAt: now + ttl,
-      softTtlMs: ttl === 0 ? 1 : refreshAfter,
+      softTtlMs: this.refreshAfter(ttl),
+      ttlMs: ttl,
     };
   }
 
+  /** Soft TTL (lru-cache's): refresh ahead at a jittered point of the TTL, so instances do not synchronise. */
+  private refreshAfter(ttl: number): number {
+    if (ttl === 0) return 1;
+    const [from, jitter] =
+      ttl > this.policy.ttlMs
+        ? [BACKSTOP_REFRESH_FROM, BACKSTOP_REFRESH_JITTER]
+        : [REFRESH_AHEAD_FROM, REFRESH_AHEAD_JITTER];
+    return Math.max(1, Math.floor(ttl * (from + this.random() * jitter)));
+  }
+
   private withinMaxStale(entry: ValueEntry): boolean {
-    const softExpiry = entry.fetchedAt + this.policy.ttlMs;
+    const softExpiry = entry.fetchedAt + entry.ttlMs;
     return this.clock.now() - softExpiry <= this.policy.maxStaleMs;
   }
 }

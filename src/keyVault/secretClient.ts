@@ -9,6 +9,7 @@ import type { AppConfig } from '../config.js';
 import { classifyError } from './classify.js';
 import type { SecretFetch } from './contract.js';
 import { createBoundedCredential } from './credential.js';
+import { KeyVaultFailure } from './failure.js';
 import type { IdentityChoice } from './identity.js';
 
 /**
@@ -33,6 +34,60 @@ const failFastOnThrottling = {
   },
 };
 
+/**
+ * Key Vault's largest secret value is 25 KB. Its answer (the value JSON-escaped, up to six bytes per character, plus
+ * id, attributes and tags) stays well under MAX_RESPONSE_BYTES; a value above MAX_VALUE_BYTES is far above what Key
+ * Vault stores. Either is refused as a malformed answer, and the body is never logged or echoed.
+ */
+export const MAX_RESPONSE_BYTES = 256 * 1024;
+export const MAX_VALUE_BYTES = 64 * 1024;
+
+function tooLarge(what: string, limit: number): KeyVaultFailure {
+  return new KeyVaultFailure(
+    'unexpected',
+    `Key Vault's answer was refused as malformed: ${what} exceeds ${limit / 1024} KiB (a Key Vault secret value is ` +
+      'at most 25 KB).',
+    { statusCode: 200, errorCode: 'ResponseTooLarge' },
+  );
+}
+
+/**
+ * Bounds every answer's body at MAX_RESPONSE_BYTES while it arrives: the HTTP client reports each chunk (its
+ * download progress, counted after decompression), and past the bound the request is aborted, so a vault (or
+ * something posing as one) answering 60 MB costs this process at most the bound plus one chunk, not 60 MB.
+ */
+const boundResponseSize = {
+  name: 'boundResponseSize',
+  async sendRequest(request: PipelineRequest, next: SendRequest): Promise<PipelineResponse> {
+    const outer = request.abortSignal;
+    const previousProgress = request.onDownloadProgress;
+    const controller = new AbortController();
+    const forward = () => controller.abort();
+    if (outer?.aborted) controller.abort();
+    outer?.addEventListener('abort', forward);
+    let exceeded = false;
+    request.abortSignal = controller.signal;
+    request.onDownloadProgress = (progress) => {
+      if (progress.loadedBytes > MAX_RESPONSE_BYTES) {
+        exceeded = true;
+        controller.abort();
+        throw tooLarge('the response body', MAX_RESPONSE_BYTES);
+      }
+      previousProgress?.(progress);
+    };
+    try {
+      return await next(request);
+    } catch (error) {
+      if (exceeded) throw tooLarge('the response body', MAX_RESPONSE_BYTES);
+      throw error;
+    } finally {
+      request.abortSignal = outer;
+      request.onDownloadProgress = previousProgress;
+      outer?.removeEventListener('abort', forward);
+    }
+  },
+};
+
 type SendRequest = (request: PipelineRequest) => Promise<PipelineResponse>;
 type PipelinePolicies = NonNullable<SecretClientOptions['additionalPolicies']>;
 type PipelineRequest = Parameters<PipelinePolicies[number]['policy']['sendRequest']>[0];
@@ -44,7 +99,10 @@ export function clientOptions(config: AppConfig): SecretClientOptions {
     disableChallengeResourceVerification: config.disableChallengeResourceVerification,
     // The call policy bounds each call with KEY_VAULT_TIMEOUT_MS; keep SDK retries short enough to fit inside it.
     retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1_000 },
-    additionalPolicies: [{ policy: failFastOnThrottling, position: 'perRetry' }],
+    additionalPolicies: [
+      { policy: failFastOnThrottling, position: 'perRetry' },
+      { policy: boundResponseSize, position: 'perRetry' },
+    ],
   };
 }
 
@@ -76,6 +134,9 @@ export class SecretClients {
   readonly fetchSecret: SecretFetch = async (vaultUrl, name, version, signal) => {
     try {
       const secret = await this.client(vaultUrl).getSecret(name, { version, abortSignal: signal });
+      if (secret.value !== undefined && Buffer.byteLength(secret.value) > MAX_VALUE_BYTES) {
+        throw tooLarge('the secret value', MAX_VALUE_BYTES);
+      }
       const p = secret.properties;
       return {
         name: secret.name,

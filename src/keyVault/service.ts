@@ -28,6 +28,9 @@ export interface KeyVaultOptions {
   log?: Logger;
 }
 
+/** Key Vault returned this version as the latest of a secret (names and version ids only, never a value). */
+export type VersionSeen = (vaultUrl: string, name: string, version: string) => void;
+
 export interface AccessProbe {
   reachable: boolean;
   canReadSecrets: boolean;
@@ -73,6 +76,8 @@ export class KeyVaultService {
   private loaded: Engine | undefined;
   private readonly probes = new Map<string, { at: number; probe: AccessProbe }>();
   private readonly expiryNotices = new Map<string, ExpiryNotice>();
+  private readonly versionListeners: VersionSeen[] = [];
+  private backstop = false;
 
   constructor(private readonly options: KeyVaultOptions) {
     this.config = options.config;
@@ -108,12 +113,50 @@ export class KeyVaultService {
     const fetchSecret = this.options.fetchSecret ?? (await (this.options.loadFetch ?? this.loadSdkFetch)());
     const calls = new VaultCalls(fetchSecret, this.config.calls, this.options.clock);
     const cache = new SecretCache(
-      (ref, options) => calls.call(ref, options),
+      async (ref, options) => {
+        const record = await calls.call(ref, options);
+        if (ref.version === undefined && record.version) this.notifyVersion(ref.vaultUrl, record.name, record.version);
+        return record;
+      },
       this.config.cache,
       this.options.log ?? consoleLogger,
       this.options.clock,
     );
+    if (this.backstop) cache.setTtl(this.backstopTtlMs());
     return { cache, calls, telemetry };
+  }
+
+  private notifyVersion(vaultUrl: string, name: string, version: string): void {
+    for (const listener of this.versionListeners) {
+      try {
+        listener(vaultUrl, name, version.toLowerCase());
+      } catch {
+        // A listener (the rotation ledger) never fails a read.
+      }
+    }
+  }
+
+  private backstopTtlMs(): number {
+    return this.config.ledger?.backstopTtlMs ?? this.config.cache.ttlMs;
+  }
+
+  /** Call `listener` whenever Key Vault returns the latest version of a secret (the rotation ledger listens). */
+  onVersionSeen(listener: VersionSeen): void {
+    this.versionListeners.push(listener);
+  }
+
+  /** Whether this instance holds any secret value (the rotation ledger polls only then). */
+  holdsSecrets(): boolean {
+    return (this.loaded?.cache.stats().entries ?? 0) > 0;
+  }
+
+  /**
+   * While the rotation ledger is healthy, values get the backstop TTL (SECRET_CACHE_BACKSTOP_TTL_SECONDS); otherwise
+   * SECRET_CACHE_TTL_SECONDS, exactly as without a ledger. Switching back lowers the TTL of values already held.
+   */
+  useBackstopTtl(on: boolean): void {
+    this.backstop = on && this.config.ledger !== undefined;
+    this.loaded?.cache.setTtl(this.backstop ? this.backstopTtlMs() : this.config.cache.ttlMs);
   }
 
   private readonly loadSdkFetch = async (): Promise<SecretFetch> => {

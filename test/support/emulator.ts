@@ -24,6 +24,10 @@ export interface Emulator {
   principalId?: string;
   /** The emulator's own certificate (PEM), the file `npm run vault:start` writes to .emulators/vault/ca.pem. */
   caFile?: string;
+  /** Go pair only: the vault's control surface (clock, faults, permissions, rbac), e.g. https://127.0.0.1:<p>/_emulator */
+  vaultControlUrl?: string;
+  /** Go pair only: entra-emulator's admin API (clock, faults, token forge), e.g. http://127.0.0.1:<p>/admin/api */
+  identityAdminUrl?: string;
 }
 
 function load(): Emulator | undefined {
@@ -66,12 +70,19 @@ export function useEmulatorIdentity(identityEndpoint = emulator!.identityEndpoin
   return identity;
 }
 
-/** The app settings that point the app at the emulator's vault (directly, or through a proxy at `vaultUrl`). */
+/**
+ * The app settings that point the app at the emulator's vault (directly, or through a proxy at `vaultUrl`). Behind
+ * the tests' fault proxy the app's vault is the proxy, while the emulator's challenge still names the emulator
+ * itself (Lowkey asks for a token for its own https://127.0.0.1:<port>): that host is trusted too, as a user would
+ * trust a vault host with KEY_VAULT_ALLOWED_HOSTS. The app's rule (a token only for a trusted vault host) stays.
+ */
 export function vaultSettings(vaultUrl = emulator!.vaultUrl): Record<string, string> {
+  const own = new URL(emulator!.vaultUrl).host;
   return {
     KEY_VAULT_URL: vaultUrl,
     KEY_VAULT_API_VERSION: emulator!.apiVersion,
     KEY_VAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
+    ...(new URL(vaultUrl).host === own ? {} : { KEY_VAULT_ALLOWED_HOSTS: own }),
   };
 }
 

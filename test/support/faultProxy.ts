@@ -25,6 +25,11 @@ export type Fault =
    * exactly this answer for requests with one: enough protocol for the real SDK to fetch a token and send it.
    */
   | { kind: 'challenge'; resource?: string; status: number; body: string; headers?: Record<string, string> }
+  /**
+   * The bearer challenge, then a 200 whose secret value is `bytes` bytes long, written as the client reads it
+   * (with a Content-Length, or chunked when `chunked`); `bodyBytesWritten` says how much was handed to the socket.
+   */
+  | { kind: 'largeValue'; bytes: number; chunked?: boolean }
   | { kind: 'delay'; ms: number }
   | { kind: 'drop' }
   | { kind: 'hang' };
@@ -47,6 +52,8 @@ export class FaultProxy {
   /** Authorization headers received while answering a `challenge` fault (tests check where tokens went). */
   readonly tokens: string[] = [];
   fault: Fault = { kind: 'pass' };
+  /** Bytes of the last `largeValue` body handed to the socket before the client stopped reading or hung up. */
+  bodyBytesWritten = 0;
   private server!: Server;
   private readonly sockets = new Set<Socket>();
   private readonly target: URL;
@@ -88,6 +95,7 @@ export class FaultProxy {
 
   reset(): void {
     this.requests.length = 0;
+    this.tokens.length = 0;
     this.fault = { kind: 'pass' };
   }
 
@@ -121,6 +129,13 @@ export class FaultProxy {
         res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
         res.end(fault.body);
         return;
+      case 'largeValue':
+        if (!req.headers.authorization) {
+          this.challenge(res, 'https://vault.azure.net');
+          return;
+        }
+        this.writeLargeValue(res, fault.bytes, fault.chunked ?? false);
+        return;
       case 'challenge':
         if (!req.headers.authorization) {
           const resource = fault.resource ?? 'https://vault.azure.net';
@@ -141,6 +156,42 @@ export class FaultProxy {
         break;
     }
     this.forward(req, res);
+  }
+
+  private challenge(res: ServerResponse, resource: string): void {
+    res.writeHead(401, {
+      'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", resource="${resource}"`,
+    });
+    res.end();
+  }
+
+  private writeLargeValue(res: ServerResponse, bytes: number, chunked: boolean): void {
+    const head = Buffer.from('{"value":"');
+    const tail = Buffer.from(
+      `","id":"${this.url}/secrets/large-name/${'0'.repeat(32)}","attributes":{"enabled":true,"created":1,"updated":1}}`,
+    );
+    res.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      ...(chunked ? {} : { 'content-length': String(head.length + bytes + tail.length) }),
+    });
+    this.bodyBytesWritten = 0;
+    const chunk = Buffer.alloc(64 * 1024, 'A');
+    let left = bytes;
+    res.on('close', () => (left = 0));
+    const pump = (): void => {
+      while (left > 0) {
+        const n = Math.min(left, chunk.length);
+        left -= n;
+        this.bodyBytesWritten += n;
+        if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      if (!res.destroyed) res.end(tail);
+    };
+    res.write(head);
+    pump();
   }
 
   private forward(req: IncomingMessage, res: ServerResponse): void {

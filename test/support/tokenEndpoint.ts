@@ -1,13 +1,17 @@
 /**
  * An App Service-style managed-identity endpoint on loopback for tests: it issues a token to anyone, or, with
- * `hang`, accepts requests and never answers.
+ * `hang`, accepts requests and never answers. With `jwt`, the token is JWT-shaped for the requested resource (what
+ * Azurite's basic OAuth accepts), and `resources` records which resources were asked for.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { storageToken } from './azurite.js';
 
 export class TokenEndpoint {
   hang = false;
+  jwt = false;
   requests = 0;
+  readonly resources: string[] = [];
   private readonly sockets = new Set<Socket>();
   private server!: Server;
 
@@ -17,10 +21,11 @@ export class TokenEndpoint {
       endpoint.requests += 1;
       if (endpoint.hang) return; // accepted, never answered
       const resource = new URL(req.url ?? '/', 'http://x').searchParams.get('resource') ?? '';
+      endpoint.resources.push(resource);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
-          access_token: `token-for-${resource}`,
+          access_token: endpoint.jwt ? storageToken(resource) : `token-for-${resource}`,
           expires_on: String(Math.floor(Date.now() / 1000) + 3600),
           resource,
           token_type: 'Bearer',
@@ -33,6 +38,12 @@ export class TokenEndpoint {
     });
     await new Promise<void>((r) => endpoint.server.listen(0, '127.0.0.1', r));
     return endpoint;
+  }
+
+  /** Back to answering (tests call this in afterEach, so a failed test never leaves the endpoint hung). */
+  reset(): void {
+    this.hang = false;
+    this.requests = 0;
   }
 
   get url(): string {

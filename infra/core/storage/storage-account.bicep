@@ -25,15 +25,13 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     publicNetworkAccess: publicNetworkAccess
-    networkAcls: publicNetworkAccess == 'Enabled'
-      ? {
-          defaultAction: 'Allow'
-          bypass: 'AzureServices'
-        }
-      : {
-          defaultAction: 'Deny'
-          bypass: 'None'
-        }
+    networkAcls: publicNetworkAccess == 'Enabled' ? {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    } : {
+      defaultAction: 'Deny'
+      bypass: 'None'
+    }
   }
 
   resource blobServices 'blobServices' = {

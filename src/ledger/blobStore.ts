@@ -1,0 +1,88 @@
+/**
+ * The ledger's storage: one block blob, read with a conditional GET (If-None-Match: the last ETag → 304, no body) and
+ * written with optimistic concurrency (If-Match: the ETag it was read at, or If-None-Match: * to create it), through
+ * `@azure/storage-blob` with the app's TokenCredential. The only module that imports the Storage SDK; loaded lazily,
+ * only when ROTATION_LEDGER_URL is set.
+ *
+ * Bounded: a body larger than LEDGER_MAX_BYTES is not read (the stream is dropped after the headers say so), every
+ * request is cut at the timeout, and the SDK retries at most once.
+ */
+import type { TokenCredential } from '@azure/identity';
+import { BlockBlobClient, RestError, type StoragePipelineOptions } from '@azure/storage-blob';
+import { LEDGER_MAX_BYTES } from './document.js';
+import { LedgerFailure, type LedgerRead, type LedgerStore } from './store.js';
+
+function failureOf(error: unknown): LedgerFailure {
+  if (error instanceof LedgerFailure) return error;
+  const status = error instanceof RestError ? error.statusCode : undefined;
+  if (status === 401 || status === 403) return new LedgerFailure('denied', status);
+  if (status === 404) return new LedgerFailure('container-missing', status); // the blob's own 404 is handled
+  if (status !== undefined) return new LedgerFailure('failed', status);
+  if ((error as { name?: string })?.name === 'AbortError') return new LedgerFailure('timeout');
+  return new LedgerFailure('unreachable');
+}
+
+async function readCapped(stream: NodeJS.ReadableStream | undefined): Promise<string> {
+  if (stream === undefined) return '';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > LEDGER_MAX_BYTES) {
+      (stream as { destroy?: () => void }).destroy?.();
+      throw new LedgerFailure('too-large');
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export class BlobLedgerStore implements LedgerStore {
+  private readonly blob: BlockBlobClient;
+
+  constructor(blobUrl: string, credential: TokenCredential, timeoutMs: number) {
+    const options: StoragePipelineOptions = {
+      retryOptions: { maxTries: 2, tryTimeoutInMs: timeoutMs, retryDelayInMs: 200, maxRetryDelayInMs: 1_000 },
+    };
+    this.blob = new BlockBlobClient(blobUrl, credential, options);
+  }
+
+  async read(etag: string | undefined, signal: AbortSignal): Promise<LedgerRead> {
+    try {
+      const response = await this.blob.download(0, undefined, {
+        abortSignal: signal,
+        conditions: etag === undefined ? {} : { ifNoneMatch: etag },
+      });
+      if (response._response.status === 304) return { kind: 'not-modified' };
+      if ((response.contentLength ?? 0) > LEDGER_MAX_BYTES) {
+        (response.readableStreamBody as { destroy?: () => void } | undefined)?.destroy?.();
+        throw new LedgerFailure('too-large');
+      }
+      const text = await readCapped(response.readableStreamBody);
+      return { kind: 'document', etag: response.etag ?? '', text };
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 304) return { kind: 'not-modified' };
+      if (error instanceof RestError && error.statusCode === 404 && error.code === 'BlobNotFound') {
+        return { kind: 'absent' };
+      }
+      throw failureOf(error);
+    }
+  }
+
+  async write(text: string, etag: string | undefined, signal: AbortSignal): Promise<string | false> {
+    const body = Buffer.from(text, 'utf8');
+    if (body.length > LEDGER_MAX_BYTES) throw new LedgerFailure('too-large');
+    try {
+      const response = await this.blob.upload(body, body.length, {
+        abortSignal: signal,
+        conditions: etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag },
+        blobHTTPHeaders: { blobContentType: 'application/json' },
+      });
+      return response.etag ?? '';
+    } catch (error) {
+      // 412: someone wrote since our read; 409: someone created it first.
+      if (error instanceof RestError && (error.statusCode === 412 || error.statusCode === 409)) return false;
+      throw failureOf(error);
+    }
+  }
+}

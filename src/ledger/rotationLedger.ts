@@ -1,0 +1,302 @@
+/**
+ * The rotation ledger: how a new secret version reaches every instance in seconds instead of one TTL.
+ *
+ * - Reading: while this instance holds cached secrets, it asks every ROTATION_LEDGER_POLL_SECONDS (jittered) whether
+ *   the ledger changed, with a conditional GET (304 when not: no body). For each entry naming another version than
+ *   the one this instance got from Key Vault, seen after it (less a clock-skew allowance), it tells the Key Vault
+ *   service once per entry version: `secretRotated(vault, name, version)` re-reads that secret if it is held here
+ *   (merged and rate-limited there, the last good value kept until the new one is in hand).
+ * - Writing: the instance that receives SecretNewVersionCreated records the event's version; an instance whose own
+ *   refresh returns another version than it held, or than a ledger entry older than the skew allowance, records
+ *   that. Writes are merged into one pending batch and made with If-Match (If-None-Match: * to create), re-read and
+ *   retried on a conflict: no lost update, no lock.
+ * - Health: a ledger answering (200, 304, or no blob yet) is healthy, and then the cache uses the backstop TTL. No
+ *   good answer for max(3 polls, 30 s), or a ledger that is malformed, and the cache goes back to
+ *   SECRET_CACHE_TTL_SECONDS, exactly as without a ledger, until the ledger answers again.
+ *
+ * Never a value: the ledger, logs and telemetry carry vault hosts, names, version ids and times.
+ */
+import type { Clock, Logger, RotationOutcome } from '../keyVault/index.js';
+import {
+  entryKey,
+  type LedgerEntry,
+  LEDGER_MAX_ENTRIES,
+  mergeEntries,
+  parseLedger,
+  serializeLedger,
+} from './document.js';
+import { LedgerFailure, type LedgerStore } from './store.js';
+
+/** What the ledger needs from the Key Vault service. */
+export interface LedgerTarget {
+  /** Whether this instance holds any secret value (polls happen only then). */
+  holdsSecrets(): boolean;
+  /**
+   * A newer version of this secret may exist: the Key Vault service's one entry point for that. It re-reads the
+   * secret if held here (merged and rate-limited, the last good value kept until the new one is in hand).
+   */
+  secretRotated(vaultUrl: string, name: string, version?: string): RotationOutcome;
+  /** Use the backstop TTL (ledger healthy) or the normal TTL. */
+  useBackstopTtl(on: boolean): void;
+}
+
+/** What happened to one poll: a word for telemetry and tests. */
+export type PollOutcome = 'idle' | 'not-modified' | 'changed' | 'absent' | 'invalid' | `failed:${string}`;
+
+export interface LedgerEvents {
+  poll?(outcome: PollOutcome): void;
+  write?(outcome: 'written' | 'conflict' | 'unchanged' | `failed:${string}`): void;
+  /** Seconds from an entry's `seenAt` to this instance acting on it. */
+  lag?(seconds: number): void;
+}
+
+export interface RotationLedgerOptions {
+  store: LedgerStore;
+  target: LedgerTarget;
+  pollMs: number;
+  /** Bound on each storage request. */
+  timeoutMs: number;
+  /** Monotonic milliseconds (health and scheduling). */
+  clock?: Clock;
+  /** Wall-clock milliseconds since 1970 (the `seenAt` written and compared across instances). */
+  wallClock?: () => number;
+  random?: () => number;
+  log?: Logger;
+  events?: LedgerEvents;
+}
+
+/** Clocks of two instances may differ by this much; a sighting this close to an entry is not proof either way. */
+export const CLOCK_SKEW_MS = 60_000;
+/** Attempts of one batch of writes (each a read and a conditional write) before it waits for the next poll. */
+const WRITE_ATTEMPTS = 5;
+/** Versions remembered per secret this instance read (bounded like the ledger itself). */
+const MAX_SEEN = 10 * LEDGER_MAX_ENTRIES;
+
+export class RotationLedger {
+  private etag: string | undefined;
+  private entries = new Map<string, LedgerEntry>();
+  /** The latest version Key Vault returned here per secret, and when (wall clock). */
+  private readonly seen = new Map<string, { version: string; at: number }>();
+  /** Ledger versions already acted on, per secret: each costs at most one re-read. */
+  private readonly acted = new Map<string, string>();
+  private readonly pending = new Map<string, LedgerEntry>();
+  private flushing: Promise<void> | undefined;
+  /** When polls began to fail (undefined while they succeed). */
+  private failingSince: number | undefined;
+  private healthy = true;
+  private failureLogged = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
+  private readonly wallClock: () => number;
+  private readonly random: () => number;
+  private readonly graceMs: number;
+
+  constructor(private readonly options: RotationLedgerOptions) {
+    this.clock = options.clock ?? performance;
+    this.wallClock = options.wallClock ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.graceMs = Math.max(3 * options.pollMs, 30_000);
+    // Optimistic until the first poll says otherwise: secrets read at start-up get the backstop TTL, and a ledger
+    // that turns out unreachable lowers it again within the grace period.
+    options.target.useBackstopTtl(true);
+  }
+
+  /** Whether the ledger answered recently (the cache then uses the backstop TTL). */
+  isHealthy(): boolean {
+    return this.healthy;
+  }
+
+  /** Poll on a timer (jittered ±20%), unref'd so it never keeps the process alive. */
+  start(): void {
+    if (this.timer !== undefined) return;
+    const next = () => {
+      this.timer = setTimeout(
+        () => {
+          void this.poll().finally(next);
+        },
+        this.options.pollMs * (0.8 + 0.4 * this.random()),
+      );
+      this.timer.unref();
+    };
+    next();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One poll: a conditional GET when this instance holds secrets, nothing otherwise. Never throws. */
+  async poll(): Promise<PollOutcome> {
+    if (!this.options.target.holdsSecrets()) return this.report('idle');
+    let outcome: PollOutcome;
+    try {
+      outcome = await this.refresh();
+    } catch (error) {
+      outcome = `failed:${error instanceof LedgerFailure ? error.kind : 'unexpected'}`;
+    }
+    const now = this.clock.now();
+    if (outcome === 'not-modified' || outcome === 'changed' || outcome === 'absent') {
+      this.failingSince = undefined;
+      this.setHealthy(true);
+      if (this.pending.size > 0) void this.flush();
+    } else {
+      this.failingSince ??= now;
+      if (outcome === 'invalid' || now - this.failingSince >= this.graceMs) this.setHealthy(false, outcome);
+    }
+    return this.report(outcome);
+  }
+
+  /** Key Vault returned `version` as the latest of a secret (a read or a refresh on this instance). */
+  versionSeen(vaultUrl: string, name: string, version: string): void {
+    const key = entryKey({ vaultUrl, name });
+    const at = this.wallClock();
+    const before = this.seen.get(key);
+    const entry = this.entries.get(key);
+    this.seen.delete(key);
+    this.seen.set(key, { version, at });
+    if (this.seen.size > MAX_SEEN) this.seen.delete(this.seen.keys().next().value!);
+    if (entry?.version === version) return; // the ledger says so already
+    const changedHere = before !== undefined && before.version !== version;
+    const ledgerBehind = entry !== undefined && entry.version !== version && entry.seenAt < at - CLOCK_SKEW_MS;
+    if (changedHere || ledgerBehind) this.record({ vaultUrl, name, version, seenAt: at });
+  }
+
+  /** A SecretNewVersionCreated event named this version: record it for the other instances. */
+  rotationEvent(vaultUrl: string, name: string, version: string): void {
+    this.acted.set(entryKey({ vaultUrl, name }), version);
+    this.record({ vaultUrl, name, version, seenAt: this.wallClock() });
+  }
+
+  /** Resolves when the writes pending now are made (or have failed and wait for the next poll). For tests. */
+  async settled(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private record(entry: LedgerEntry): void {
+    const key = entryKey(entry);
+    if (!this.pending.has(key) && this.pending.size >= LEDGER_MAX_ENTRIES) return;
+    this.pending.set(key, entry);
+    void this.flush();
+  }
+
+  private report(outcome: PollOutcome): PollOutcome {
+    this.options.events?.poll?.(outcome);
+    return outcome;
+  }
+
+  private setHealthy(healthy: boolean, why?: string): void {
+    if (healthy === this.healthy) return;
+    this.healthy = healthy;
+    this.options.target.useBackstopTtl(healthy);
+    if (!healthy && !this.failureLogged) {
+      this.failureLogged = true;
+      this.options.log?.warn(
+        `Rotation ledger: no good answer (${why ?? 'unknown'}); secrets are refreshed every ` +
+          'SECRET_CACHE_TTL_SECONDS, as without a ledger, until it answers again.',
+      );
+    } else if (healthy && this.failureLogged) {
+      this.failureLogged = false;
+      this.options.log?.info('Rotation ledger: answering again; the cache TTL is the backstop TTL again.');
+    }
+  }
+
+  /** A bounded conditional read; applies a changed document. */
+  private async refresh(): Promise<PollOutcome> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
+    try {
+      const read = await this.options.store.read(this.etag, controller.signal);
+      if (read.kind === 'not-modified') return 'not-modified';
+      if (read.kind === 'absent') {
+        this.etag = undefined;
+        this.entries = new Map();
+        return 'absent';
+      }
+      const parsed = parseLedger(read.text, this.wallClock());
+      if (!parsed.ok) return 'invalid';
+      this.etag = read.etag;
+      this.apply(parsed.entries);
+      return 'changed';
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private apply(entries: LedgerEntry[]): void {
+    const now = this.wallClock();
+    const next = new Map<string, LedgerEntry>();
+    for (const entry of entries) {
+      const key = entryKey(entry);
+      next.set(key, entry);
+      const held = this.seen.get(key);
+      if (held === undefined || held.version === entry.version || this.acted.get(key) === entry.version) continue;
+      if (entry.seenAt < held.at - CLOCK_SKEW_MS) {
+        // This instance read a version after that entry was written: the ledger is behind, correct it.
+        this.record({ vaultUrl: entry.vaultUrl, name: entry.name, version: held.version, seenAt: held.at });
+        continue;
+      }
+      this.acted.set(key, entry.version);
+      if (this.acted.size > MAX_SEEN) this.acted.delete(this.acted.keys().next().value!);
+      const outcome = this.options.target.secretRotated(entry.vaultUrl, entry.name, entry.version);
+      if (outcome === 'refreshing' || outcome === 'deferred') {
+        this.options.events?.lag?.(Math.max(0, (now - entry.seenAt) / 1000));
+      }
+    }
+    this.entries = next;
+  }
+
+  private flush(): Promise<void> {
+    this.flushing ??= this.writePending().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  /** Read, merge, write with If-Match; again on a conflict. Pending entries stay pending after a failure. */
+  private async writePending(): Promise<void> {
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS && this.pending.size > 0; attempt++) {
+      const batch = [...this.pending.values()];
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
+      try {
+        const read = await this.options.store.read(this.etag, controller.signal);
+        if (read.kind === 'absent') {
+          this.etag = undefined;
+          this.entries = new Map();
+        } else if (read.kind === 'document') {
+          const parsed = parseLedger(read.text, this.wallClock());
+          // A malformed ledger is replaced by a valid one: what it held could not be acted on anyway.
+          this.etag = read.etag;
+          if (parsed.ok) this.apply(parsed.entries);
+          else this.entries = new Map();
+        }
+        const merged = mergeEntries([...this.entries.values()], batch);
+        if (merged === undefined) {
+          for (const entry of batch) this.pending.delete(entryKey(entry));
+          this.options.events?.write?.('unchanged');
+          return;
+        }
+        const written = await this.options.store.write(serializeLedger(merged), this.etag, controller.signal);
+        if (written === false) {
+          this.options.events?.write?.('conflict');
+          this.etag = undefined; // read the whole document again
+          continue;
+        }
+        // Our own write: the next poll gets 304 and finds nothing to act on.
+        this.etag = written || undefined;
+        for (const entry of batch) {
+          if (this.pending.get(entryKey(entry)) === entry) this.pending.delete(entryKey(entry));
+        }
+        this.entries = new Map(merged.map((e) => [entryKey(e), e]));
+        this.options.events?.write?.('written');
+        return;
+      } catch (error) {
+        this.options.events?.write?.(`failed:${error instanceof LedgerFailure ? error.kind : 'unexpected'}`);
+        return;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+}

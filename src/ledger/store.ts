@@ -1,0 +1,30 @@
+/**
+ * What the rotation ledger needs from storage: a conditional read and a conditional write of one document. The blob
+ * implementation is `blobStore.ts`; the fleet simulation models it. Pure types and one error class.
+ */
+
+export type LedgerRead =
+  { kind: 'not-modified' } | { kind: 'absent' } | { kind: 'document'; etag: string; text: string };
+
+export interface LedgerStore {
+  /** The document, or `not-modified` when it is still at `etag`, or `absent` when it was never written. */
+  read(etag: string | undefined, signal: AbortSignal): Promise<LedgerRead>;
+  /**
+   * Writes `text` if the document is still at `etag` (undefined: only if absent). Returns the new ETag, or false on
+   * a conflict (someone wrote first).
+   */
+  write(text: string, etag: string | undefined, signal: AbortSignal): Promise<string | false>;
+}
+
+/** Why the ledger could not be read or written: a word for logs and telemetry, and the HTTP status if any. */
+export type LedgerFailureKind = 'denied' | 'container-missing' | 'failed' | 'timeout' | 'unreachable' | 'too-large';
+
+export class LedgerFailure extends Error {
+  constructor(
+    readonly kind: LedgerFailureKind,
+    readonly statusCode?: number,
+  ) {
+    super(`rotation ledger: ${kind}${statusCode !== undefined ? ` (${statusCode})` : ''}`);
+    this.name = 'LedgerFailure';
+  }
+}

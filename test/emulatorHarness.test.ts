@@ -1,0 +1,106 @@
+/**
+ * The emulator harness's failure messages (scripts/emulators/, `npm run vault:start`): one `[emulator]` line per
+ * emulator tried, each with the real cause in plain words (a missing setting, "artifact not found", the module
+ * proxy's 403, the emulator's own exit reason), no doubled prefixes, and exactly what docs/troubleshooting.md shows.
+ * Offline: the registry outputs below are the ones Maven and `go install` really print when they refuse.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { ROOT } from './support/projectRoot.js';
+import { runNode } from './support/runNode.js';
+
+type Reason = (output: string) => string;
+const emulators = join(ROOT, 'scripts', 'emulators');
+const { goInstallReason } = (await import(pathToFileURL(join(emulators, 'goPair.mjs')).href)) as {
+  goInstallReason: Reason;
+};
+const { mavenReason } = (await import(pathToFileURL(join(emulators, 'lowkey.mjs')).href)) as { mavenReason: Reason };
+const { logReason } = (await import(pathToFileURL(join(emulators, 'common.mjs')).href)) as { logReason: Reason };
+
+const scratch = mkdtempSync(join(tmpdir(), 'emulator-harness-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+test('go install refused by the module proxy: one short line, the status and the proxy named, no go: go:', () => {
+  const target = 'github.com/calvinchengx/azure-keyvault-emulator/cmd/azure-keyvault-emulator@v0.7.0';
+  const output =
+    `go: ${target}: ${target}: reading https://proxy.golang.org/github.com/calvinchengx/azure-keyvault-emulator/` +
+    'cmd/azure-keyvault-emulator/@v/v0.7.0.info: 403 Forbidden\n\tserver response: This module version is not available.\n';
+  assert.equal(
+    goInstallReason(output),
+    '403 Forbidden from the module proxy proxy.golang.org: This module version is not available.',
+  );
+  assert.equal(goInstallReason(`go: ${target}: ${target}: missing go.sum entry`), 'missing go.sum entry');
+});
+
+test('mvn without the artifact: "artifact not found" and the repository asked', () => {
+  const output =
+    "[ERROR] Failed to execute goal ... Couldn't download artifact: Could not find artifact " +
+    'com.github.nagyesta.lowkey-vault:lowkey-vault-app:jar:3.4.33 in central (https://repo.maven.apache.org/maven2) -> [Help 1]';
+  assert.equal(
+    mavenReason(output),
+    'artifact not found: com.github.nagyesta.lowkey-vault:lowkey-vault-app:3.4.33 is not in central ' +
+      '(https://repo.maven.apache.org/maven2)',
+  );
+});
+
+test("an emulator that exits at start: its own reason from its log (Spring Boot's Description, else the last error)", () => {
+  const spring = join(scratch, 'spring.log');
+  writeFileSync(
+    spring,
+    '2026-12-02 INFO Starting LowkeyVaultApp\n***************************\nAPPLICATION FAILED TO START\n' +
+      '***************************\n\nDescription:\n\nWeb server failed to start. Port 8443 was already in use.\n\n' +
+      'Action:\n\nIdentify and stop the process.\n',
+  );
+  assert.equal(logReason(spring), 'Web server failed to start. Port 8443 was already in use');
+  const java = join(scratch, 'java.log');
+  writeFileSync(java, 'Error: Invalid or corrupt jarfile /tmp/x.jar\n');
+  assert.equal(logReason(java), 'Error: Invalid or corrupt jarfile /tmp/x.jar');
+  assert.equal(logReason(join(scratch, 'missing.log')), '');
+});
+
+test('npm run vault:start with nothing to run: one [emulator] line per emulator, the real causes, as the docs show', async () => {
+  // vault.mjs and the harness copied into a scratch project, so its state directory is not this project's (where a
+  // developer's emulator may be running).
+  const project = join(scratch, 'project');
+  cpSync(join(ROOT, 'scripts', 'emulators'), join(project, 'scripts', 'emulators'), { recursive: true });
+  cpSync(join(ROOT, 'scripts', 'vault.mjs'), join(project, 'scripts', 'vault.mjs'));
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^KEY_VAULT_EMULATOR/.test(k)) env[k] = v;
+  Object.assign(env, {
+    LOWKEY_VAULT_JAR: join(scratch, 'no-such.jar'),
+    KEY_VAULT_EMULATOR_GO_BIN: join(scratch, 'no-such-vault'),
+    ENTRA_EMULATOR_GO_BIN: join(scratch, 'no-such-entra'),
+    DOCKER_HOST: `unix://${join(scratch, 'no-docker.sock')}`, // no Lowkey image, even where a Docker engine runs
+  });
+  const r = await runNode([join(project, 'scripts', 'vault.mjs'), 'start'], { cwd: project, env });
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  const emulatorLines = lines.filter((l) => l.startsWith('[emulator] '));
+  assert.equal(emulatorLines.length, 2, r.stderr);
+  assert.match(
+    emulatorLines[0]!,
+    /^\[emulator\] lowkey: (LOWKEY_VAULT_JAR=\S+no-such\.jar does not exist|no Java \(17\+\) found); no Docker engine answers$/,
+  );
+  assert.match(
+    emulatorLines[1]!,
+    /^\[emulator\] go: azure-keyvault-emulator v0\.7\.0: KEY_VAULT_EMULATOR_GO_BIN=\S+ does not exist; entra-emulator v0\.9\.0: ENTRA_EMULATOR_GO_BIN=\S+ does not exist$/,
+  );
+  assert.doesNotMatch(r.stderr, /go: go:|needs Java|needs Go|Maven \(or/);
+  const rest = lines.slice(lines.indexOf(emulatorLines[1]!) + 1);
+  assert.equal(rest.length, 2, r.stderr);
+  assert.equal(rest[0], 'Could not start a Key Vault emulator (why: the [emulator] lines above).');
+  assert.match(
+    rest[1]!,
+    /^To run one you have built: LOWKEY_VAULT_JAR=.*KEY_VAULT_EMULATOR_GO_BIN=.*ENTRA_EMULATOR_GO_BIN=/,
+  );
+
+  // docs/troubleshooting.md shows the same shape: two [emulator] lines, then these two lines word for word.
+  const shown = readFileSync(join(ROOT, 'docs', 'troubleshooting.md'), 'utf8').split('\n');
+  assert.equal(shown.filter((l) => l.startsWith('[emulator] ')).length, 2);
+  assert.ok(shown.includes(rest[0]), 'the docs show the "Could not start" line as printed');
+  assert.ok(shown.includes(rest[1]!), 'the docs show the settings line as printed');
+});

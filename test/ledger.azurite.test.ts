@@ -1,0 +1,214 @@
+/**
+ * The rotation ledger against a real Storage emulator: Azurite's blob service on 127.0.0.1 (HTTPS, OAuth), started
+ * here and stopped by PID. Never skipped: `azurite` is a devDependency and needs nothing else.
+ *
+ * Authentication is the app's own path: ManagedIdentityCredential (IDENTITY_ENDPOINT on loopback, handing out
+ * JWT-shaped tokens for the resource asked) behind the app's bounded credential, limited to the storage scope.
+ * Key Vault is the service's fetch seam (no Key Vault emulator needed for the ledger).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import functions from '@azure/functions';
+import { BlobServiceClient, BlockBlobClient } from '@azure/storage-blob';
+import { parseConfig } from '../src/config.js';
+import { SECRET_NEW_VERSION_CREATED } from '../src/events/keyVaultEvents.js';
+import { secretEvents } from '../src/functions/secretEvents.js';
+import { configureKeyVault, KeyVaultService, type SecretFetch, storageCredential } from '../src/keyVault/index.js';
+import { BlobLedgerStore } from '../src/ledger/blobStore.js';
+import { LEDGER_MAX_BYTES, parseLedger } from '../src/ledger/document.js';
+import { rotationLedger, startRotationLedger } from '../src/ledger/index.js';
+import { RotationLedger } from '../src/ledger/rotationLedger.js';
+import { type Azurite, startAzurite } from './support/azurite.js';
+import { keyVaultEvent } from './support/keyVaultEvents.js';
+import { TokenEndpoint } from './support/tokenEndpoint.js';
+
+const { InvocationContext } = functions;
+const VAULT = 'https://ledger.vault.azure.net/';
+const CONTAINER = 'rotation-ledger';
+const V1 = 'a'.repeat(32);
+const V2 = 'b'.repeat(32);
+const CANARY = 'canary-value-7f3e';
+
+let azurite: Azurite;
+let tokens: TokenEndpoint;
+const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+
+before(async () => {
+  azurite = await startAzurite();
+  tokens = await TokenEndpoint.start();
+  tokens.jwt = true;
+  process.env.IDENTITY_ENDPOINT = tokens.url;
+  process.env.IDENTITY_HEADER = 'azurite-tests';
+  const credential = await storageCredential(configFor('setup.json'));
+  await new BlobServiceClient(azurite.accountUrl, credential).getContainerClient(CONTAINER).create();
+});
+
+after(async () => {
+  rotationLedger()?.stop();
+  process.env.IDENTITY_ENDPOINT = saved.endpoint;
+  process.env.IDENTITY_HEADER = saved.header;
+  await tokens?.close();
+  await azurite?.stop();
+});
+
+function configFor(blob: string, extra: Record<string, string> = {}) {
+  return parseConfig({
+    KEY_VAULT_URL: VAULT,
+    IDENTITY_ENDPOINT: tokens.url,
+    IDENTITY_HEADER: 'azurite-tests',
+    ROTATION_LEDGER_URL: `${azurite.accountUrl}${CONTAINER}/${blob}`,
+    ...extra,
+  });
+}
+
+async function storeFor(blob: string) {
+  const config = configFor(blob);
+  assert.deepEqual(config.problems, []);
+  return new BlobLedgerStore(config.ledger!.blobUrl, await storageCredential(config), 5_000);
+}
+
+const signal = () => AbortSignal.timeout(10_000);
+
+function vaultAtSeam() {
+  let version = V1;
+  let gets = 0;
+  const fetchSecret: SecretFetch = (_vault, name) =>
+    Promise.resolve().then(() => {
+      gets += 1;
+      return {
+        name,
+        value: `${CANARY}-${version}`,
+        version,
+        contentType: null,
+        enabled: true,
+        createdOn: null,
+        updatedOn: null,
+        expiresOn: null,
+        notBefore: null,
+      };
+    });
+  return {
+    fetchSecret,
+    rotate: (to: string) => (version = to),
+    gets: () => gets,
+  };
+}
+
+test('blob store: absent, create once, conditional GET answers 304, If-Match refuses a stale ETag', async () => {
+  const store = await storeFor('store.json');
+  assert.deepEqual(await store.read(undefined, signal()), { kind: 'absent' });
+  const first = await store.write('{"v":1,"entries":[]}', undefined, signal());
+  assert.ok(typeof first === 'string' && first.length > 0, 'created, with its ETag');
+  assert.equal(await store.write('{"v":1,"entries":[]}', undefined, signal()), false, 'If-None-Match: * on create');
+
+  const read = await store.read(undefined, signal());
+  assert.equal(read.kind, 'document');
+  assert.equal(read.kind === 'document' && read.etag, first);
+  assert.deepEqual(await store.read(first, signal()), { kind: 'not-modified' }, '304 for the same ETag');
+
+  const second = await store.write('{"v":1,"entries":[1]}', first, signal());
+  assert.ok(second && second !== first);
+  assert.equal(await store.write('{"v":1,"entries":[2]}', first, signal()), false, 'If-Match with a stale ETag');
+  const now = await store.read(first, signal());
+  assert.equal(now.kind === 'document' && now.text, '{"v":1,"entries":[1]}', 'the stale write changed nothing');
+  assert.ok(
+    tokens.resources.every((r) => r === 'https://storage.azure.com'),
+    'only storage tokens were asked for',
+  );
+});
+
+test('blob store: a ledger larger than the cap is not read; a request without a token is refused', async () => {
+  const store = await storeFor('big.json');
+  const credential = await storageCredential(configFor('big.json'));
+  const big = Buffer.alloc(LEDGER_MAX_BYTES + 10, 0x20);
+  await new BlockBlobClient(`${azurite.accountUrl}${CONTAINER}/big.json`, credential).upload(big, big.length);
+  await assert.rejects(store.read(undefined, signal()), { name: 'LedgerFailure', kind: 'too-large' });
+
+  const anonymous = new BlockBlobClient(`${azurite.accountUrl}${CONTAINER}/store.json`);
+  await assert.rejects(anonymous.download(), (error: { statusCode?: number }) => {
+    assert.ok(error.statusCode === 401 || error.statusCode === 403 || error.statusCode === 404, `${error.statusCode}`);
+    return true;
+  });
+});
+
+test('end to end: an event on one instance reaches another in one poll, with one Key Vault GET there', async () => {
+  const vault = vaultAtSeam();
+  const quiet = { warn: () => undefined, info: () => undefined };
+  // Instance A: the app as deployed (process-wide service and ledger, the event function).
+  const configA = configFor('app.json');
+  const a = configureKeyVault({ config: configA, fetchSecret: vault.fetchSecret, log: quiet });
+  const ledgerA = (await startRotationLedger(a, configA))!;
+  ledgerA.stop(); // polled by hand below
+  // Instance B: its own service and ledger on the same blob.
+  // B's cache runs on a clock the test moves: a rotation notice within SECRET_CACHE_MIN_REFRESH_SECONDS of the last
+  // read is merged into a later re-read (the Key Vault service's rate limit), so B's read is made "earlier".
+  let ms = 1_000;
+  const b = new KeyVaultService({
+    config: configA,
+    fetchSecret: vault.fetchSecret,
+    log: quiet,
+    clock: { now: () => ms },
+  });
+  const ledgerB = new RotationLedger({ store: await storeFor('app.json'), target: b, pollMs: 5_000, timeoutMs: 5_000 });
+  b.onVersionSeen((v, n, ver) => ledgerB.versionSeen(v, n, ver));
+
+  await a.read({ vaultUrl: VAULT, name: 'db-password' });
+  await b.read({ vaultUrl: VAULT, name: 'db-password' });
+  assert.equal(await ledgerB.poll(), 'absent');
+
+  vault.rotate(V2);
+  const event = keyVaultEvent('EventGridSchema', {
+    type: SECRET_NEW_VERSION_CREATED,
+    vaultUrl: VAULT,
+    name: 'db-password',
+    version: V2,
+  });
+  secretEvents(event, new InvocationContext({ functionName: 'secretEvents', logHandler: () => undefined }));
+  await ledgerA.settled();
+
+  const before = vault.gets();
+  ms += 6_000;
+  assert.equal(await ledgerB.poll(), 'changed');
+  await new Promise((r) => setImmediate(r));
+  const read = await b.read({ vaultUrl: VAULT, name: 'db-password' });
+  assert.equal(read.record.version, V2, 'B serves the new version');
+  assert.equal(vault.gets() - before, 1, 'one Key Vault GET on B');
+  await ledgerB.settled();
+  assert.equal(await ledgerB.poll(), 'not-modified');
+
+  const blob = await (await storeFor('app.json')).read(undefined, signal());
+  assert.equal(blob.kind, 'document');
+  const text = blob.kind === 'document' ? blob.text : '';
+  assert.doesNotMatch(text, new RegExp(CANARY), 'the ledger never holds a value');
+  const parsed = parseLedger(text, Date.now());
+  assert.ok(parsed.ok);
+  assert.deepEqual(
+    parsed.entries.map((e) => [e.vaultUrl, e.name, e.version]),
+    [[VAULT, 'db-password', V2]],
+  );
+  ledgerA.stop();
+});
+
+test('ledger unreachable: polls fail, and after the grace period the cache is back on its normal TTL', async () => {
+  const vault = vaultAtSeam();
+  let ms = 1_000;
+  const clock = { now: () => ms };
+  // A blob endpoint on a loopback port nobody listens on (port 9, discard: refused).
+  const config = parseConfig({
+    KEY_VAULT_URL: VAULT,
+    IDENTITY_ENDPOINT: tokens.url,
+    IDENTITY_HEADER: 'azurite-tests',
+    ROTATION_LEDGER_URL: `https://127.0.0.1:9/devstoreaccount1/${CONTAINER}/app.json`,
+  });
+  const service = new KeyVaultService({ config, fetchSecret: vault.fetchSecret, clock });
+  const store = new BlobLedgerStore(config.ledger!.blobUrl, await storageCredential(config), 2_000);
+  const ledger = new RotationLedger({ store, target: service, pollMs: 5_000, timeoutMs: 5_000, clock });
+  await service.read({ vaultUrl: VAULT, name: 'db-password' });
+  assert.equal(await ledger.poll(), 'failed:unreachable');
+  ms += 31_000;
+  assert.equal(await ledger.poll(), 'failed:unreachable');
+  assert.equal(ledger.isHealthy(), false);
+  ms += 300_000; // SECRET_CACHE_TTL_SECONDS, the default: the value is re-read, as without a ledger
+  assert.equal((await service.read({ vaultUrl: VAULT, name: 'db-password' })).cache, 'miss');
+  assert.equal(vault.gets(), 2);
+});

@@ -1,0 +1,283 @@
+/**
+ * The rotation ledger's logic on an injected clock, with the in-memory blob model (ETags, 304, If-Match) and the
+ * app's real Key Vault service per instance (the Key Vault call replaced at its fetch seam). The same against
+ * Azurite: test/ledger.azurite.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { LedgerModel } from '../scripts/ledgerModel.js';
+import { parseConfig } from '../src/config.js';
+import { KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
+import { LEDGER_MAX_ENTRIES, mergeEntries, parseLedger, serializeLedger } from '../src/ledger/document.js';
+import { RotationLedger, type PollOutcome } from '../src/ledger/rotationLedger.js';
+
+const VAULT = 'https://ledger.vault.azure.net/';
+const V1 = '1'.repeat(32);
+const V2 = '2'.repeat(32);
+const V3 = '3'.repeat(32);
+const START = Date.UTC(2026, 5, 1);
+
+/** A virtual clock: monotonic ms for the cache and the ledger, wall ms derived from it. */
+function virtualClock() {
+  let ms = 1_000;
+  return {
+    now: () => ms,
+    wall: () => START + ms,
+    advance: (byMs: number) => {
+      ms += byMs;
+    },
+  };
+}
+
+/** A vault at the service's fetch seam: one current version per name, every GET counted. */
+function vaultModel() {
+  const current = new Map<string, string>();
+  const gets: string[] = [];
+  const fetchSecret: SecretFetch = (_vault, name) =>
+    Promise.resolve().then(() => {
+      gets.push(name);
+      const version = current.get(name) ?? V1;
+      return {
+        name,
+        value: `value-of-${name}-${version.slice(0, 1)}`,
+        version,
+        contentType: null,
+        enabled: true,
+        createdOn: null,
+        updatedOn: null,
+        expiresOn: null,
+        notBefore: null,
+      };
+    });
+  return { current, gets, fetchSecret };
+}
+
+const settle = () => new Promise((r) => setImmediate(r));
+
+function instance(
+  store: LedgerModel,
+  vault: ReturnType<typeof vaultModel>,
+  clock: ReturnType<typeof virtualClock>,
+  env: Record<string, string> = {},
+) {
+  const config = parseConfig({
+    KEY_VAULT_URL: VAULT,
+    ROTATION_LEDGER_URL: 'https://stapp.blob.core.windows.net/rotation-ledger/app.json',
+    ...env,
+  });
+  const service = new KeyVaultService({
+    config,
+    fetchSecret: vault.fetchSecret,
+    clock,
+    log: { warn: () => undefined, info: () => undefined },
+  });
+  const outcomes: PollOutcome[] = [];
+  const ledger = new RotationLedger({
+    store,
+    target: service,
+    pollMs: config.ledger!.pollMs,
+    timeoutMs: 1_000,
+    clock,
+    wallClock: clock.wall,
+    events: { poll: (o) => outcomes.push(o) },
+  });
+  service.onVersionSeen((v, n, ver) => ledger.versionSeen(v, n, ver));
+  return { service, ledger, outcomes };
+}
+
+test('an event on one instance reaches another through the ledger: one GET there, a 304 on every later poll', async () => {
+  const clock = virtualClock();
+  const store = new LedgerModel(clock.wall);
+  const vault = vaultModel();
+  const a = instance(store, vault, clock);
+  const b = instance(store, vault, clock);
+  await a.service.read({ vaultUrl: VAULT, name: 'db' });
+  await b.service.read({ vaultUrl: VAULT, name: 'db' });
+  assert.equal(await b.ledger.poll(), 'absent', 'nothing written yet');
+
+  vault.current.set('db', V2);
+  a.ledger.rotationEvent(VAULT, 'db', V2);
+  a.service.secretRotated(VAULT, 'db');
+  await a.ledger.settled();
+  await settle();
+  assert.match(store.document ?? '', new RegExp(V2), 'the event instance wrote the new version');
+  assert.doesNotMatch(store.document ?? '', /value-of/, 'never a value');
+
+  const getsBefore = vault.gets.length;
+  clock.advance(5_000);
+  assert.equal(await b.ledger.poll(), 'changed');
+  await settle();
+  assert.equal(vault.gets.length - getsBefore, 1, 'exactly one Key Vault GET on the other instance');
+  const read = await b.service.read({ vaultUrl: VAULT, name: 'db' });
+  assert.equal(read.record.version, V2, 'the other instance serves the new version');
+  await b.ledger.settled();
+
+  for (let i = 0; i < 3; i++) {
+    clock.advance(5_000);
+    assert.equal(await b.ledger.poll(), 'not-modified');
+    assert.equal(await a.ledger.poll(), 'not-modified', 'the writer knows its own ETag');
+  }
+  assert.equal(vault.gets.length - getsBefore, 1, 'no further Key Vault call');
+});
+
+test('an instance that holds no secrets makes no storage request', async () => {
+  const clock = virtualClock();
+  const store = new LedgerModel(clock.wall);
+  const { ledger } = instance(store, vaultModel(), clock);
+  assert.equal(await ledger.poll(), 'idle');
+  assert.equal(store.reads, 0);
+});
+
+test('a refresh that returns another version records it; a stale or repeated entry costs at most one GET', async () => {
+  const clock = virtualClock();
+  const store = new LedgerModel(clock.wall);
+  const vault = vaultModel();
+  const a = instance(store, vault, clock);
+  const b = instance(store, vault, clock);
+  await a.service.read({ vaultUrl: VAULT, name: 'db' });
+  await b.service.read({ vaultUrl: VAULT, name: 'db' });
+  await b.ledger.poll();
+
+  // A lost event: nobody was told, but A's own refresh sees V2 and records it.
+  vault.current.set('db', V2);
+  clock.advance(10_000);
+  await a.service.read({ vaultUrl: VAULT, name: 'db' }, { forceRefresh: true });
+  await a.ledger.settled();
+  assert.match(store.document ?? '', new RegExp(V2));
+
+  const before = vault.gets.length;
+  clock.advance(5_000);
+  await b.ledger.poll();
+  await settle();
+  assert.equal(vault.gets.length - before, 1, 'B re-read once');
+
+  // Someone writes an entry for a version Key Vault does not have (a forged entry): one GET, then never again.
+  store.overwrite(serializeLedger([{ vaultUrl: VAULT, name: 'db', version: V3, seenAt: clock.wall() }]));
+  clock.advance(5_000);
+  await b.ledger.poll();
+  await settle();
+  clock.advance(5_000);
+  await b.ledger.poll();
+  await settle();
+  assert.equal(vault.gets.length - before, 2, 'the forged version cost one GET');
+  const held = await b.service.read({ vaultUrl: VAULT, name: 'db' });
+  assert.equal(held.record.version, V2, 'Key Vault stays the authority');
+});
+
+test('health: the backstop TTL while the ledger answers, the normal TTL (values brought into line) when it does not', async () => {
+  const clock = virtualClock();
+  const store = new LedgerModel(clock.wall);
+  const vault = vaultModel();
+  const { service, ledger } = instance(store, vault, clock, {
+    SECRET_CACHE_TTL_SECONDS: '300',
+    SECRET_CACHE_BACKSTOP_TTL_SECONDS: '43200',
+  });
+  await service.read({ vaultUrl: VAULT, name: 'db' });
+  assert.equal(await ledger.poll(), 'absent');
+  assert.equal(ledger.isHealthy(), true);
+
+  // Healthy: an hour later the value is still served from memory, no Key Vault call.
+  clock.advance(3_600_000);
+  assert.equal((await service.read({ vaultUrl: VAULT, name: 'db' })).cache, 'hit');
+  assert.equal(vault.gets.length, 1);
+
+  // Storage fails: unhealthy only after the grace period (max(3 polls, 30 s)), then the normal TTL applies.
+  store.down = true;
+  clock.advance(5_000);
+  assert.equal(await ledger.poll(), 'failed:unreachable');
+  assert.equal(ledger.isHealthy(), true, 'one failed poll is not an outage');
+  clock.advance(30_000);
+  await ledger.poll();
+  assert.equal(ledger.isHealthy(), false);
+  // The held value now refreshes within the normal TTL from the moment the ledger was lost (jittered 75-95%).
+  clock.advance(300_000);
+  assert.equal((await service.read({ vaultUrl: VAULT, name: 'db' })).cache, 'miss');
+  assert.equal(vault.gets.length, 2, 'refreshed on the normal TTL, as without a ledger');
+  clock.advance(300_000);
+  await service.read({ vaultUrl: VAULT, name: 'db' });
+  await settle();
+  assert.equal(vault.gets.length, 3, 'and again one TTL later');
+
+  store.down = false;
+  clock.advance(5_000);
+  assert.equal(await ledger.poll(), 'absent');
+  assert.equal(ledger.isHealthy(), true);
+});
+
+test('a malformed ledger is not acted on and counts as unhealthy at once; a write replaces it with a valid one', async () => {
+  const clock = virtualClock();
+  const store = new LedgerModel(clock.wall);
+  const vault = vaultModel();
+  const { service, ledger } = instance(store, vault, clock);
+  await service.read({ vaultUrl: VAULT, name: 'db' });
+  store.overwrite('{"v":1,"entries":"nope"}');
+  assert.equal(await ledger.poll(), 'invalid');
+  assert.equal(ledger.isHealthy(), false);
+  ledger.rotationEvent(VAULT, 'db', V2);
+  await ledger.settled();
+  assert.equal(parseLedger(store.document!, clock.wall()).ok, true);
+  assert.equal(await ledger.poll(), 'not-modified');
+  assert.equal(ledger.isHealthy(), true);
+});
+
+test('concurrent writers: If-Match conflicts are retried, no update is lost', async () => {
+  const clock = virtualClock();
+  const store = new LedgerModel(clock.wall);
+  const vault = vaultModel();
+  const fleet = Array.from({ length: 5 }, () => instance(store, vault, clock));
+  fleet.forEach(({ ledger }, i) => ledger.rotationEvent(VAULT, `secret-${i}`, V2));
+  await Promise.all(fleet.map(({ ledger }) => ledger.settled()));
+  const parsed = parseLedger(store.document!, clock.wall());
+  assert.ok(parsed.ok);
+  assert.deepEqual(parsed.entries.map((e) => e.name).sort(), [
+    'secret-0',
+    'secret-1',
+    'secret-2',
+    'secret-3',
+    'secret-4',
+  ]);
+  assert.ok(store.conflicts > 0, 'the writers did collide');
+});
+
+test('document: entries arriving from outside are bounded and validated', () => {
+  const now = START;
+  const good = { vault: VAULT, name: 'db', version: V1, seenAt: new Date(now).toISOString() };
+  const doc = (entries: unknown[]) => JSON.stringify({ v: 1, entries });
+  const bad = [
+    { ...good, vault: 'https://evil.example.com/x' },
+    { ...good, vault: 'http://ledger.vault.azure.net/' },
+    { ...good, name: '../etc' },
+    { ...good, name: 'x'.repeat(128) },
+    { ...good, version: 'abc' },
+    { ...good, seenAt: 'yesterday' },
+    { ...good, seenAt: new Date(now + 3_600_000).toISOString() }, // from the future: would block later updates
+    { ...good, seenAt: '1999-01-01T00:00:00Z' },
+    'string',
+    null,
+  ];
+  const parsed = parseLedger(doc([good, ...bad]), now);
+  assert.ok(parsed.ok);
+  assert.equal(parsed.entries.length, 1);
+  assert.equal(parsed.dropped, bad.length);
+
+  const many = Array.from({ length: LEDGER_MAX_ENTRIES + 50 }, (_, i) => ({ ...good, name: `s${i}` }));
+  const capped = parseLedger(doc(many), now);
+  assert.ok(capped.ok);
+  assert.equal(capped.entries.length, LEDGER_MAX_ENTRIES);
+  assert.equal(capped.dropped, 50);
+
+  assert.deepEqual(parseLedger('x'.repeat(200_000), now), { ok: false, reason: 'too large' });
+  assert.deepEqual(parseLedger('{"v":2,"entries":[]}', now), { ok: false, reason: 'unknown format version' });
+  assert.deepEqual(parseLedger('[1]', now), { ok: false, reason: 'not an object' });
+
+  // Merge: newer versions replace, older or equal ones do not, the oldest go first beyond the cap.
+  const e = (name: string, version: string, seenAt: number) => ({ vaultUrl: VAULT, name, version, seenAt });
+  assert.equal(mergeEntries([e('db', V1, 10)], [e('DB', V1, 20)]), undefined, 'same version (names case-insensitive)');
+  assert.equal(mergeEntries([e('db', V2, 30)], [e('db', V1, 20)]), undefined, 'older sighting');
+  assert.deepEqual(mergeEntries([e('db', V1, 10)], [e('db', V2, 20)]), [e('db', V2, 20)]);
+  const full = Array.from({ length: LEDGER_MAX_ENTRIES }, (_, i) => e(`s${i}`, V1, i));
+  const merged = mergeEntries(full, [e('new', V1, 10_000)])!;
+  assert.equal(merged.length, LEDGER_MAX_ENTRIES);
+  assert.equal(merged[0]!.name, 's1', 'the oldest entry went');
+  assert.equal(merged.at(-1)!.name, 'new');
+});
