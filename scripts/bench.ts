@@ -267,4 +267,4 @@ console.log(
 );
 await part(cacheBench);
 await part(loadBench);
-if (fleet) await part(fleetBench);
+if (fleet) await part(async () => void (await fleetBench()));
