@@ -59,5 +59,6 @@ test('the EBADENGINE warnings on Node 20 are the ones docs/troubleshooting.md sh
   }
   const shownIds = [...troubleshooting.matchAll(/npm warn EBADENGINE {3}package: '([^']+)'/g)].map((m) => m[1]);
   assert.deepEqual(shownIds.sort(), [...above20].sort(), 'and no package npm does not warn about');
-  assert.match(troubleshooting, new RegExp(`npm ci prints ${above20.length} EBADENGINE blocks`));
+  const blocks = troubleshooting.match(/npm warn EBADENGINE Unsupported engine \{/g)?.length ?? 0;
+  assert.equal(blocks, above20.length, 'one block per package, as npm prints them');
 });
