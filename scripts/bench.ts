@@ -4,8 +4,9 @@
  *     this app's store and through a naive per-request fetch (new credential + client + GET per request: the pattern
  *     of the samples this project replaces), side by side, as ratios; plus the ping handler for reference;
  *  2. module load time of the app entry (unbundled dist/ and the esbuild bundle) vs a bare `@azure/functions` load;
- *  3. the fleet simulation (scripts/fleet.ts): the longest part, 5–9 minutes on a 2-core machine (more when the
- *     machine is busy); BENCH_FLEET=false skips it.
+ *  3. the fleet simulation (scripts/fleet.ts; `npm run bench:fleet` runs it alone, BENCH_FLEET=false skips it): by
+ *     far the longest part. Its default matrix (three fleets × three designs, the ledger runs to 12 h of virtual
+ *     time) took 29.5 minutes on a 2-core machine at load average 12–19; the earlier one-design simulation took 7.4.
  * Each target line says whether the target was met or missed in this run; each part ends with how long it took.
  *
  * Backend: an in-process stand-in for the Key Vault call with a fixed latency (BENCH_KV_LATENCY_MS, default 10) at
@@ -262,7 +263,7 @@ console.log(
   `npm run bench on Node ${process.versions.node}, ${os.availableParallelism()} CPUs, load average ` +
     `${os.loadavg()[0]!.toFixed(2)}: handler reads and module load (under a minute), then ` +
     (fleet
-      ? 'the fleet simulation (5–9 minutes on 2 cores; BENCH_FLEET=false skips it).'
+      ? 'the fleet simulation (about 30 minutes on a busy 2-core machine; BENCH_FLEET=false skips it).'
       : 'no fleet (BENCH_FLEET=false).'),
 );
 await part(cacheBench);
