@@ -52,8 +52,13 @@ test('the EBADENGINE warnings on Node 20 are the ones docs/troubleshooting.md sh
   assert.ok(above20.includes(`${pkg.name}@1.0.0`), 'this package: engines >=22, the runtime Azure runs');
   assert.equal(pkg.engines?.node, '>=22');
   for (const id of above20) {
-    assert.match(troubleshooting, new RegExp(`package: '${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'`), id);
+    assert.ok(
+      troubleshooting.includes(`npm warn EBADENGINE   package: '${id}',`),
+      `docs/troubleshooting.md shows ${id}`,
+    );
   }
-  const shown = troubleshooting.match(/npm warn EBADENGINE Unsupported engine \{/g)?.length ?? 0;
-  assert.equal(shown, above20.length, `one EBADENGINE block per package (${above20.join(', ')})`);
+  const shownIds = [...troubleshooting.matchAll(/npm warn EBADENGINE {3}package: '([^']+)'/g)].map((m) => m[1]);
+  assert.deepEqual(shownIds.sort(), [...above20].sort(), 'and no package npm does not warn about');
+  const blocks = troubleshooting.match(/npm warn EBADENGINE Unsupported engine \{/g)?.length ?? 0;
+  assert.equal(blocks, above20.length, 'one block per package, as npm prints them');
 });
