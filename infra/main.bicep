@@ -279,10 +279,12 @@ module api 'app/api.bicep' = {
 }
 
 // App settings, on the site created above: the Key Vault reference and the identity-based storage connection resolve
-// on first start because the grants precede the site.
+// on first start because the grants precede the site and the referenced secret precedes the setting.
 module apiSettings 'app/api-settings.bicep' = {
   name: 'api-settings'
   scope: rg
+  // The secret DEMO_SECRET_REFERENCE points at exists before the setting does.
+  dependsOn: [demoSecret]
   params: {
     functionAppName: api.outputs.name
     storageAccountName: storage.outputs.name

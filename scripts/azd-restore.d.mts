@@ -2,8 +2,6 @@
 
 export const CORE_TOOLS: string;
 export const CORE_TOOLS_BINS: string[];
-export const REBUILD: string[];
-export const SKIPPED_INSTALL_SCRIPTS: string[];
 export const NPM_CI: string[];
 
 export interface HiddenLockfile {

@@ -8,15 +8,16 @@
  * already up to date, which it decides by node_modules/.package-lock.json being no older than package-lock.json
  * (cli/azd/pkg/tools/node/detect.go, IsDependenciesUpToDate; framework_service_node.go, Restore; azd 1.23.7+, #6894).
  * It has no option to omit a dependency, and `--omit=optional` (flag, .npmrc or npm_config_omit) would also drop
- * esbuild's platform binary, an optional dependency of esbuild the build needs, whose install script then tries to
- * download it. So this hook restores first, the way azd would find it up to date:
+ * esbuild's platform binary (@esbuild/<platform>, an optional dependency of esbuild the build needs). So this hook
+ * restores first, the way azd would find it up to date:
  *
  *   1. node_modules up to date (azd's own test): nothing to do, and azd skips its install too. A checkout where you ran
  *      `npm ci` keeps its Core Tools (already downloaded; nothing is fetched).
  *   2. otherwise `npm ci --ignore-scripts --no-audit --no-fund --prefer-offline` (the lockfile, from the npm cache when
- *      it can: no install script runs, so Core Tools download nothing), then the Core Tools package is removed (with
- *      its bin links and its hidden-lockfile entries, so nothing half-installed stays behind), then `npm rebuild` runs
- *      the install scripts of the packages in REBUILD (esbuild's checks its platform binary, offline).
+ *      it can), then the Core Tools package is removed (with its bin links and its hidden-lockfile entries, so nothing
+ *      half-installed stays behind). Skipping install scripts skips only Core Tools' download: package.json
+ *      `allowScripts` lets no other package run one (esbuild and protobufjs are decided `false`, docs/troubleshooting.md),
+ *      and test/azdRestore.test.ts fails if that changes.
  *
  * Afterwards node_modules/.package-lock.json is newer than package-lock.json, so azd (1.23.7+) runs no `npm install`.
  * Older azd still runs it and installs Core Tools as before (slower, harmless). `npm start` on the same checkout later
@@ -32,12 +33,6 @@ import { pathToFileURL } from 'node:url';
 export const CORE_TOOLS = 'azure-functions-core-tools';
 /** Its bin links (its package.json "bin"), with the .cmd/.ps1 shims npm writes on Windows. */
 export const CORE_TOOLS_BINS = ['func', 'azfun', 'azurefunctions'];
-/**
- * Packages whose install scripts run after `npm ci --ignore-scripts` (the others: protobufjs's only checks versions;
- * Core Tools' is what this hook avoids). test/azdRestore.test.ts fails when package-lock.json gains another.
- */
-export const REBUILD = ['esbuild'];
-export const SKIPPED_INSTALL_SCRIPTS = ['protobufjs', CORE_TOOLS];
 export const NPM_CI = ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'];
 
 /** azd's own up-to-date test for npm: node_modules/.package-lock.json exists and is not older than package-lock.json. */
@@ -90,7 +85,6 @@ export function restore(root, { log = console.log, run = npm } = {}) {
   log(`restore: npm ${NPM_CI.join(' ')} (install scripts off: Azure Functions Core Tools download nothing)`);
   run(NPM_CI, root);
   removeCoreTools(root);
-  run(['rebuild', ...REBUILD], root);
   log(`restore: done without ${CORE_TOOLS} (only \`npm start\` needs it: run \`npm ci\` for that)`);
   return 'installed';
 }

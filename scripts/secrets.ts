@@ -9,8 +9,10 @@
  * build` into dist/scripts/; .mjs scripts (test runner, emulator harness, bundler, start) run from source and
  * import no app code.
  *
- *   set <name> <value> | set <name> --stdin     create a new version
- *   get <name> [--version <v>] [--show]         metadata; the value only with --show
+ *   set <name> --stdin                          create a new version, the value read from stdin (the way)
+ *   set <name> <value>                          the same, with a warning: the value is in the process list and
+ *                                               the shell history
+ *   get <name> [--version <v>] [--show]         metadata; the value only with --show; --version needs a value
  *   list                                        names and metadata, never values
  *   delete <name>                               soft-delete
  *   help                                        this list (exit 0)
@@ -25,11 +27,14 @@ import { failureLines } from './cliFailure.js';
 import type * as LocalSettingsModule from './local-settings.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const USAGE = `usage: npm run secrets -- set <name> <value>|--stdin | get <name> [--version <v>] [--show] | list | delete <name> | help`;
+const USAGE = `usage: npm run secrets -- set <name> --stdin | get <name> [--version <v>] [--show] | list | delete <name> | help`;
 
 const HELP = `npm run secrets -- <command>: the configured vault's secrets (KEY_VAULT_URL from your shell, else
 local.settings.json), through the app's own credential and client code.
-  set <name> <value>           create a new version (set <name> --stdin reads the value from stdin)
+  set <name> --stdin           create a new version, the value read from stdin:
+                                 printf '%s' "$VALUE" | npm run secrets -- set <name> --stdin
+                               (set <name> <value> works, with a warning: a value on the command line is
+                               visible in the process list and kept in your shell history)
   get <name> [--version <v>]   metadata; add --show to print the value
   list                         names and metadata, never values
   delete <name>                soft-delete
@@ -95,10 +100,28 @@ function checkName(name: string | undefined): string {
   return name;
 }
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
+/** `get`'s options: `--version <32 hex>` and `--show`, each at most once; anything else is a usage error. */
+function getOptions(args: string[]): { version?: string; show: boolean } {
+  let version: string | undefined;
+  let show = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--show' && !show) show = true;
+    else if (arg === '--version' && version === undefined) {
+      const value = args[++i];
+      if (value === undefined || value.startsWith('--')) {
+        throw new UsageError('--version needs a value: 32 hexadecimal characters (without it, get reads the latest).');
+      }
+      if (!isValidSecretVersion(value)) throw new UsageError('--version must be 32 hexadecimal characters.');
+      version = value;
+    } else throw new UsageError(`get: unexpected argument "${arg.slice(0, 40)}". ${USAGE}`);
+  }
+  return version === undefined ? { show } : { version, show };
 }
+
+const ARGUMENT_VALUE_WARNING =
+  'warning: a secret value on the command line is visible in the process list and kept in your shell history; ' +
+  'prefer: printf \'%s\' "$VALUE" | npm run secrets -- set <name> --stdin';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -113,6 +136,9 @@ async function main(args: string[]): Promise<void> {
   if (!command || !['set', 'get', 'list', 'delete'].includes(command)) throw new UsageError(USAGE);
   // Bad input is rejected before anything talks to Key Vault.
   if (command !== 'list') checkName(rest[0]);
+  const options = command === 'get' ? getOptions(rest.slice(1)) : undefined;
+  if (command === 'set' && rest.length > 2) throw new UsageError(`set takes a name and --stdin. ${USAGE}`);
+  if (command === 'set' && rest[1] !== undefined && rest[1] !== '--stdin') console.error(ARGUMENT_VALUE_WARNING);
   const config = parseConfig(env);
   const vaultUrl = config.vaultUrl;
   if (!vaultUrl) {
@@ -124,24 +150,24 @@ async function main(args: string[]): Promise<void> {
   switch (command) {
     case 'set': {
       const name = checkName(rest[0]);
+      if (rest[1] === '--stdin' && process.stdin.isTTY) {
+        console.error('Type the value, then press Enter and Ctrl-D (it is not kept in your shell history).');
+      }
       const value = rest[1] === '--stdin' ? await readStdin() : rest[1];
-      if (value === undefined) throw new UsageError('set needs a value (or --stdin).');
+      if (value === undefined) throw new UsageError('set needs --stdin (the value is read from stdin).');
       const secret = await client.setSecret(name, value);
       console.log(`set ${name} version ${secret.properties.version ?? '?'} in ${vaultUrl}`);
       return;
     }
     case 'get': {
       const name = checkName(rest[0]);
-      const version = flag(rest, '--version');
-      if (version !== undefined && !isValidSecretVersion(version)) {
-        throw new UsageError('--version must be 32 hexadecimal characters.');
-      }
+      const { version, show } = options ?? { show: false };
       const secret = await client.getSecret(name, { version });
       const p = secret.properties;
       console.log(
         `${secret.name} version ${p.version ?? '?'} enabled=${String(p.enabled)} contentType=${p.contentType ?? '-'} updated=${p.updatedOn?.toISOString() ?? '-'}`,
       );
-      if (rest.includes('--show')) console.log(secret.value ?? '');
+      if (show) console.log(secret.value ?? '');
       else console.log('(value hidden; add --show to print it)');
       return;
     }

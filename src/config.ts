@@ -200,6 +200,8 @@ export interface AppConfig {
   readonly problems: readonly ConfigProblem[];
   /** The raw value of any app setting (for Key Vault references and the config check), or undefined. */
   setting(name: string): string | undefined;
+  /** The names of all app settings (environment variables) the configuration was parsed from. */
+  settingNames(): readonly string[];
 }
 
 function trimmed(env: Env, name: string): string | undefined {
@@ -316,6 +318,18 @@ function suffixOf(vaultUrl: string | undefined): string | undefined {
   const dot = host.indexOf('.');
   const suffix = dot > 0 ? host.slice(dot + 1) : undefined;
   return suffix !== undefined && isVaultDnsSuffix(suffix) ? suffix : undefined;
+}
+
+/**
+ * Deny-by-default allow-list. Entries are exact names or prefixes ending in `*`.
+ * Key Vault secret names are case-insensitive, so matching is too.
+ */
+export function isSecretAllowed(name: string, allowList: readonly string[]): boolean {
+  const wanted = name.toLowerCase();
+  return allowList.some((entry) => {
+    const pattern = entry.toLowerCase();
+    return pattern.endsWith('*') ? wanted.startsWith(pattern.slice(0, -1)) : wanted === pattern;
+  });
 }
 
 /**
@@ -516,6 +530,7 @@ export function parseConfig(env: Env): AppConfig {
     expiryWarningMs: numeric(env, 'SECRET_EXPIRY_WARNING_DAYS', problems) * 86_400_000,
     problems: Object.freeze(problems.map((p) => Object.freeze(p))),
     setting: (name: string) => snapshot[name],
+    settingNames: () => Object.keys(snapshot),
   });
 }
 

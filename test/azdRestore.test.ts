@@ -29,23 +29,19 @@ test('azure.yaml runs the restore hook before azd restores the api service, on e
   assert.deepEqual(hook.windows, { shell: 'pwsh', run: 'node scripts/azd-restore.mjs' });
 });
 
-test('the hook knows every install script in the lockfile, and Core Tools is the optional package it drops', () => {
-  const withScripts = Object.entries(lockfile.packages)
-    .filter(([, entry]) => entry.hasInstallScript)
-    .map(([key]) => key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length));
-  assert.ok(withScripts.includes(restore.CORE_TOOLS));
-  for (const name of withScripts) {
-    assert.ok(
-      restore.REBUILD.includes(name) || restore.SKIPPED_INSTALL_SCRIPTS.includes(name),
-      `${name} has an install script: decide whether the build needs it (REBUILD) or not`,
-    );
-  }
+test('skipping install scripts skips only Core Tools: allowScripts lets no other package run one', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
     optionalDependencies?: Record<string, string>;
+    allowScripts?: Record<string, boolean>;
   };
+  const allowed = Object.entries(pkg.allowScripts ?? {})
+    .filter(([, run]) => run)
+    .map(([name]) => name);
+  assert.deepEqual(allowed, [restore.CORE_TOOLS], 'the only install script npm would run is the Core Tools download');
   assert.ok(pkg.optionalDependencies?.[restore.CORE_TOOLS], 'Core Tools is an optional dependency');
   const coreTools = lockfile.packages[`node_modules/${restore.CORE_TOOLS}`]!;
   assert.equal(coreTools.optional, true);
+  assert.equal(coreTools.hasInstallScript, true);
   assert.deepEqual(Object.keys(coreTools.bin ?? {}).sort(), [...restore.CORE_TOOLS_BINS].sort(), 'its bin links');
   assert.deepEqual(restore.NPM_CI.slice(0, 2), ['ci', '--ignore-scripts'], 'no install script runs during ci');
   assert.ok(restore.NPM_CI.includes('--prefer-offline'), 'from the npm cache when it can, as azd installs');
@@ -74,13 +70,13 @@ function project() {
   return { root, calls, run, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 
-test('a fresh checkout: npm ci without install scripts, Core Tools removed, esbuild rebuilt, then azd sees it up to date', () => {
+test('a fresh checkout: npm ci without install scripts, Core Tools removed, then azd sees it up to date', () => {
   const p = project();
   try {
     const lines: string[] = [];
     assert.equal(restore.isUpToDate(p.root), false, 'no node_modules: azd would run npm install');
     assert.equal(restore.restore(p.root, { run: p.run, log: (l) => lines.push(l) }), 'installed');
-    assert.deepEqual(p.calls, [restore.NPM_CI, ['rebuild', ...restore.REBUILD]]);
+    assert.deepEqual(p.calls, [restore.NPM_CI]);
     const modules = join(p.root, 'node_modules');
     assert.equal(existsSync(join(modules, restore.CORE_TOOLS)), false, 'no Core Tools package');
     for (const bin of restore.CORE_TOOLS_BINS) {
@@ -112,7 +108,7 @@ test('a lockfile newer than node_modules restores again; a failing npm fails the
     assert.equal(restore.isUpToDate(p.root), false, 'package-lock.json changed after the install');
     p.calls.length = 0;
     assert.equal(restore.restore(p.root, { run: p.run, log: () => undefined }), 'installed');
-    assert.equal(p.calls.length, 2);
+    assert.equal(p.calls.length, 1);
 
     rmSync(join(p.root, 'node_modules'), { recursive: true, force: true });
     assert.throws(

@@ -40,6 +40,50 @@ test('bad names and unknown commands are rejected (exit 2) before any Key Vault 
   assert.equal(noValue.status, 2);
 });
 
+test('get --version without a value, or with an unknown option: exit 2 before any Key Vault call', async () => {
+  // A vault URL nothing listens on: reaching it would end in "connection refused" (exit 1), not a usage error.
+  const vault = `https://127.0.0.1:${await closedPort()}/`;
+  for (const args of [
+    ['get', 'some-name', '--version'],
+    ['get', 'some-name', '--version', '--show'],
+    ['get', 'some-name', '--show', '--version'],
+  ]) {
+    const r = cli(args, { KEY_VAULT_URL: vault });
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /--version needs a value: 32 hexadecimal characters/);
+    assert.doesNotMatch(r.stderr, /connection refused/);
+  }
+  for (const args of [
+    ['get', 'some-name', '--verison', '0'.repeat(32)],
+    ['get', 'some-name', 'extra'],
+  ]) {
+    const r = cli(args, { KEY_VAULT_URL: vault });
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /get: unexpected argument/);
+  }
+});
+
+test('set with the value as an argument warns (process list, shell history); --stdin does not', async () => {
+  const vault = `https://127.0.0.1:${await closedPort()}/`;
+  const canary = `canary-${Math.random().toString(36).slice(2)}`;
+  const argument = cli(['set', 'some-name', canary], { KEY_VAULT_URL: vault });
+  assert.match(argument.stderr, /warning: a secret value on the command line is visible in the process list/);
+  assert.match(argument.stderr, /npm run secrets -- set <name> --stdin/);
+  assert.equal(argument.stderr.includes(canary), false, 'the warning does not repeat the value');
+  const piped = spawnSync(process.execPath, [CLI, 'set', 'some-name', '--stdin'], {
+    cwd: CWD,
+    encoding: 'utf8',
+    input: `${canary}\n`,
+    env: { ...process.env, KEY_VAULT_URL: vault },
+  });
+  assert.equal(piped.status, 1, 'read the value, then found no vault');
+  assert.match(piped.stderr, /connection refused/);
+  assert.doesNotMatch(piped.stderr, /warning: a secret value/);
+  assert.equal(piped.stderr.includes(canary), false);
+  const help = cli(['help']);
+  assert.match(help.stdout, /set <name> --stdin +create a new version, the value read from stdin/);
+});
+
 test('help: the commands, on stdout, exit 0, nothing else', () => {
   for (const args of [['help'], ['--help']]) {
     const r = cli(args);

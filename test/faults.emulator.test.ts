@@ -16,7 +16,6 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault, type KeyVaultService } from '../src/keyVault/index.js';
-import { FakeClock } from './support/fakeFetch.js';
 import { FaultProxy } from './support/faultProxy.js';
 import {
   emulator,
@@ -30,6 +29,7 @@ import {
 } from './support/emulator.js';
 import { body, capturingContext, get, header } from '../src/http/testing.js';
 import { captureConsole } from './support/captureConsole.js';
+import { ManualClock } from '../src/keyVault/testing.js';
 
 describe('faults against the Key Vault emulator', () => {
   let vaultProxy: FaultProxy;
@@ -61,7 +61,7 @@ describe('faults against the Key Vault emulator', () => {
   // The service's warnings here are expected (the faults are injected): kept for assertions, not printed.
   const serviceLog: string[] = [];
 
-  function configure(extra: Record<string, string> = {}, clock = new FakeClock()): KeyVaultService {
+  function configure(extra: Record<string, string> = {}, clock = new ManualClock()): KeyVaultService {
     return configureKeyVault({
       config: parseConfig({
         ...process.env,
@@ -102,7 +102,7 @@ describe('faults against the Key Vault emulator', () => {
     'outage: cached values are served stale, uncached names get 503 + Retry-After within the timeout, then recovery',
     { skip: skipUnlessFaultProxy },
     async () => {
-      const clock = new FakeClock();
+      const clock = new ManualClock();
       // The hang below ends with this timeout; a shorter one would only make the warm-up read a race on a slow machine.
       const service = configure({ SECRET_CACHE_TTL_SECONDS: '1', KEY_VAULT_TIMEOUT_MS: '4000' }, clock);
       assert.equal((await read(cached)).status, 200);
@@ -134,7 +134,7 @@ describe('faults against the Key Vault emulator', () => {
   );
 
   test('500s from Key Vault also serve stale', { skip: skipUnlessFaultProxy }, async () => {
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     configure({ SECRET_CACHE_TTL_SECONDS: '1' }, clock);
     await read(cached);
     clock.advance(1_100); // past the TTL
@@ -148,7 +148,7 @@ describe('faults against the Key Vault emulator', () => {
     '403 evicts: 502 naming the identity, and nothing stale afterwards',
     { skip: skipUnlessFaultProxy },
     async () => {
-      const clock = new FakeClock();
+      const clock = new ManualClock();
       configure({}, clock);
       assert.equal((await read(revoked)).status, 200);
       vaultProxy.fault = { kind: 'status', status: 403 };

@@ -159,6 +159,10 @@ test('verification off: a KEY_VAULT_URL host that is not a vault gets no token; 
   const r = await read('db-password');
   assert.equal(r.status, 503);
   assert.match(String(body(r).type), /key-vault-not-configured/);
+  assert.match(
+    String(body(r).detail),
+    /not a vault URL the app accepts \(the config check, GET \/api\/config\/check, says why\)/,
+  );
   const c = await check();
   assert.equal(c.status, 503);
   const report = body(c) as unknown as Report & { keyVault: { configured: boolean; detail: string } };

@@ -10,7 +10,6 @@ import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault, resolveSetting } from '../src/keyVault/index.js';
-import { FakeClock } from './support/fakeFetch.js';
 import { FaultProxy } from './support/faultProxy.js';
 import {
   emulator,
@@ -23,6 +22,7 @@ import {
 } from './support/emulator.js';
 import { body, capturingContext, get, header } from '../src/http/testing.js';
 import { captureConsole } from './support/captureConsole.js';
+import { ManualClock } from '../src/keyVault/testing.js';
 
 describe('against the Key Vault emulator', () => {
   const name = uniqueName('db-password');
@@ -47,7 +47,7 @@ describe('against the Key Vault emulator', () => {
   });
 
   /** The app against the emulator; the cache on an injected clock (TTLs pass when a test says so, never by sleeping). */
-  function configure(extra: Record<string, string> = {}, clock = new FakeClock()) {
+  function configure(extra: Record<string, string> = {}, clock = new ManualClock()) {
     return configureKeyVault({
       config: parseConfig({
         ...process.env,
@@ -99,7 +99,7 @@ describe('against the Key Vault emulator', () => {
     'rotation: the new version is served once the TTL has passed, a pinned version stays',
     { skip: skipUnlessEmulator },
     async () => {
-      const clock = new FakeClock();
+      const clock = new ManualClock();
       configure({ SECRET_CACHE_TTL_SECONDS: '1' }, clock);
       assert.equal(body(await read(name)).value, VALUE_1);
       const rotated = await seedClient().setSecret(name, VALUE_2);
@@ -120,7 +120,7 @@ describe('against the Key Vault emulator', () => {
     'Cache-Control: no-cache sees a rotation once SECRET_CACHE_MIN_REFRESH_SECONDS has passed (at once with 0)',
     { skip: skipUnlessEmulator },
     async () => {
-      const clock = new FakeClock();
+      const clock = new ManualClock();
       configure({}, clock); // the default minimum: 5 s between forced refreshes of one name
       const before = body(await read(name)).version;
       const latest = await seedClient().setSecret(name, `${VALUE_2}-again`);

@@ -21,7 +21,7 @@ import {
 
 const VAULT = 'https://kv-events.vault.azure.net/';
 const VERSION = '0123456789abcdef0123456789abcdef';
-const trustAll = { isTrustedVault: () => true };
+const trustAll = { isAppVault: () => true };
 
 function parsed(result: ParseResult) {
   assert.ok(result.ok, `expected a valid event, got: ${result.ok ? '' : result.reason}`);
@@ -45,7 +45,7 @@ test("Key Vault's documented samples parse, in both schemas, quirks and all", ()
     [DOC_CLOUD_EVENT_SCHEMA[0], 'CloudEventSchemaV1_0'],
   ] as const) {
     const seen: string[] = [];
-    const event = parsed(parseKeyVaultEvent(sample, { isTrustedVault: (url) => (seen.push(url), true) }));
+    const event = parsed(parseKeyVaultEvent(sample, { isAppVault: (url) => (seen.push(url), true) }));
     assert.deepEqual(event, {
       kind: 'new-version',
       schema,
@@ -225,8 +225,8 @@ test('a vault the app does not trust is refused after every other check', () => 
     name: 'db-password',
     version: VERSION,
   });
-  const result = parseKeyVaultEvent(event, { isTrustedVault: (url) => url === VAULT });
-  assert.deepEqual(result, { ok: false, reason: 'untrusted vault', eventType: SECRET_NEAR_EXPIRY });
+  const result = parseKeyVaultEvent(event, { isAppVault: (url) => url === VAULT });
+  assert.deepEqual(result, { ok: false, reason: 'not a vault this app reads', eventType: SECRET_NEAR_EXPIRY });
 });
 
 test('anything that is not one event object is refused, never thrown on', () => {

@@ -40,17 +40,21 @@ test('the Key Vault module and the diagnostics import nothing of HTTP, the funct
   }
 });
 
-test('outside src/keyVault/, src/ reaches the Key Vault module only through its public face', () => {
-  const outside = sources(SRC).filter((file) => !relative(SRC, file).startsWith('keyVault'));
-  let reached = 0;
-  for (const file of outside) {
-    for (const spec of imports(file).filter((s) => /(?:^|\/)keyVault\//.test(s))) {
-      reached += 1;
-      assert.match(spec, /\/keyVault\/index\.js$/, `${relative(SRC, file)} imports ${spec}`);
+// Modules with a public face (an index.ts): the rest of src/ imports that face and nothing else of them.
+for (const room of ['keyVault', 'ledger']) {
+  test(`outside src/${room}/, src/ reaches that module only through its public face (index.ts)`, () => {
+    const outside = sources(SRC).filter((file) => !relative(SRC, file).startsWith(`${room}/`));
+    const into = new RegExp(`(?:^|/)${room}/`);
+    let reached = 0;
+    for (const file of outside) {
+      for (const spec of imports(file).filter((s) => into.test(s))) {
+        reached += 1;
+        assert.match(spec, new RegExp(`/${room}/index\\.js$`), `${relative(SRC, file)} imports ${spec}`);
+      }
     }
-  }
-  assert.ok(reached >= 5, 'expected the functions to import the Key Vault module');
-});
+    assert.ok(reached >= 2, `expected src/ to use the ${room} module`);
+  });
+}
 
 test('the testing entries (src/keyVault/testing.ts, src/http/testing.ts) are imported by no app module', () => {
   const files = sources(SRC);

@@ -5,21 +5,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { metrics } from '@opentelemetry/api';
-import { type DataPoint, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { type DataPoint, MeterProvider } from '@opentelemetry/sdk-metrics';
 import { LedgerModel } from '../scripts/ledgerModel.js';
 import { parseConfig } from '../src/config.js';
 import { KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
 import { RotationLedger } from '../src/ledger/rotationLedger.js';
 import { ledgerTelemetry } from '../src/ledger/telemetry.js';
-
-class CollectingReader extends MetricReader {
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { CollectingReader } from './support/collectingReader.js';
 
 const reader = new CollectingReader();
 const VAULT = 'https://tele-ledger.vault.azure.net/';

@@ -94,23 +94,27 @@ test(
     configure({ KEY_VAULT_TIMEOUT_MS: '4000' }); // the token request's bound is 80 % of it: 3200 ms
     vault.fault = { kind: 'challenge', status: 404, body: NOT_FOUND };
     tokens.hang = true;
-    const hung = await read('first');
-    assert.equal(hung.status, 503);
-    assert.match(String(body(hung).detail), /identity endpoint did not answer a token request within 3200 ms/);
-    assert.ok(tokens.requests >= 1, 'the token endpoint was asked and never answered');
-    assert.equal(vault.tokens.length, 0, 'no token reached the vault');
+    try {
+      const hung = await read('first');
+      assert.equal(hung.status, 503);
+      assert.match(String(body(hung).detail), /identity endpoint did not answer a token request within 3200 ms/);
+      assert.ok(tokens.requests >= 1, 'the token endpoint was asked and never answered');
+      assert.equal(vault.tokens.length, 0, 'no token reached the vault');
 
-    const { context } = capturingContext('configCheck');
-    const report = body(await configCheckModule.configCheck(get('http://localhost/api/config/check'), context)) as {
-      keyVault: { detail: string };
-    };
-    assert.match(report.keyVault.detail, /^MSINotEnabled: The identity endpoint did not answer/);
+      const { context } = capturingContext('configCheck');
+      const report = body(await configCheckModule.configCheck(get('http://localhost/api/config/check'), context)) as {
+        keyVault: { detail: string };
+      };
+      assert.match(report.keyVault.detail, /^MSINotEnabled: The identity endpoint did not answer/);
 
-    tokens.hang = false; // the endpoint is healthy again; the first request is still hanging
-    const recovered = await read('second');
-    // Had this read waited for the stuck request, it would have ended like the first one: 503 after the bound.
-    assert.equal(recovered.status, 404, 'Key Vault answered, so a fresh token request was made and its token sent');
-    assert.ok(vault.tokens.length >= 1);
+      tokens.hang = false; // the endpoint is healthy again; the first request is still hanging
+      const recovered = await read('second');
+      // Had this read waited for the stuck request, it would have ended like the first one: 503 after the bound.
+      assert.equal(recovered.status, 404, 'Key Vault answered, so a fresh token request was made and its token sent');
+      assert.ok(vault.tokens.length >= 1);
+    } finally {
+      tokens.hang = false; // a failure above must not leave the shared endpoint hanging for the next tests
+    }
   },
 );
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { metrics, trace } from '@opentelemetry/api';
-import { type DataPoint, MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { type DataPoint, MeterProvider, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { parseConfig } from '../src/config.js';
 import { BoundedCredential } from '../src/keyVault/credential.js';
@@ -16,15 +16,7 @@ import { METRIC_SECRET_NAMES, OTHER_SECRET_NAME } from '../src/keyVault/telemetr
 import { InMemoryVault, keyVaultError, ManualClock } from '../src/keyVault/testing.js';
 import { capturingContext, get } from '../src/http/testing.js';
 import { captureConsole } from './support/captureConsole.js';
-
-class CollectingReader extends MetricReader {
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { CollectingReader } from './support/collectingReader.js';
 
 const reader = new CollectingReader();
 const spans = new InMemorySpanExporter();

@@ -19,9 +19,7 @@ import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault } from '../src/keyVault/index.js';
-import { FakeClock } from './support/fakeFetch.js';
 import { FaultProxy } from './support/faultProxy.js';
-import { body, capturingContext, get, header } from './support/handlers.js';
 import {
   emulator,
   identityEndpointVia,
@@ -32,6 +30,8 @@ import {
   vaultSettings,
 } from './support/emulator.js';
 import { runNode } from './support/runNode.js';
+import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { ManualClock } from '../src/keyVault/testing.js';
 
 const CLI = fileURLToPath(new URL('../scripts/secrets.js', import.meta.url));
 const API_VERSION = emulator?.apiVersion ?? '7.5';
@@ -99,7 +99,7 @@ if (emulator?.kind === 'lowkey') {
       if (scratch) rmSync(scratch, { recursive: true, force: true });
     });
 
-    function configure(extra: Record<string, string> = {}, clock = new FakeClock()) {
+    function configure(extra: Record<string, string> = {}, clock = new ManualClock()) {
       return configureKeyVault({
         config: parseConfig({
           ...process.env,
@@ -168,7 +168,7 @@ if (emulator?.kind === 'lowkey') {
       'no role assignment: the read is 502 naming the identity and the role, the config check says AccessToKeyVaultDenied, nothing stale is served',
       { skip: skipUnlessEmulator },
       async () => {
-        const clock = new FakeClock();
+        const clock = new ManualClock();
         configure({}, clock);
         assert.equal((await read(name)).status, 200, 'read while the identity still had access');
 
@@ -208,7 +208,7 @@ if (emulator?.kind === 'lowkey') {
         // The same identity named by its client id: its tokens get a cache entry of their own (the token cache is
         // process-wide, per client id), so the token from "two hours later" kept there after this test is never
         // handed to another test.
-        const clock = new FakeClock();
+        const clock = new ManualClock();
         configure({ AZURE_CLIENT_ID: clientId }, clock);
         assert.equal((await read(name)).status, 200);
         const asked = tokenProxy.count(new URL(emulator!.identityEndpoint).pathname);

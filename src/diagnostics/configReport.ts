@@ -11,7 +11,7 @@
  */
 import type { ConfigProblem } from '../config.js';
 import {
-  type ExpiryNotice,
+  type ReportedExpiryNotice,
   isTransient,
   KeyVaultFailure,
   type KeyVaultService,
@@ -64,6 +64,7 @@ export interface ConfigReport {
    */
   secrets: {
     warningDays: number;
+    /** At most MAX_REPORTED_SECRETS, the most urgent first (expired, disabled, not yet valid, expiring, ok). */
     items: Array<{
       vaultUrl: string;
       name: string;
@@ -71,7 +72,17 @@ export interface ConfigReport {
       expiresOn: string | null;
       state: SecretState | 'ok';
     }>;
-    events: ExpiryNotice[];
+    /** Secrets held but not listed in `items` (beyond MAX_REPORTED_SECRETS). */
+    itemsOmitted: number;
+    /** Names of held secrets that have expired (all of them, whether listed in `items` or not; at most 20 names). */
+    expired: string[];
+    /**
+     * Expiry events this instance received (at most MAX_EXPIRY_NOTICES). `usedByApp`: the app uses that secret
+     * (allowed, prefetched, referenced or read); only those count for health, the others are information.
+     */
+    events: ReportedExpiryNotice[];
+    /** Expiry events dropped to keep at most MAX_EXPIRY_NOTICES. */
+    eventsDropped: number;
   };
   cache: KeyVaultStats;
 }
@@ -188,19 +199,51 @@ async function settingReport(service: KeyVaultService, name: string): Promise<Pa
   }
 }
 
+/** How many held secrets the report lists: the body stays small whatever the cache holds (up to 100,000). */
+export const MAX_REPORTED_SECRETS = 100;
+/** How many names the report and its summary spell out where a list could be long. */
+const MAX_NAMES = 20;
+
+const URGENCY: Record<SecretState | 'ok', number> = {
+  expired: 0,
+  disabled: 1,
+  'not-yet-valid': 2,
+  'expires-soon': 3,
+  ok: 4,
+};
+
 function secretsReport(service: KeyVaultService, now: number): ConfigReport['secrets'] {
   const warnMs = service.config.expiryWarningMs;
-  return {
-    warningDays: warnMs / 86_400_000,
-    items: service.secretsHeld().map((m) => ({
+  const all = service
+    .secretsHeld()
+    .map((m) => ({
       vaultUrl: m.vaultUrl,
       name: m.name,
       version: m.version,
       expiresOn: m.expiresOn?.toISOString() ?? null,
-      state: secretState(m, now, warnMs) ?? 'ok',
-    })),
+      state: secretState(m, now, warnMs) ?? ('ok' as const),
+    }))
+    .sort((a, b) => URGENCY[a.state] - URGENCY[b.state]);
+  return {
+    warningDays: warnMs / 86_400_000,
+    items: all.slice(0, MAX_REPORTED_SECRETS),
+    itemsOmitted: Math.max(0, all.length - MAX_REPORTED_SECRETS),
+    expired: all
+      .filter((i) => i.state === 'expired')
+      .slice(0, MAX_NAMES)
+      .map((i) => i.name),
     events: service.expiryEvents(),
+    eventsDropped: service.expiryEventsDropped,
   };
+}
+
+/** Expired secrets the app uses: held ones past their expiry, and expiry events about secrets it uses. */
+function expiredInUse(report: Omit<ConfigReport, 'status'>): string[] {
+  const names = [
+    ...report.secrets.expired,
+    ...report.secrets.events.filter((e) => e.event === 'expired' && e.usedByApp).map((e) => e.name),
+  ];
+  return [...new Set(names)];
 }
 
 function overallStatus(report: Omit<ConfigReport, 'status'>): ConfigReport['status'] {
@@ -209,9 +252,9 @@ function overallStatus(report: Omit<ConfigReport, 'status'>): ConfigReport['stat
     !report.keyVault.configured ||
     report.settings.some((s) => !HEALTHY.has(s.state)) ||
     report.configuration.problems.length > 0 ||
-    // An expired secret is still served by Key Vault, but whatever it unlocks has probably stopped working.
-    report.secrets.items.some((i) => i.state === 'expired') ||
-    report.secrets.events.some((e) => e.event === 'expired')
+    // An expired secret is still served by Key Vault, but whatever it unlocks has probably stopped working. A
+    // secret the app does not use (a shared vault's events cover every secret in it) is not this app's health.
+    expiredInUse(report).length > 0
   ) {
     return 'degraded';
   }
@@ -253,7 +296,9 @@ export function reportSummary(report: ConfigReport): string {
     !keyVault.configured || !keyVault.canReadSecrets ? keyVault.detail : undefined,
     ...report.settings.filter((s) => !HEALTHY.has(s.state)).map((s) => `${s.name}: ${s.state}`),
     ...report.configuration.problems.map((p) => p.message),
-    ...report.secrets.items.filter((i) => i.state === 'expired').map((i) => `Secret ${i.name} has expired.`),
+    ...expiredInUse(report)
+      .slice(0, MAX_NAMES)
+      .map((name) => `Secret ${name} has expired.`),
   ]
     .filter((part) => part !== undefined)
     .join(' ');

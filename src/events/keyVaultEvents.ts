@@ -17,8 +17,9 @@
  * `VaultName` + a configured DNS suffix, which is right only when the suffix setting is. The other fields must agree
  * with it: `VaultName` is the host's first label, the topic/source ends with `/providers/Microsoft.KeyVault/vaults/
  * <VaultName>`, and `ObjectName`, `subject` and the name in `Id` are the same secret. An event whose fields
- * disagree is not acted on: it was not written by Key Vault, or something rewrote it. Trust in the vault itself is
- * the caller's decision (`isTrustedVault`), the same rule that guards where the app sends its token.
+ * disagree is not acted on: it was not written by Key Vault, or something rewrote it. Whether the vault is one the
+ * app reads is the caller's decision (`isAppVault`): only those count. "May receive our token" (any vault under the
+ * DNS suffix, with challenge verification on) is not "is ours".
  *
  * What is tolerated, because Key Vault's documentation shows it: property names in any case and with stray spaces
  * (the documented sample has `"ObjectName "`), a version with surrounding spaces, NBF/EXP as numbers or numeric
@@ -72,13 +73,13 @@ export type IgnoreReason =
   | 'secret id does not match the vault name or secret name'
   | 'event source is not that vault'
   | 'invalid secret version'
-  | 'untrusted vault';
+  | 'not a vault this app reads';
 
 export type ParseResult = { ok: true; event: SecretEvent } | { ok: false; reason: IgnoreReason; eventType?: string };
 
 export interface ParseOptions {
-  /** Whether the app trusts this vault origin (`keyVault().isTrustedVault`). */
-  isTrustedVault: (vaultUrl: string) => boolean;
+  /** Whether this vault origin is one the app reads (`keyVault().isAppVault`). */
+  isAppVault: (vaultUrl: string) => boolean;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -114,7 +115,7 @@ function epochSeconds(value: unknown): string | null {
 
 /**
  * Parse and validate one trigger input. Never throws: anything that is not a valid Key Vault secret event of the
- * three types, for a vault the app trusts, comes back as `{ ok: false, reason }`.
+ * three types, for a vault the app reads, comes back as `{ ok: false, reason }`.
  */
 export function parseKeyVaultEvent(input: unknown, options: ParseOptions): ParseResult {
   let raw = input;
@@ -201,7 +202,7 @@ export function parseKeyVaultEvent(input: unknown, options: ParseOptions): Parse
   if (versionText !== undefined && !isValidSecretVersion(versionText)) return ignore('invalid secret version');
   if (fromData && fromId && fromData.toLowerCase() !== fromId.toLowerCase()) return ignore('invalid secret version');
 
-  if (!options.isTrustedVault(vaultUrl)) return ignore('untrusted vault');
+  if (!options.isAppVault(vaultUrl)) return ignore('not a vault this app reads');
 
   return {
     ok: true,

@@ -22,14 +22,16 @@ function describe(event: SecretEvent): string {
  * - SecretNewVersionCreated: a rotation notice (`secretRotated`): if this instance holds an older value of that
  *   secret, it is re-read in the background (merged and rate-limited; the value held is served until the new one is
  *   in hand); a secret this instance never read is left alone (no Key Vault call).
- * - SecretNearExpiry / SecretExpired: a warning naming the secret, and a notice the config check shows.
- * - Anything else (other event types, malformed events, a vault the app does not trust): one log line, nothing else.
+ * - SecretNearExpiry / SecretExpired: a notice the config check shows (at most MAX_EXPIRY_NOTICES kept); a warning
+ *   naming the secret when the app uses it (allowed, prefetched, referenced or read), else an information line. Only
+ *   an expired secret the app uses degrades health.
+ * - Anything else (other event types, malformed events, a vault the app does not read): one log line, nothing else.
  *
  * Never throws for a bad event: Event Grid would only retry it. Logs names, hosts, versions and dates; never a value.
  */
 export function secretEvents(input: unknown, context: InvocationContext): void {
   const service = keyVault();
-  const parsed = parseKeyVaultEvent(input, { isTrustedVault: (url) => service.isTrustedVault(url) });
+  const parsed = parseKeyVaultEvent(input, { isAppVault: (url) => service.isAppVault(url) });
   if (!parsed.ok) {
     context.log(
       `Ignored an Event Grid event${parsed.eventType ? ` of type ${parsed.eventType}` : ''}: ${parsed.reason}.`,
@@ -56,11 +58,13 @@ export function secretEvents(input: unknown, context: InvocationContext): void {
         receivedAt: new Date().toISOString(),
       });
       const when = event.expiresOn ? ` (expires ${event.expiresOn})` : '';
-      context.warn(
+      const what =
         event.kind === 'expired'
-          ? `Key Vault: ${describe(event)} has expired${when}; rotate it.`
-          : `Key Vault: ${describe(event)} is near expiry${when}; rotate it.`,
-      );
+          ? `Key Vault: ${describe(event)} has expired${when}`
+          : `Key Vault: ${describe(event)} is near expiry${when}`;
+      // A shared vault publishes for every secret in it: only the ones this app uses are its concern.
+      if (service.usesSecret(event.vaultUrl, event.name)) context.warn(`${what}; rotate it.`);
+      else context.log(`${what}; this app does not use it (listed in the config check as information only).`);
       return;
     }
   }

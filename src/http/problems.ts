@@ -109,7 +109,8 @@ export function problemForFailure(error: unknown, ctx: FailureContext): HttpResp
           'key-vault-not-configured',
           'Key Vault is not configured',
           503,
-          'Set the app setting KEY_VAULT_URL to the vault URL, e.g. https://<vault-name>.vault.azure.net/.',
+          'KEY_VAULT_URL is not set, or is not a vault URL the app accepts (the config check, ' +
+            'GET /api/config/check, says why): set it to the vault URL, e.g. https://<vault-name>.vault.azure.net/.',
         ),
       );
     case 'not-signed-in':

@@ -32,17 +32,8 @@ export function queryError(query: URLSearchParams): string | undefined {
   return undefined;
 }
 
-/**
- * Deny-by-default allow-list. Entries are exact names or prefixes ending in `*`.
- * Key Vault secret names are case-insensitive, so matching is too.
- */
-export function isSecretAllowed(name: string, allowList: readonly string[]): boolean {
-  const wanted = name.toLowerCase();
-  return allowList.some((entry) => {
-    const pattern = entry.toLowerCase();
-    return pattern.endsWith('*') ? wanted.startsWith(pattern.slice(0, -1)) : wanted === pattern;
-  });
-}
+/** The deny-by-default allow-list match (config.ts owns SECRETS_ALLOWED: its entries and how they match). */
+export { isSecretAllowed } from '../config.js';
 
 /** `Cache-Control: no-cache` (or `max-age=0`) from the caller asks for a value fresh from Key Vault. */
 export function wantsFreshValue(cacheControl: string | null): boolean {

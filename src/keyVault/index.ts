@@ -21,10 +21,12 @@ export type {
   ExpiryNotice,
   KeyVaultOptions,
   KeyVaultStats,
+  ReportedExpiryNotice,
   RotationOutcome,
   SettingResolution,
   VersionSeen,
 } from './service.js';
+export { MAX_EXPIRY_NOTICES } from './service.js';
 export type { CacheState, Clock, Logger, SecretFetch, SecretRead, SecretRecord, SecretReference } from './contract.js';
 export {
   isValidSecretName,

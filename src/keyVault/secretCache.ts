@@ -291,6 +291,11 @@ export class SecretCache {
     return out;
   }
 
+  /** Whether this instance holds a value of this secret (its latest version; fresh or stale). */
+  holds(ref: SecretReference): boolean {
+    return this.values.peek(cacheKey({ vaultUrl: ref.vaultUrl, name: ref.name }), { allowStale: true }) !== undefined;
+  }
+
   clear(): void {
     this.values.clear();
     this.cold.clear();

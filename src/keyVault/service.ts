@@ -8,12 +8,12 @@
  * remembered: the next call tries again.
  */
 import { randomUUID } from 'node:crypto';
-import type { AppConfig } from '../config.js';
+import { type AppConfig, isSecretAllowed } from '../config.js';
 import type { VaultStats, VaultCalls } from './callPolicy.js';
 import type { Clock, Logger, SecretFetch, SecretMetadata, SecretRead, SecretReference } from './contract.js';
 import { KeyVaultFailure, vaultAnswered } from './failure.js';
 import { chooseIdentity, type IdentityChoice } from './identity.js';
-import { parseKeyVaultReference } from './references.js';
+import { looksLikeReference, parseKeyVaultReference } from './references.js';
 import type { CacheStats, RotationOutcome, SecretCache } from './secretCache.js';
 
 export type { RotationOutcome };
@@ -53,6 +53,18 @@ export interface ExpiryNotice {
   receivedAt: string;
 }
 
+/** An expiry notice as reported: whether the app uses that secret (only then does it count for health). */
+export interface ReportedExpiryNotice extends ExpiryNotice {
+  usedByApp: boolean;
+}
+
+/**
+ * How many expiry notices an instance keeps. A vault's system topic publishes for every secret in it, so a shared
+ * vault can send any number: past this bound the oldest notice about a secret the app does not use goes first
+ * (then the oldest of all), and the count of dropped ones is kept instead.
+ */
+export const MAX_EXPIRY_NOTICES = 100;
+
 /** What an app setting holds, with a Key Vault reference resolved through the cache. */
 export type SettingResolution =
   | { kind: 'missing' }
@@ -76,6 +88,9 @@ export class KeyVaultService {
   private loaded: Engine | undefined;
   private readonly probes = new Map<string, { at: number; probe: AccessProbe }>();
   private readonly expiryNotices = new Map<string, ExpiryNotice>();
+  private expiryNoticesDropped = 0;
+  private referenceVaults: ReadonlySet<string> | undefined;
+  private referenceList: SecretReference[] | undefined;
   private readonly versionListeners: VersionSeen[] = [];
   private backstop = false;
 
@@ -222,14 +237,76 @@ export class KeyVaultService {
     return this.loaded.cache.rotated({ vaultUrl, name }, version);
   }
 
-  /** A near-expiry or expiry event for a secret, kept for the config check (names and dates, never values). */
+  /**
+   * A near-expiry or expiry event for a secret, kept for the config check (names and dates, never values): the newest
+   * state per secret, at most MAX_EXPIRY_NOTICES of them.
+   */
   noteExpiryEvent(notice: ExpiryNotice): void {
-    this.expiryNotices.set(`${notice.vaultUrl}|${notice.name.toLowerCase()}`, notice);
+    const key = `${notice.vaultUrl}|${notice.name.toLowerCase()}`;
+    this.expiryNotices.delete(key); // re-inserted as the newest
+    this.expiryNotices.set(key, notice);
+    if (this.expiryNotices.size <= MAX_EXPIRY_NOTICES) return;
+    let evict: string | undefined;
+    for (const [k, n] of this.expiryNotices) {
+      if (!this.usesSecret(n.vaultUrl, n.name)) {
+        evict = k;
+        break;
+      }
+    }
+    this.expiryNotices.delete(evict ?? this.expiryNotices.keys().next().value!);
+    this.expiryNoticesDropped += 1;
   }
 
-  /** Expiry events received by this instance, newest state per secret. */
-  expiryEvents(): ExpiryNotice[] {
-    return [...this.expiryNotices.values()];
+  /** Expiry events received by this instance (newest state per secret), each saying whether the app uses it. */
+  expiryEvents(): ReportedExpiryNotice[] {
+    return [...this.expiryNotices.values()].map((n) => ({ ...n, usedByApp: this.usesSecret(n.vaultUrl, n.name) }));
+  }
+
+  /** How many expiry notices were dropped to keep at most MAX_EXPIRY_NOTICES. */
+  get expiryEventsDropped(): number {
+    return this.expiryNoticesDropped;
+  }
+
+  /**
+   * Whether this is a vault the app reads: `KEY_VAULT_URL`, a `KEY_VAULT_ALLOWED_HOSTS` entry, or the vault of a
+   * Key Vault reference among the app settings; and one it trusts with its token. Events count only for these: "may receive our token" (any vault under the DNS suffix) is not "is ours".
+   */
+  isAppVault(vaultUrl: string): boolean {
+    if (!this.isTrustedVault(vaultUrl)) return false;
+    // (A vault this instance holds secrets from is one of these: the app reads KEY_VAULT_URL and references only.)
+    return this.config.trustedVaultHosts.includes(new URL(vaultUrl).host) || this.vaultsOfReferences().has(vaultUrl);
+  }
+
+  /**
+   * Whether the app uses this secret: allowed by SECRETS_ALLOWED or listed in SECRET_PREFETCH (in `KEY_VAULT_URL`'s
+   * vault), named by a Key Vault reference among the app settings, or read by this instance.
+   */
+  usesSecret(vaultUrl: string, name: string): boolean {
+    const lower = name.toLowerCase();
+    if (vaultUrl === this.config.vaultUrl) {
+      if (isSecretAllowed(name, this.config.allowedSecrets)) return true;
+      if (this.config.prefetch.some((p) => p.toLowerCase() === lower)) return true;
+    }
+    if (this.loaded?.cache.holds({ vaultUrl, name })) return true;
+    return this.references().some((r) => r.vaultUrl === vaultUrl && r.name.toLowerCase() === lower);
+  }
+
+  /** Key Vault references among the app settings (parsed once: settings change only with a restart). */
+  private references(): SecretReference[] {
+    this.referenceList ??= this.config
+      .settingNames()
+      .map((n) => this.config.setting(n) ?? '')
+      .filter(looksLikeReference)
+      .flatMap((value) => {
+        const parsed = parseKeyVaultReference(value, this.config.vaultDnsSuffix);
+        return parsed.kind === 'reference' ? [parsed.reference] : [];
+      });
+    return this.referenceList;
+  }
+
+  private vaultsOfReferences(): ReadonlySet<string> {
+    this.referenceVaults ??= new Set(this.references().map((r) => r.vaultUrl));
+    return this.referenceVaults;
   }
 
   /**

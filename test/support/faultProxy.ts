@@ -30,6 +30,8 @@ export type Fault =
    * (with a Content-Length, or chunked when `chunked`); `bodyBytesWritten` says how much was handed to the socket.
    */
   | { kind: 'largeValue'; bytes: number; chunked?: boolean }
+  /** The bearer challenge, then a 200 whose body arrives one byte every `everyMs` (a vault dripping its answer). */
+  | { kind: 'drip'; everyMs: number }
   | { kind: 'delay'; ms: number }
   | { kind: 'drop' }
   | { kind: 'hang' };
@@ -136,6 +138,16 @@ export class FaultProxy {
         }
         this.writeLargeValue(res, fault.bytes, fault.chunked ?? false);
         return;
+      case 'drip': {
+        if (!req.headers.authorization) {
+          this.challenge(res, 'https://vault.azure.net');
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const timer = setInterval(() => res.write(' '), fault.everyMs);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
       case 'challenge':
         if (!req.headers.authorization) {
           const resource = fault.resource ?? 'https://vault.azure.net';

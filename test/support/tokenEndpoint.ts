@@ -1,7 +1,8 @@
 /**
  * An App Service-style managed-identity endpoint on loopback for tests: it issues a token to anyone, or, with
- * `hang`, accepts requests and never answers. With `jwt`, the token is JWT-shaped for the requested resource (what
- * Azurite's basic OAuth accepts), and `resources` records which resources were asked for.
+ * `hang`, accepts requests and never answers, or, with `fail`, answers an error. With `jwt`, the token is JWT-shaped
+ * for the requested resource (what Azurite's basic OAuth accepts), and `resources` records which resources were asked
+ * for; `token` issues that exact token instead.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -12,6 +13,12 @@ export class TokenEndpoint {
   jwt = false;
   requests = 0;
   readonly resources: string[] = [];
+  /** The access token issued (default: `token-for-<resource>`, or JWT-shaped with `jwt`). */
+  token: string | undefined;
+  /** When set, every request is answered with this status and body (an identity endpoint failing). */
+  fail: { status: number; body: string } | undefined;
+  /** The identity header value of the last request (tests check the app sent it). */
+  lastHeader: string | undefined;
   private readonly sockets = new Set<Socket>();
   private server!: Server;
 
@@ -19,13 +26,19 @@ export class TokenEndpoint {
     const endpoint = new TokenEndpoint();
     endpoint.server = createServer((req: IncomingMessage, res: ServerResponse) => {
       endpoint.requests += 1;
+      endpoint.lastHeader = req.headers['x-identity-header'] as string | undefined;
       if (endpoint.hang) return; // accepted, never answered
+      if (endpoint.fail) {
+        res.writeHead(endpoint.fail.status, { 'content-type': 'application/json' });
+        res.end(endpoint.fail.body);
+        return;
+      }
       const resource = new URL(req.url ?? '/', 'http://x').searchParams.get('resource') ?? '';
       endpoint.resources.push(resource);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
-          access_token: endpoint.jwt ? storageToken(resource) : `token-for-${resource}`,
+          access_token: endpoint.token ?? (endpoint.jwt ? storageToken(resource) : `token-for-${resource}`),
           expires_on: String(Math.floor(Date.now() / 1000) + 3600),
           resource,
           token_type: 'Bearer',
