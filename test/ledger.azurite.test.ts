@@ -64,7 +64,8 @@ function configFor(blob: string, extra: Record<string, string> = {}) {
 async function storeFor(blob: string) {
   const config = configFor(blob);
   assert.deepEqual(config.problems, []);
-  return new BlobLedgerStore(config.ledger!.blobUrl, await storageCredential(config), 5_000);
+  // Generous: no outcome here is a timeout, so a loaded machine must not turn a slow answer into one.
+  return new BlobLedgerStore(config.ledger!.blobUrl, await storageCredential(config), 30_000);
 }
 
 const signal = () => AbortSignal.timeout(10_000);
@@ -149,7 +150,12 @@ test('end to end: an event on one instance reaches another in one poll, with one
     log: quiet,
     clock: { now: () => ms },
   });
-  const ledgerB = new RotationLedger({ store: await storeFor('app.json'), target: b, pollMs: 5_000, timeoutMs: 5_000 });
+  const ledgerB = new RotationLedger({
+    store: await storeFor('app.json'),
+    target: b,
+    pollMs: 5_000,
+    timeoutMs: 30_000,
+  });
   b.onVersionSeen((v, n, ver) => ledgerB.versionSeen(v, n, ver));
 
   await a.read({ vaultUrl: VAULT, name: 'db-password' });
@@ -201,8 +207,9 @@ test('ledger unreachable: polls fail, and after the grace period the cache is ba
     ROTATION_LEDGER_URL: `https://127.0.0.1:9/devstoreaccount1/${CONTAINER}/app.json`,
   });
   const service = new KeyVaultService({ config, fetchSecret: vault.fetchSecret, clock });
-  const store = new BlobLedgerStore(config.ledger!.blobUrl, await storageCredential(config), 2_000);
-  const ledger = new RotationLedger({ store, target: service, pollMs: 5_000, timeoutMs: 5_000, clock });
+  // Generous: the refusal must be what is reported, not a timeout on a loaded machine.
+  const store = new BlobLedgerStore(config.ledger!.blobUrl, await storageCredential(config), 30_000);
+  const ledger = new RotationLedger({ store, target: service, pollMs: 5_000, timeoutMs: 30_000, clock });
   await service.read({ vaultUrl: VAULT, name: 'db-password' });
   assert.equal(await ledger.poll(), 'failed:unreachable');
   ms += 31_000;

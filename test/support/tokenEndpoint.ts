@@ -56,7 +56,9 @@ export class TokenEndpoint {
   /** Back to answering (tests call this in afterEach, so a failed test never leaves the endpoint hung). */
   reset(): void {
     this.hang = false;
+    this.jwt = false;
     this.requests = 0;
+    this.resources.length = 0;
   }
 
   get url(): string {
