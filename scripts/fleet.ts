@@ -22,7 +22,9 @@
  *   rest of the backstop TTL (to 12 h) with coarser steps — reads every 30 min, polls every 60 s — to see the first
  *   backstop refresh wave after the cold start (the steady state's worst 10 s) and a lost event (a second secret gets
  *   a new version at 61 min and no event is delivered: how long until every instance has it);
- * - ledger down: ledger configured but unreachable from the start (first 30 min only): must look like today.
+ * - ledger down: ledger configured but unreachable from the start (first 30 min only): must look like today. Its
+ *   polls back off as the app's do (RotationLedger.nextPollDelayMs: doubling to 60 s, jittered), each taken at the
+ *   instance's first phase tick after the delay, so within POLL_S of the app's schedule.
  *
  * Printed per (N, M) and design: Key Vault calls per 10 s (peak at cold start; peak and mean in steady state, i.e.
  * refreshes of names already held, from 15 to 30 min and, with a ledger, from 1.5 h to 12 h; and, as the earlier
@@ -209,7 +211,15 @@ export async function simulate(instances: number, secrets: number, design: Desig
         })
       : undefined;
     if (ledger) service.onVersionSeen((v, n, ver) => ledger.versionSeen(v, n, ver));
-    return { index, service, ledger, known: new Set<string>(), pollPhase: Math.floor(random() * POLL_S) };
+    return {
+      index,
+      service,
+      ledger,
+      known: new Set<string>(),
+      pollPhase: Math.floor(random() * POLL_S),
+      /** While the ledger is failing: no poll before this second (its backoff). */
+      resumeAt: 0,
+    };
   });
   type Instance = (typeof fleet)[number];
   holds = (instance, name) => fleet[instance]!.known.has(name);
@@ -262,8 +272,12 @@ export async function simulate(instances: number, secrets: number, design: Desig
       }
     }
     const pollEvery = long ? LONG_POLL_S : POLL_S;
-    const polling = fleet.filter((i) => i.ledger && (t + i.pollPhase) % pollEvery === 0);
+    const polling = fleet.filter((i) => i.ledger && (t + i.pollPhase) % pollEvery === 0 && t >= i.resumeAt);
     await Promise.all(polling.map((i) => i.ledger!.poll()));
+    for (const i of polling) {
+      const failing = i.ledger!.status().consecutiveFailures > 0;
+      i.resumeAt = failing ? t + i.ledger!.nextPollDelayMs() / 1000 : 0;
+    }
     // Let background refreshes and ledger writes started at this instant finish at this instant.
     for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
   }

@@ -301,3 +301,129 @@ test("a large fleet's share of the budget (0.4 calls per 10 s) still lets a rota
   assert.equal((await b.service.read({ vaultUrl: VAULT, name: 'db' })).record.version, V2);
   assert.equal(b.service.stats().vaults[VAULT]?.budgetRefusals ?? 0, 0);
 });
+
+/** Timers on the virtual clock: what `start()` schedules runs when the test moves the clock past it. */
+function virtualTimers(clock: ReturnType<typeof virtualClock>) {
+  const due: Array<{ at: number; run: () => void }> = [];
+  const delays: number[] = [];
+  return {
+    delays,
+    schedule: (run: () => void, ms: number) => {
+      delays.push(ms);
+      const timer = { at: clock.now() + ms, run };
+      due.push(timer);
+      return () => {
+        const i = due.indexOf(timer);
+        if (i >= 0) due.splice(i, 1);
+      };
+    },
+    /** Run every timer due up to `ms` from now, in order, letting each poll finish before the next. */
+    async runFor(ms: number) {
+      const end = clock.now() + ms;
+      for (;;) {
+        due.sort((a, b) => a.at - b.at);
+        const next = due[0];
+        if (next === undefined || next.at > end) break;
+        due.shift();
+        clock.advance(next.at - clock.now());
+        next.run();
+        for (let i = 0; i < 5; i++) await settle();
+      }
+      clock.advance(end - clock.now());
+    },
+  };
+}
+
+test('a failing ledger backs off (doubling to 60 s, jittered) and polls every 5 s again once it answers', async () => {
+  const clock = virtualClock();
+  const store = new LedgerModel(clock.wall);
+  const vault = vaultModel();
+  const timers = virtualTimers(clock);
+  const { service, outcomes } = instance(store, vault, clock);
+  const ledger = new RotationLedger({
+    store,
+    target: service,
+    pollMs: 5_000,
+    timeoutMs: 1_000,
+    clock,
+    wallClock: clock.wall,
+    schedule: timers.schedule,
+    events: { poll: (o) => outcomes.push(o) },
+  });
+  await service.read({ vaultUrl: VAULT, name: 'db' });
+  ledger.start();
+  try {
+    await timers.runFor(60_000);
+    const healthyReads = outcomes.length;
+    assert.ok(healthyReads >= 10 && healthyReads <= 15, `about one poll per 5 s while it answers (${healthyReads})`);
+    assert.equal(store.reads, healthyReads, 'each poll one storage request');
+
+    // A 10-minute outage: without backoff about 120 polls; with it 10-20-40-60-60… s, about a dozen.
+    store.down = true;
+    await timers.runFor(600_000);
+    const outageReads = outcomes.length - healthyReads;
+    assert.ok(outcomes.slice(healthyReads).every((o) => o === 'failed:unreachable'));
+    assert.ok(outageReads >= 9 && outageReads <= 16, `backed off during the outage (${outageReads} polls in 10 min)`);
+    assert.equal(ledger.isHealthy(), false, 'the outage was noticed');
+    assert.ok(Math.max(...timers.delays) <= 60_000, 'never more than 60 s between polls');
+    assert.equal(ledger.status().consecutiveFailures, outageReads);
+
+    // It answers again: the next poll (within 60 s) succeeds, and the cadence is back to 5 s (±20%).
+    store.down = false;
+    await timers.runFor(60_000);
+    assert.equal(ledger.isHealthy(), true);
+    assert.equal(ledger.status().consecutiveFailures, 0);
+    const before = outcomes.length;
+    await timers.runFor(60_000);
+    const after = outcomes.length - before;
+    assert.ok(after >= 10 && after <= 15, `one poll per 5 s again (${after})`);
+  } finally {
+    ledger.stop();
+  }
+});
+
+test('an interval longer than the backoff cap is kept as it is: failures never make polls more frequent', async () => {
+  const clock = virtualClock();
+  const store = new LedgerModel(clock.wall);
+  const vault = vaultModel();
+  const { service } = instance(store, vault, clock);
+  let r = 0;
+  const ledger = new RotationLedger({
+    store,
+    target: service,
+    pollMs: 120_000,
+    timeoutMs: 1_000,
+    clock,
+    wallClock: clock.wall,
+    random: () => [0, 0.999][r++ % 2]!, // the extremes of the jitter
+  });
+  await service.read({ vaultUrl: VAULT, name: 'db' });
+  store.down = true;
+  for (let i = 0; i < 6; i++) {
+    const delay = ledger.nextPollDelayMs();
+    assert.ok(delay >= 96_000 && delay <= 144_000, `the interval ±20% at most (${delay} ms after ${i} failures)`);
+    await ledger.poll();
+    clock.advance(delay);
+  }
+  assert.equal(ledger.status().consecutiveFailures, 6);
+});
+
+test('while failing but not yet past the grace period, the next poll falls by its end', async () => {
+  const clock = virtualClock();
+  const store = new LedgerModel(clock.wall);
+  const vault = vaultModel();
+  const { service, ledger } = instance(store, vault, clock);
+  await service.read({ vaultUrl: VAULT, name: 'db' });
+  store.down = true;
+  let elapsed = 0;
+  for (let i = 0; i < 10 && ledger.isHealthy(); i++) {
+    await ledger.poll();
+    if (!ledger.isHealthy()) break;
+    const delay = ledger.nextPollDelayMs();
+    clock.advance(delay);
+    elapsed += delay;
+  }
+  assert.equal(ledger.isHealthy(), false);
+  // Without backoff: the first 5-s (±20%) poll at or after the 30-s grace period, so by 36 s at the latest.
+  assert.ok(elapsed <= 36_000, `unhealthy no later than without backoff (${elapsed} ms)`);
+});

@@ -13,6 +13,11 @@
  * - Health: a ledger answering (200, 304, or no blob yet) is healthy, and then the cache uses the backstop TTL. No
  *   good answer for max(3 polls, 30 s), or a ledger that is malformed, and the cache goes back to
  *   SECRET_CACHE_TTL_SECONDS, exactly as without a ledger, until the ledger answers again.
+ * - Backoff: after consecutive failed polls (no answer, or a malformed blob) the interval doubles, jittered, up to
+ *   MAX_BACKOFF_MS (or the poll interval, if longer), so a fleet does not hammer a storage account that is down; but
+ *   while still within the grace period the next poll falls by its end, so an outage is noticed on time. One good
+ *   answer (200, 304, no blob) and the interval is the poll interval again. Hand-written: a few lines on the
+ *   injected clock and random source, which the simulation and the tests drive (no retry library schedules polls).
  *
  * Never a value: the ledger, logs and telemetry carry vault hosts, names, version ids and times.
  */
@@ -61,14 +66,36 @@ export interface RotationLedgerOptions {
   /** Wall-clock milliseconds since 1970 (the `seenAt` written and compared across instances). */
   wallClock?: () => number;
   random?: () => number;
+  /** Runs `run` after `ms`; returns a cancel function. Default: an unref'd setTimeout (tests pass virtual timers). */
+  schedule?: (run: () => void, ms: number) => () => void;
   log?: Logger;
   events?: LedgerEvents;
+}
+
+/** What the config check shows of the ledger: words and counts, never a URL, a token, a name or a value. */
+export interface LedgerStatus {
+  /** The cache uses the backstop TTL while true. */
+  healthy: boolean;
+  /** Seconds since the last good answer (200, 304, no blob yet); null before the first one. */
+  lastGoodPollSecondsAgo: number | null;
+  /** The last failed poll's kind (`unreachable`, `denied`, `timeout`, `invalid`, …); null when none yet. */
+  lastFailure: string | null;
+  /** Failed polls since the last good answer (what the backoff doubles on). */
+  consecutiveFailures: number;
+  /** Seconds until the next poll as things stand (the backoff included). */
+  pollIntervalSeconds: number;
+  /** Entries in the ledger as this instance last read it (at most LEDGER_MAX_ENTRIES). */
+  entries: number;
+  /** Entries waiting to be written (at most LEDGER_MAX_ENTRIES). */
+  pendingWrites: number;
 }
 
 /** Clocks of two instances may differ by this much; a sighting this close to an entry is not proof either way. */
 export const CLOCK_SKEW_MS = 60_000;
 /** Attempts of one batch of writes (each a read and a conditional write) before it waits for the next poll. */
 const WRITE_ATTEMPTS = 5;
+/** The longest wait between polls after consecutive failures (unless the poll interval itself is longer). */
+export const MAX_BACKOFF_MS = 60_000;
 /** Versions remembered per secret this instance read (bounded like the ledger itself). */
 const MAX_SEEN = 10 * LEDGER_MAX_ENTRIES;
 
@@ -85,7 +112,11 @@ export class RotationLedger {
   private failingSince: number | undefined;
   private healthy = true;
   private failureLogged = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** Failed polls since the last good answer, and the last one's kind. */
+  private failures = 0;
+  private lastFailure: string | undefined;
+  private lastGoodAt: number | undefined;
+  private cancelTimer: (() => void) | undefined;
   private readonly clock: Clock;
   private readonly wallClock: () => number;
   private readonly random: () => number;
@@ -106,24 +137,52 @@ export class RotationLedger {
     return this.healthy;
   }
 
-  /** Poll on a timer (jittered ±20%), unref'd so it never keeps the process alive. */
-  start(): void {
-    if (this.timer !== undefined) return;
-    const next = () => {
-      this.timer = setTimeout(
-        () => {
-          void this.poll().finally(next);
-        },
-        this.options.pollMs * (0.8 + 0.4 * this.random()),
-      );
-      this.timer.unref();
+  /** What the config check shows: words and counts only. */
+  status(): LedgerStatus {
+    return {
+      healthy: this.healthy,
+      lastGoodPollSecondsAgo:
+        this.lastGoodAt === undefined ? null : Math.round((this.clock.now() - this.lastGoodAt) / 1000),
+      lastFailure: this.lastFailure ?? null,
+      consecutiveFailures: this.failures,
+      pollIntervalSeconds: Math.round(this.delayMs(1) / 100) / 10,
+      entries: this.entries.size,
+      pendingWrites: this.pending.size,
     };
+  }
+
+  /**
+   * How long to wait before the next poll: the poll interval ±20%; after consecutive failures, that doubled per
+   * failure up to MAX_BACKOFF_MS (or the interval, if longer), but by the end of the grace period while still healthy.
+   */
+  nextPollDelayMs(): number {
+    return this.delayMs(0.8 + 0.4 * this.random());
+  }
+
+  private delayMs(jitter: number): number {
+    const { pollMs } = this.options;
+    if (this.failures === 0) return pollMs * jitter;
+    const delay = Math.min(Math.max(MAX_BACKOFF_MS, pollMs), pollMs * 2 ** this.failures * jitter);
+    if (!this.healthy || this.failingSince === undefined) return delay;
+    const untilVerdict = this.failingSince + this.graceMs - this.clock.now();
+    return Math.min(delay, Math.max(untilVerdict, 0.8 * pollMs));
+  }
+
+  /** Poll on a timer (jittered, backing off while failing), unref'd so it never keeps the process alive. */
+  start(): void {
+    if (this.cancelTimer !== undefined) return;
+    const schedule = this.options.schedule ?? unrefTimeout;
+    const next = () => {
+      if (this.cancelTimer === undefined) return; // stopped while a poll was in flight
+      this.cancelTimer = schedule(() => void this.poll().finally(next), this.nextPollDelayMs());
+    };
+    this.cancelTimer = () => undefined;
     next();
   }
 
   stop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
   }
 
   /** One poll: a conditional GET when this instance holds secrets, nothing otherwise. Never throws. */
@@ -138,10 +197,14 @@ export class RotationLedger {
     const now = this.clock.now();
     if (outcome === 'not-modified' || outcome === 'changed' || outcome === 'absent') {
       this.failingSince = undefined;
+      this.failures = 0;
+      this.lastGoodAt = now;
       this.setHealthy(true);
       if (this.pending.size > 0) void this.flush();
     } else {
       this.failingSince ??= now;
+      this.failures += 1;
+      this.lastFailure = outcome.replace(/^failed:/, '');
       if (outcome === 'invalid' || now - this.failingSince >= this.graceMs) this.setHealthy(false, outcome);
     }
     return this.report(outcome);
@@ -299,4 +362,10 @@ export class RotationLedger {
       }
     }
   }
+}
+
+function unrefTimeout(run: () => void, ms: number): () => void {
+  const timer = setTimeout(run, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
 }
