@@ -7,7 +7,10 @@
  *   Key Vault authorises before it looks up, so a 404 proves `get` permission without any value crossing the wire);
  * - `settings`: each setting in CONFIG_CHECK_SETTINGS, loaded / missing / empty / an unresolved or invalid Key Vault
  *   reference (read with the app's own identity to tell platform resolution from access);
- * - `configuration`, `secrets`, `cache`: setting problems, the secrets held and their expiry, the service's stats.
+ * - `configuration`, `secrets`, `cache`: setting problems, the secrets held and their expiry, the service's stats;
+ * - `rotationLedger`: whether the ledger is configured and answering, the cache TTL in force, the last good poll's
+ *   age and the last failure as a kind word. Information only: an unhealthy ledger means the cache refreshes on
+ *   SECRET_CACHE_TTL_SECONDS, exactly as without one, so it never makes the report degraded.
  */
 import type { ConfigProblem } from '../config.js';
 import {
@@ -20,6 +23,7 @@ import {
   type SecretState,
   secretState,
 } from '../keyVault/index.js';
+import { type LedgerStatus, rotationLedger } from '../ledger/index.js';
 
 export type SettingState =
   | 'loaded'
@@ -85,6 +89,31 @@ export interface ConfigReport {
     eventsDropped: number;
   };
   cache: KeyVaultStats;
+  rotationLedger: RotationLedgerReport;
+}
+
+/** The rotation ledger as this instance sees it: fixed fields, kind words and numbers, never a value or a token. */
+export interface RotationLedgerReport {
+  configured: boolean;
+  /**
+   * `off`: ROTATION_LEDGER_URL not set (or invalid); `starting`: set, but the ledger is not running on this instance
+   * (yet, or it could not start: the start-up log says why); `healthy`: it answers (or no poll was due yet);
+   * `unhealthy`: no good answer for the grace period, or a malformed blob.
+   */
+  state: 'off' | 'starting' | 'healthy' | 'unhealthy';
+  /** The blob (no query: a SAS is refused as a setting). */
+  url: string | null;
+  /** The cache TTL given to values now: `backstop` (SECRET_CACHE_BACKSTOP_TTL_SECONDS) or `normal`. */
+  ttl: 'backstop' | 'normal';
+  ttlSeconds: number;
+  lastGoodPollSecondsAgo: number | null;
+  lastFailure: string | null;
+  consecutiveFailures: number;
+  /** Seconds between polls as things stand (backed off while failing); null when not running. */
+  pollIntervalSeconds: number | null;
+  entries: number | null;
+  pendingWrites: number | null;
+  detail: string;
 }
 
 /** A part of the report, and whether retrying could change it (a transient failure was involved). */
@@ -237,6 +266,77 @@ function secretsReport(service: KeyVaultService, now: number): ConfigReport['sec
   };
 }
 
+/** What to do about a ledger failure of this kind (fixed sentences: the report carries no text from storage). */
+const LEDGER_HINTS: Record<string, string> = {
+  denied:
+    "Storage refused the app's identity: grant it Storage Blob Data Contributor on the ledger's container " +
+    '(infra/app/rbac.bicep does).',
+  'container-missing': "The ledger's container does not exist: create it (azd up does).",
+  invalid: 'The blob is not a ledger: the next rotation this instance records replaces it.',
+  'too-large': 'The blob is larger than a ledger can be: the next rotation this instance records replaces it.',
+};
+
+function ledgerReport(service: KeyVaultService, ledger: LedgerStatusSource | undefined): RotationLedgerReport {
+  const settings = service.config.ledger;
+  const ttl = service.cacheTtl();
+  const normalTtl = `SECRET_CACHE_TTL_SECONDS (${service.config.cache.ttlMs / 1000} s)`;
+  const base = {
+    configured: settings !== undefined,
+    url: settings?.blobUrl ?? null,
+    ttl: ttl.backstop ? ('backstop' as const) : ('normal' as const),
+    ttlSeconds: ttl.ms / 1000,
+  };
+  if (settings === undefined || ledger === undefined) {
+    const invalid = service.config.problems.some((p) => p.setting === 'ROTATION_LEDGER_URL');
+    return {
+      ...base,
+      state: settings === undefined ? 'off' : 'starting',
+      lastGoodPollSecondsAgo: null,
+      lastFailure: null,
+      consecutiveFailures: 0,
+      pollIntervalSeconds: null,
+      entries: null,
+      pendingWrites: null,
+      detail:
+        settings !== undefined
+          ? `ROTATION_LEDGER_URL is set, but the ledger is not running on this instance (starting, or it could not ` +
+            `start: the start-up log says why); secrets are refreshed every ${normalTtl} until it runs.`
+          : invalid
+            ? `ROTATION_LEDGER_URL is invalid (see configuration.problems): no ledger; secrets are refreshed every ${normalTtl}.`
+            : `ROTATION_LEDGER_URL is not set: no ledger; secrets are refreshed every ${normalTtl}.`,
+    };
+  }
+  const status = ledger.status();
+  let detail: string;
+  if (!status.healthy) {
+    detail =
+      `No good answer from the ledger (last: ${status.lastFailure ?? 'unknown'}, ${status.consecutiveFailures} ` +
+      `failed poll(s) in a row; polling every ${status.pollIntervalSeconds} s while it fails). Reads are not ` +
+      `affected: secrets are refreshed every ${normalTtl}, as without a ledger, so a rotation arrives within that ` +
+      'TTL instead of a poll interval.' +
+      (status.lastFailure !== null && LEDGER_HINTS[status.lastFailure] ? ` ${LEDGER_HINTS[status.lastFailure]}` : '');
+  } else if (status.lastGoodPollSecondsAgo === null) {
+    detail =
+      'No poll yet (polls happen only while this instance holds secrets); the cache uses the backstop TTL ' +
+      'unless the first polls find the ledger unreachable.';
+  } else {
+    detail =
+      `The ledger answered ${status.lastGoodPollSecondsAgo} s ago; rotations arrive within a poll interval and ` +
+      'the TTL in force is the backstop for a lost event.';
+  }
+  return {
+    ...base,
+    state: status.healthy ? 'healthy' : 'unhealthy',
+    lastGoodPollSecondsAgo: status.lastGoodPollSecondsAgo,
+    lastFailure: status.lastFailure,
+    consecutiveFailures: status.consecutiveFailures,
+    pollIntervalSeconds: status.pollIntervalSeconds,
+    entries: status.entries,
+    pendingWrites: status.pendingWrites,
+    detail,
+  };
+}
+
 /** Expired secrets the app uses: held ones past their expiry, and expiry events about secrets it uses. */
 function expiredInUse(report: Omit<ConfigReport, 'status'>): string[] {
   const names = [
@@ -246,6 +346,7 @@ function expiredInUse(report: Omit<ConfigReport, 'status'>): string[] {
   return [...new Set(names)];
 }
 
+/** The ledger's health is not the app's: an unhealthy ledger means the normal TTL, as without one (see the header). */
 function overallStatus(report: Omit<ConfigReport, 'status'>): ConfigReport['status'] {
   if (report.keyVault.configured && !report.keyVault.canReadSecrets) return 'failed';
   if (
@@ -267,11 +368,20 @@ export interface ConfigReportResult {
   retryable: boolean;
 }
 
+/** What the report reads of the rotation ledger (the process's ledger by default; tests pass their own). */
+export interface LedgerStatusSource {
+  status(): LedgerStatus;
+}
+
 /**
  * Build the report from the service: probe the vault and resolve the listed settings concurrently. Throws only when
  * the service itself breaks its contract; every Key Vault or identity failure is part of the report.
  */
-export async function buildConfigReport(service: KeyVaultService, now = Date.now()): Promise<ConfigReportResult> {
+export async function buildConfigReport(
+  service: KeyVaultService,
+  now = Date.now(),
+  ledger: LedgerStatusSource | undefined = rotationLedger(),
+): Promise<ConfigReportResult> {
   const [keyVaultPart, settingParts] = await Promise.all([
     keyVaultReport(service),
     Promise.all(service.config.configCheckSettings.map((name) => settingReport(service, name))),
@@ -282,6 +392,7 @@ export async function buildConfigReport(service: KeyVaultService, now = Date.now
     configuration: { problems: [...service.config.problems] },
     secrets: secretsReport(service, now),
     cache: service.stats(),
+    rotationLedger: ledgerReport(service, ledger),
   };
   return {
     report: { status: overallStatus(partial), ...partial },
@@ -308,5 +419,9 @@ export function reportSummary(report: ConfigReport): string {
 export function reportLogLine(report: ConfigReport): string {
   const settings = report.settings.map((s) => `${s.name}=${s.state}`).join(', ') || 'no settings listed';
   const problems = report.configuration.problems.length;
-  return `Config check: ${report.status}; ${settings}${problems ? `; ${problems} setting problem(s)` : ''}.`;
+  const ledger =
+    report.rotationLedger.state === 'unhealthy'
+      ? `; rotation ledger unhealthy (${report.rotationLedger.lastFailure ?? 'unknown'})`
+      : '';
+  return `Config check: ${report.status}; ${settings}${problems ? `; ${problems} setting problem(s)` : ''}${ledger}.`;
 }

@@ -137,7 +137,7 @@ export class KeyVaultService {
       this.options.log ?? consoleLogger,
       this.options.clock,
     );
-    if (this.backstop) cache.setTtl(this.backstopTtlMs());
+    if (this.backstop) cache.setTtl(this.cacheTtl().ms);
     return { cache, calls, telemetry };
   }
 
@@ -171,7 +171,14 @@ export class KeyVaultService {
    */
   useBackstopTtl(on: boolean): void {
     this.backstop = on && this.config.ledger !== undefined;
-    this.loaded?.cache.setTtl(this.backstop ? this.backstopTtlMs() : this.config.cache.ttlMs);
+    this.loaded?.cache.setTtl(this.cacheTtl().ms);
+  }
+
+  /** The TTL values get now: the backstop TTL while the rotation ledger is healthy, else SECRET_CACHE_TTL_SECONDS. */
+  cacheTtl(): { ms: number; backstop: boolean } {
+    return this.backstop
+      ? { ms: this.backstopTtlMs(), backstop: true }
+      : { ms: this.config.cache.ttlMs, backstop: false };
   }
 
   private readonly loadSdkFetch = async (): Promise<SecretFetch> => {

@@ -5,7 +5,9 @@
  */
 import type { AppConfig } from '../config.js';
 import type { KeyVaultService } from '../keyVault/index.js';
-import type { RotationLedger } from './rotationLedger.js';
+import type { LedgerStatus, RotationLedger } from './rotationLedger.js';
+
+export type { LedgerStatus };
 
 let shared: RotationLedger | undefined;
 
