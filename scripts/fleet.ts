@@ -355,7 +355,7 @@ export async function fleetBench(full = process.env.FLEET_FULL === 'true'): Prom
       `every ${READ_INTERVAL_S} s; vault limit ${VAULT_LIMIT_PER_10S} GET / 10 s. today = TTL ${300} s, no ledger; ` +
       `ledger = poll ${POLL_S} s, backstop TTL ${BACKSTOP_S} s, run to ${BACKSTOP_S / 3600} h (after 1 h: reads ` +
       `every ${LONG_READ_INTERVAL_S} s, polls every ${LONG_POLL_S} s; a second secret rotated at 61 min with no ` +
-      `event); ledger-down = ledger configured, unreachable, first 30 min. Storage answers in the same 1-s step.`,
+      `event); ledger-down = ledger configured, unreachable (polls back off to 60 s), first 30 min. Storage answers in the same 1-s step.`,
   );
   console.log(
     '| instances × secrets | design | Key Vault calls / 10 s: cold peak | steady peak (% of limit) | steady mean | all calls 15-30 min | after outage | 503 for uncached names | errors for cached names | rotation reaches every holder | lost event converged | storage req/s mean / peak |',
