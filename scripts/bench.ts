@@ -28,6 +28,7 @@ import { pathToFileURL } from 'node:url';
 import functions, { type HttpResponseInit } from '@azure/functions';
 import { parseConfig } from '../src/config.js';
 import { configureKeyVault, type SecretFetch } from '../src/keyVault/index.js';
+import { secretRecord } from '../src/keyVault/testing.js';
 import type * as TestModeModule from './functions-test-mode.mjs';
 
 const { HttpRequest, InvocationContext } = functions;
@@ -136,17 +137,7 @@ async function cacheBench(): Promise<void> {
     const fake: SecretFetch = async (_vault, name, version) => {
       calls += 1;
       await new Promise((r) => setTimeout(r, latencyMs));
-      return {
-        name,
-        value: `value-of-${name}`,
-        version: version ?? '0'.repeat(32),
-        contentType: null,
-        enabled: true,
-        createdOn: null,
-        updatedOn: null,
-        expiresOn: null,
-        notBefore: null,
-      };
+      return secretRecord(name, `value-of-${name}`, version ?? '0'.repeat(32));
     };
     storeFetch = fake;
     naiveRead = (name) => fake('https://bench.vault.azure.net/', name, undefined, new AbortController().signal);

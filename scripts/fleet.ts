@@ -38,6 +38,7 @@
 import { LedgerModel } from './ledgerModel.js';
 import { parseConfig } from '../src/config.js';
 import { KeyVaultFailure, KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
+import { secretRecord } from '../src/keyVault/testing.js';
 import { RotationLedger } from '../src/ledger/rotationLedger.js';
 
 const VAULT = 'https://fleet.vault.azure.net/';
@@ -167,17 +168,7 @@ export async function simulate(instances: number, secrets: number, design: Desig
         const version = versions.get(name) ?? 1;
         const rotation = watches.get(name)?.fetched(instance, version > 1, Math.floor(t)) ?? false;
         if (rotation || !holds(instance, name)) notSteady.set(w, (notSteady.get(w) ?? 0) + 1);
-        return {
-          name,
-          value: `${name}-v${version}`,
-          version: hex(version),
-          contentType: null,
-          enabled: true,
-          createdOn: null,
-          updatedOn: null,
-          expiresOn: null,
-          notBefore: null,
-        };
+        return secretRecord(name, `${name}-v${version}`, hex(version));
       });
 
   const budgetPer10s = Math.max(0.1, Math.min(4_000, (VAULT_LIMIT_PER_10S * 0.1) / instances));

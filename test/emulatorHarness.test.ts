@@ -27,11 +27,11 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 test('go install refused by the module proxy: one short line, the status and the proxy named, no go: go:', () => {
   const target = 'github.com/calvinchengx/azure-keyvault-emulator/cmd/azure-keyvault-emulator@v0.7.0';
   const output =
-    `go: ${target}: ${target}: reading https://proxy.golang.org/github.com/calvinchengx/azure-keyvault-emulator/` +
+    `go: ${target}: ${target}: reading https://goproxy.example/github.com/calvinchengx/azure-keyvault-emulator/` +
     'cmd/azure-keyvault-emulator/@v/v0.7.0.info: 403 Forbidden\n\tserver response: This module version is not available.\n';
   assert.equal(
     goInstallReason(output),
-    '403 Forbidden from the module proxy proxy.golang.org: This module version is not available.',
+    '403 Forbidden from the module proxy goproxy.example: This module version is not available.',
   );
   assert.equal(goInstallReason(`go: ${target}: ${target}: missing go.sum entry`), 'missing go.sum entry');
 });
@@ -39,11 +39,11 @@ test('go install refused by the module proxy: one short line, the status and the
 test('mvn without the artifact: "artifact not found" and the repository asked', () => {
   const output =
     "[ERROR] Failed to execute goal ... Couldn't download artifact: Could not find artifact " +
-    'com.github.nagyesta.lowkey-vault:lowkey-vault-app:jar:3.4.33 in central (https://repo.maven.apache.org/maven2) -> [Help 1]';
+    'com.github.nagyesta.lowkey-vault:lowkey-vault-app:jar:3.4.33 in central (https://maven.example/maven2) -> [Help 1]';
   assert.equal(
     mavenReason(output),
     'artifact not found: com.github.nagyesta.lowkey-vault:lowkey-vault-app:3.4.33 is not in central ' +
-      '(https://repo.maven.apache.org/maven2)',
+      '(https://maven.example/maven2)',
   );
 });
 

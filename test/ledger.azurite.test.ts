@@ -14,6 +14,7 @@ import { parseConfig } from '../src/config.js';
 import { SECRET_NEW_VERSION_CREATED } from '../src/events/keyVaultEvents.js';
 import { secretEvents } from '../src/functions/secretEvents.js';
 import { configureKeyVault, KeyVaultService, type SecretFetch, storageCredential } from '../src/keyVault/index.js';
+import { secretRecord } from '../src/keyVault/testing.js';
 import { BlobLedgerStore } from '../src/ledger/blobStore.js';
 import { LEDGER_MAX_BYTES, parseLedger } from '../src/ledger/document.js';
 import { rotationLedger, startRotationLedger } from '../src/ledger/index.js';
@@ -76,17 +77,7 @@ function vaultAtSeam() {
   const fetchSecret: SecretFetch = (_vault, name) =>
     Promise.resolve().then(() => {
       gets += 1;
-      return {
-        name,
-        value: `${CANARY}-${version}`,
-        version,
-        contentType: null,
-        enabled: true,
-        createdOn: null,
-        updatedOn: null,
-        expiresOn: null,
-        notBefore: null,
-      };
+      return secretRecord(name, `${CANARY}-${version}`, version);
     });
   return {
     fetchSecret,

@@ -10,6 +10,7 @@ import { LedgerModel } from '../scripts/ledgerModel.js';
 import { parseConfig } from '../src/config.js';
 import { KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
 import { RotationLedger } from '../src/ledger/rotationLedger.js';
+import { secretRecord } from '../src/keyVault/testing.js';
 import { ledgerTelemetry } from '../src/ledger/telemetry.js';
 import { CollectingReader } from './support/collectingReader.js';
 
@@ -25,18 +26,7 @@ test('polls, writes and lag are measured with outcome words only', async () => {
   const clock = { now: () => ms };
   const wallClock = () => Date.UTC(2026, 5, 1) + ms;
   let version = '1'.repeat(32);
-  const fetchSecret: SecretFetch = (_v, name) =>
-    Promise.resolve({
-      name,
-      value: CANARY,
-      version,
-      contentType: null,
-      enabled: true,
-      createdOn: null,
-      updatedOn: null,
-      expiresOn: null,
-      notBefore: null,
-    });
+  const fetchSecret: SecretFetch = (_v, name) => Promise.resolve(secretRecord(name, CANARY, version));
   const store = new LedgerModel(wallClock);
   const config = parseConfig({
     KEY_VAULT_URL: VAULT,

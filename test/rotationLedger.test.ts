@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { LedgerModel } from '../scripts/ledgerModel.js';
 import { parseConfig } from '../src/config.js';
 import { KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
+import { secretRecord } from '../src/keyVault/testing.js';
 import { LEDGER_MAX_ENTRIES, mergeEntries, parseLedger, serializeLedger } from '../src/ledger/document.js';
 import { RotationLedger, type PollOutcome } from '../src/ledger/rotationLedger.js';
 
@@ -37,17 +38,7 @@ function vaultModel() {
     Promise.resolve().then(() => {
       gets.push(name);
       const version = current.get(name) ?? V1;
-      return {
-        name,
-        value: `value-of-${name}-${version.slice(0, 1)}`,
-        version,
-        contentType: null,
-        enabled: true,
-        createdOn: null,
-        updatedOn: null,
-        expiresOn: null,
-        notBefore: null,
-      };
+      return secretRecord(name, `value-of-${name}-${version.slice(0, 1)}`, version);
     });
   return { current, gets, fetchSecret };
 }

@@ -30,6 +30,29 @@ export interface SecretAttributes {
   notBefore?: Date | null;
 }
 
+/**
+ * A secret as the service's fetch seam returns it (what the SDK adapter builds from Key Vault's answer), with Key
+ * Vault's defaults for what is left out: for a `SecretFetch` of your own in a test or a simulation.
+ */
+export function secretRecord(
+  name: string,
+  value: string,
+  version: string | null,
+  attributes: SecretAttributes & { createdOn?: Date | null } = {},
+): SecretRecord {
+  return {
+    name,
+    value,
+    version,
+    contentType: attributes.contentType ?? null,
+    enabled: attributes.enabled ?? true,
+    createdOn: attributes.createdOn ?? null,
+    updatedOn: attributes.createdOn ?? null,
+    expiresOn: attributes.expiresOn ?? null,
+    notBefore: attributes.notBefore ?? null,
+  };
+}
+
 /** An in-memory vault behind the service's fetch seam: versions per name, failures and delays on demand. */
 export class InMemoryVault {
   /** Calls that reached the vault (each a Key Vault GET in production). */
@@ -50,17 +73,7 @@ export class InMemoryVault {
     const attrs = typeof attributes === 'object' && attributes !== null ? attributes : { contentType: attributes };
     const version = (++this.counter).toString(16).padStart(32, '0');
     const created = new Date(Date.UTC(2026, 0, 1, 0, 0, this.counter));
-    const record: SecretRecord = {
-      name,
-      value,
-      version,
-      contentType: attrs.contentType ?? null,
-      enabled: attrs.enabled ?? true,
-      createdOn: created,
-      updatedOn: created,
-      expiresOn: attrs.expiresOn ?? null,
-      notBefore: attrs.notBefore ?? null,
-    };
+    const record = secretRecord(name, value, version, { ...attrs, createdOn: created });
     const key = name.toLowerCase();
     this.versions.set(key, [...(this.versions.get(key) ?? []), record]);
     return { ...record };
