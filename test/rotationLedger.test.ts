@@ -10,7 +10,7 @@ import { parseConfig } from '../src/config.js';
 import { KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
 import { secretRecord } from '../src/keyVault/testing.js';
 import { LEDGER_MAX_ENTRIES, mergeEntries, parseLedger, serializeLedger } from '../src/ledger/document.js';
-import { RotationLedger, type PollOutcome } from '../src/ledger/rotationLedger.js';
+import { RotationLedger, type PollOutcome, type RotationLedgerOptions } from '../src/ledger/rotationLedger.js';
 
 const VAULT = 'https://ledger.vault.azure.net/';
 const V1 = '1'.repeat(32);
@@ -50,6 +50,7 @@ function instance(
   vault: ReturnType<typeof vaultModel>,
   clock: ReturnType<typeof virtualClock>,
   env: Record<string, string> = {},
+  options: Pick<RotationLedgerOptions, 'schedule' | 'random'> = {},
 ) {
   const config = parseConfig({
     KEY_VAULT_URL: VAULT,
@@ -71,6 +72,7 @@ function instance(
     clock,
     wallClock: clock.wall,
     events: { poll: (o) => outcomes.push(o) },
+    ...options,
   });
   service.onVersionSeen((v, n, ver) => ledger.versionSeen(v, n, ver));
   return { service, ledger, outcomes };
@@ -330,17 +332,7 @@ test('a failing ledger backs off (doubling to 60 s, jittered) and polls every 5 
   const store = new LedgerModel(clock.wall);
   const vault = vaultModel();
   const timers = virtualTimers(clock);
-  const { service, outcomes } = instance(store, vault, clock);
-  const ledger = new RotationLedger({
-    store,
-    target: service,
-    pollMs: 5_000,
-    timeoutMs: 1_000,
-    clock,
-    wallClock: clock.wall,
-    schedule: timers.schedule,
-    events: { poll: (o) => outcomes.push(o) },
-  });
+  const { service, ledger, outcomes } = instance(store, vault, clock, {}, { schedule: timers.schedule });
   await service.read({ vaultUrl: VAULT, name: 'db' });
   ledger.start();
   try {
@@ -377,17 +369,9 @@ test('an interval longer than the backoff cap is kept as it is: failures never m
   const clock = virtualClock();
   const store = new LedgerModel(clock.wall);
   const vault = vaultModel();
-  const { service } = instance(store, vault, clock);
   let r = 0;
-  const ledger = new RotationLedger({
-    store,
-    target: service,
-    pollMs: 120_000,
-    timeoutMs: 1_000,
-    clock,
-    wallClock: clock.wall,
-    random: () => [0, 0.999][r++ % 2]!, // the extremes of the jitter
-  });
+  const random = () => [0, 0.999][r++ % 2]!; // the extremes of the jitter
+  const { service, ledger } = instance(store, vault, clock, { ROTATION_LEDGER_POLL_SECONDS: '120' }, { random });
   await service.read({ vaultUrl: VAULT, name: 'db' });
   store.down = true;
   for (let i = 0; i < 6; i++) {
