@@ -229,20 +229,27 @@ function isHostName(hostname: string): boolean {
     .every((label) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(label) || /^xn--[a-z0-9-]{1,59}$/i.test(label));
 }
 
+/** An https URL without user information (a token is sent to its host), or the reason it is not one. */
+function httpsUrl(raw: string, expected: string): URL | { error: string } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { error: `is not a URL; expected ${expected}` };
+  }
+  if (url.protocol !== 'https:') return { error: 'must use https' };
+  if (url.username !== '' || url.password !== '') return { error: 'must not contain user information (user@host)' };
+  return url;
+}
+
 /**
  * A vault URL as its origin with a trailing slash (`https://host[:port]/`), or the reason it is not one.
  * Only https, no user info, no path beyond `/`, a real host name: the managed identity's token is sent to this host.
  */
 export function parseVaultUrl(raw: string): { url: string } | { error: string } {
   if (raw.length > MAX_URL_LENGTH) return { error: `is longer than ${MAX_URL_LENGTH} characters` };
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return { error: 'is not a URL; expected https://<vault-name>.vault.azure.net/' };
-  }
-  if (url.protocol !== 'https:') return { error: 'must use https' };
-  if (url.username !== '' || url.password !== '') return { error: 'must not contain user information (user@host)' };
+  const url = httpsUrl(raw, 'https://<vault-name>.vault.azure.net/');
+  if ('error' in url) return url;
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
     return { error: 'must be the vault origin only, e.g. https://<vault-name>.vault.azure.net/' };
   }
@@ -284,14 +291,8 @@ const BLOB_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 export function parseLedgerUrl(
   raw: string,
 ): { blobUrl: string; accountUrl: string; containerName: string; blobName: string } | { error: string } {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return { error: 'is not a URL; expected https://<account>.blob.core.windows.net/<container>/<blob>' };
-  }
-  if (url.protocol !== 'https:') return { error: 'must use https' };
-  if (url.username !== '' || url.password !== '') return { error: 'must not contain user information (user@host)' };
+  const url = httpsUrl(raw, 'https://<account>.blob.core.windows.net/<container>/<blob>');
+  if ('error' in url) return url;
   if (url.search !== '' || url.hash !== '') {
     return { error: 'must not carry a query (no SAS token: the ledger is read with the app identity)' };
   }

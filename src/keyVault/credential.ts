@@ -134,6 +134,7 @@ export function createBoundedCredential(
   settings: IdentitySettings,
   callTimeoutMs: number,
   trustedHosts: readonly string[],
+  allowScope?: (scope: string) => boolean,
 ): TokenCredential {
   const endpoint = identity.kind === 'managed-identity' ? 'identity endpoint' : 'developer credential';
   return new BoundedCredential(
@@ -142,6 +143,7 @@ export function createBoundedCredential(
     endpoint,
     trustedHosts,
     identity.kind === 'developer',
+    allowScope,
   );
 }
 
@@ -154,15 +156,7 @@ export function createStorageCredential(
   settings: IdentitySettings,
   timeoutMs: number,
 ): TokenCredential {
-  const endpoint = identity.kind === 'managed-identity' ? 'identity endpoint' : 'developer credential';
-  return new BoundedCredential(
-    () => createCredential(identity, settings),
-    tokenTimeoutMs(timeoutMs),
-    endpoint,
-    [],
-    identity.kind === 'developer',
-    (scope) => scope === STORAGE_SCOPE,
-  );
+  return createBoundedCredential(identity, settings, timeoutMs, [], (scope) => scope === STORAGE_SCOPE);
 }
 
 export function createCredential(identity: IdentityChoice, settings: IdentitySettings): TokenCredential {
