@@ -263,8 +263,7 @@ export class SecretCache {
     if (wanted !== undefined && held.record.version?.toLowerCase() === wanted) return 'current';
     const state = this.rotations.get(key);
     const now = this.clock.now();
-    const since = Math.max(held.fetchedAt, state?.attemptedAt ?? -Infinity);
-    if (now - since < this.policy.minRefreshMs) {
+    if (!this.rotationWindowOpen(held, state, now)) {
       this.rotationsMerged += 1;
       this.rotations.set(key, { attemptedAt: state?.attemptedAt ?? -Infinity, pending: true, version: wanted });
       return 'deferred';
@@ -302,15 +301,21 @@ export class SecretCache {
     this.rotations.clear();
   }
 
+  /**
+   * Whether a rotation re-read may be made now: SECRET_CACHE_MIN_REFRESH_SECONDS have passed since Key Vault's
+   * answer for the value held and since the last re-read a notice caused.
+   */
+  private rotationWindowOpen(held: ValueEntry, state: RotationState | undefined, now: number): boolean {
+    return now - Math.max(held.fetchedAt, state?.attemptedAt ?? -Infinity) >= this.policy.minRefreshMs;
+  }
+
   /** Whether a deferred rotation notice for this name is due now (it is then marked as attempted). */
   private rotationDue(key: string): boolean {
     const state = this.rotations.get(key);
     if (state === undefined || !state.pending) return false;
     const held = this.values.peek(key, { allowStale: true });
     const now = this.clock.now();
-    if (held === undefined || now - Math.max(held.fetchedAt, state.attemptedAt) < this.policy.minRefreshMs) {
-      return false;
-    }
+    if (held === undefined || !this.rotationWindowOpen(held, state, now)) return false;
     this.rotations.set(key, { ...state, attemptedAt: now, pending: false });
     return true;
   }
