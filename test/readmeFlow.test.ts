@@ -17,10 +17,13 @@ import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/config.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
-import { configureKeyVault, resolveSetting } from '../src/keyVault/index.js';
+import { configureKeyVault, declareSetting, resolveSetting } from '../src/keyVault/index.js';
 import { emulator, skipUnlessEmulator, uniqueName } from './support/emulator.js';
 import { runNode } from './support/runNode.js';
 import { body, capturingContext, get } from '../src/http/testing.js';
+
+// Read with resolveSetting() below, as a function would: declared first.
+declareSetting('DEMO_SECRET_REFERENCE', 'the demo Key Vault reference, read as a function would');
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'scripts', 'secrets.js');
