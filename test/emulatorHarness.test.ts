@@ -143,3 +143,26 @@ test('a failed go install is remembered: the next run does not ask again, and no
   assert.match(lowkey.stderr, /\[emulator\] lowkey: no LOWKEY_VAULT_JAR \(lowkey-vault-app is not on Maven Central/);
   assert.doesNotMatch(readFileSync(calls, 'utf8'), /^mvn /m, 'Maven is never asked for lowkey-vault-app');
 });
+
+test('README names the settings that pick an emulator you have; the docs state the pinned Lowkey and its real sources', async () => {
+  const go = (await import(pathToFileURL(join(emulators, 'goPair.mjs')).href)) as {
+    GO_VAULT: { binSetting: string };
+    GO_ENTRA: { binSetting: string };
+  };
+  const lowkey = (await import(pathToFileURL(join(emulators, 'lowkey.mjs')).href)) as {
+    LOWKEY_VERSION: string;
+    LOWKEY_IMAGE: string;
+  };
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  for (const setting of ['LOWKEY_VAULT_JAR', go.GO_VAULT.binSetting, go.GO_ENTRA.binSetting]) {
+    assert.match(readme, new RegExp(`${setting}=/path/to/`), `README shows ${setting}=<what you have>`);
+  }
+  assert.ok(readme.includes(`lowkey-vault-app-${lowkey.LOWKEY_VERSION}.jar`), 'README names the pinned Lowkey');
+  const testing = readFileSync(join(ROOT, 'docs', 'testing.md'), 'utf8');
+  assert.ok(testing.includes(`docker pull ${lowkey.LOWKEY_IMAGE}`), 'the documented default path is the Docker image');
+  assert.ok(testing.includes(`Lowkey Vault](https://github.com/nagyesta/lowkey-vault) ${lowkey.LOWKEY_VERSION}`));
+  for (const file of ['README.md', 'docs/testing.md', 'docs/troubleshooting.md', 'docs/local-development.md']) {
+    const text = readFileSync(join(ROOT, file), 'utf8');
+    assert.doesNotMatch(text, /mvn dependency:get|3\.4\.33|Java 17\+ and Maven/, `${file}: Lowkey from Maven is stale`);
+  }
+});
