@@ -7,12 +7,13 @@
  *   Key Vault authorises before it looks up, so a 404 proves `get` permission without any value crossing the wire);
  * - `settings`: each setting in CONFIG_CHECK_SETTINGS, loaded / missing / empty / an unresolved or invalid Key Vault
  *   reference (read with the app's own identity to tell platform resolution from access);
- * - `configuration`, `secrets`, `cache`: setting problems, the secrets held and their expiry, the service's stats;
+ * - `configuration`, `secrets`, `cache`: setting problems (a malformed value; a setting the code declares required,
+ *   with declareSetting(), that is not set), the secrets held and their expiry, the service's stats;
  * - `rotationLedger`: whether the ledger is configured and answering, the cache TTL in force, the last good poll's
  *   age and the last failure as a kind word. Information only: an unhealthy ledger means the cache refreshes on
  *   SECRET_CACHE_TTL_SECONDS, exactly as without one, so it never makes the report degraded.
  */
-import type { ConfigProblem } from '../config.js';
+import { type AppConfig, type ConfigProblem, declaredSettings } from '../config.js';
 import {
   type ReportedExpiryNotice,
   isTransient,
@@ -377,6 +378,19 @@ export interface LedgerStatusSource {
  * Build the report from the service: probe the vault and resolve the listed settings concurrently. Throws only when
  * the service itself breaks its contract; every Key Vault or identity failure is part of the report.
  */
+/**
+ * One problem per setting the code declares required (declareSetting) that this configuration leaves unset: in
+ * Azure that is a setting infra/main.bicep does not set, and the function reading it would see undefined.
+ */
+export function missingDeclaredSettings(config: AppConfig): ConfigProblem[] {
+  return declaredSettings()
+    .filter((d) => d.required && !config.setting(d.name)?.trim())
+    .map((d) => ({
+      setting: d.name,
+      message: `${d.name} is not set: the code that reads it declares it required (${d.meaning}).`,
+    }));
+}
+
 export async function buildConfigReport(
   service: KeyVaultService,
   now = Date.now(),
@@ -389,7 +403,7 @@ export async function buildConfigReport(
   const partial = {
     keyVault: keyVaultPart.value,
     settings: settingParts.map((p) => p.value),
-    configuration: { problems: [...service.config.problems] },
+    configuration: { problems: [...service.config.problems, ...missingDeclaredSettings(service.config)] },
     secrets: secretsReport(service, now),
     cache: service.stats(),
     rotationLedger: ledgerReport(service, ledger),
