@@ -160,7 +160,7 @@ test('end to end: an event on one instance reaches another in one poll, with one
     name: 'db-password',
     version: V2,
   });
-  secretEvents(event, new InvocationContext({ functionName: 'secretEvents', logHandler: () => undefined }));
+  await secretEvents(event, new InvocationContext({ functionName: 'secretEvents', logHandler: () => undefined }));
   await ledgerA.settled();
 
   const before = vault.gets();
