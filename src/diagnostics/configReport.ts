@@ -439,7 +439,8 @@ export function reportLogLine(report: ConfigReport): string {
   const settings = report.settings.map((s) => `${s.name}=${s.state}`).join(', ') || 'no settings listed';
   const problems = report.configuration.problems.length;
   const { state, lastFailure, writeFailure, consecutiveFailures } = report.rotationLedger;
-  const why = writeFailure !== null && consecutiveFailures === 0 ? `writes ${writeFailure}` : (lastFailure ?? 'unknown');
+  const why =
+    writeFailure !== null && consecutiveFailures === 0 ? `writes ${writeFailure}` : (lastFailure ?? 'unknown');
   const ledger = state === 'unhealthy' ? `; rotation ledger unhealthy (${why})` : '';
   return `Config check: ${report.status}; ${settings}${problems ? `; ${problems} setting problem(s)` : ''}${ledger}.`;
 }

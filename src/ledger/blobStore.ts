@@ -31,7 +31,8 @@ class ChallengeBoundCredential implements TokenCredential {
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
     const list = Array.isArray(scopes) ? scopes : [scopes];
-    const own = list.every((s) => s === StorageBlobAudience.StorageOAuthScopes) && options?.tenantId === undefined;
+    const storageScope: string = StorageBlobAudience.StorageOAuthScopes;
+    const own = list.every((s) => s === storageScope) && options?.tenantId === undefined;
     if (own) {
       const token = await this.inner.getToken(scopes, options);
       this.last = token ?? undefined;

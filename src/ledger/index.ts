@@ -101,6 +101,6 @@ export async function recordRotationEvent(vaultUrl: string, name: string, versio
     if (wasStarting) throw new Error('Rotation ledger: could not start on this instance; the event is not recorded.');
     return false;
   }
-  await ledger.rotationEvent(vaultUrl, name, version);
+  await ledger.recordEvent(vaultUrl, name, version);
   return true;
 }

@@ -109,9 +109,20 @@ export const MAX_BACKOFF_MS = 60_000;
 /** How long a `rotationEvent` waits for its write, in storage timeouts: one in flight ahead of it, a read, a write. */
 const EVENT_WAIT_TIMEOUTS = 3;
 /** Read failures retrying cannot cure: unhealthy at once, not after the grace period. */
-const PERSISTENT_READ: ReadonlySet<string> = new Set(['invalid', 'failed:too-large', 'failed:denied', 'failed:token-refused']);
+const PERSISTENT_READ: ReadonlySet<string> = new Set([
+  'invalid',
+  'failed:too-large',
+  'failed:denied',
+  'failed:token-refused',
+]);
 /** Write failures retrying cannot cure (as `failed` with a 4xx status): unhealthy, and writes back off. */
-const PERSISTENT_WRITE: ReadonlySet<string> = new Set(['denied', 'container-missing', 'too-large', 'locked', 'token-refused']);
+const PERSISTENT_WRITE: ReadonlySet<string> = new Set([
+  'denied',
+  'container-missing',
+  'too-large',
+  'locked',
+  'token-refused',
+]);
 /** Versions remembered per secret this instance read (bounded like the ledger itself). */
 const MAX_SEEN = 10 * LEDGER_MAX_ENTRIES;
 
@@ -256,12 +267,17 @@ export class RotationLedger {
     if (changedHere || ledgerBehind) this.record({ vaultUrl, name, version, seenAt: at });
   }
 
+  /** A SecretNewVersionCreated event named this version: record it for the other instances (not waiting). */
+  rotationEvent(vaultUrl: string, name: string, version: string): void {
+    void this.recordEvent(vaultUrl, name, version);
+  }
+
   /**
-   * A SecretNewVersionCreated event named this version: record it for the other instances. Resolves when the ledger
-   * holds it (written now, or already there); rejects (a LedgerFailure) when the write failed or took longer than
-   * EVENT_WAIT_TIMEOUTS storage timeouts, so the event function can fail and Event Grid deliver it again.
+   * As `rotationEvent`, and resolves when the ledger holds it (written now, or already there); rejects (a
+   * LedgerFailure) when the write failed or took longer than EVENT_WAIT_TIMEOUTS storage timeouts, so that the event
+   * function can fail and Event Grid deliver the event again.
    */
-  rotationEvent(vaultUrl: string, name: string, version: string): Promise<void> {
+  recordEvent(vaultUrl: string, name: string, version: string): Promise<void> {
     const key = entryKey({ vaultUrl, name });
     this.acted.set(key, version);
     const written = new Promise<void>((resolve, reject) => {
@@ -278,7 +294,7 @@ export class RotationLedger {
       cancel = this.schedule(() => done(new LedgerFailure('timeout')), EVENT_WAIT_TIMEOUTS * this.options.timeoutMs);
       if (!this.record({ vaultUrl, name, version, seenAt: this.wallClock() }, true)) done(new LedgerFailure('busy'));
     });
-    written.catch(() => undefined); // a caller that does not wait (a test, a sighting) leaves no unhandled rejection
+    written.catch(() => undefined); // a caller that does not wait (`rotationEvent`) leaves no unhandled rejection
     return written;
   }
 
