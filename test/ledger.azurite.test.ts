@@ -258,3 +258,38 @@ test('an oversized blob: unhealthy at once, and the next rotation recorded repla
   await raw.upload(big, big.length);
   assert.equal(await store.write('{"v":1,"entries":[]}', stale as string, signal()), false, 'If-Match refused');
 });
+
+test('a leased blob (412 on every write while nobody changes it): locked, unhealthy, one refused batch per retry', async () => {
+  const vault = vaultAtSeam();
+  const config = configFor('leased.json');
+  const raw = new BlockBlobClient(config.ledger!.blobUrl, await storageCredential(config));
+  await raw.upload('{"v":1,"entries":[]}', 20);
+  const lease = raw.getBlobLeaseClient();
+  await lease.acquireLease(-1); // infinite: someone else's lease
+  try {
+    let ms = 1_000;
+    const clock = { now: () => ms };
+    const service = new KeyVaultService({ config, fetchSecret: vault.fetchSecret, clock });
+    const writes: string[] = [];
+    const ledger = new RotationLedger({
+      store: await storeFor('leased.json'),
+      target: service,
+      pollMs: 5_000,
+      timeoutMs: 30_000,
+      clock,
+      log: { warn: () => undefined, info: () => undefined },
+      events: { write: (o) => writes.push(o) },
+    });
+    await service.read({ vaultUrl: VAULT, name: 'db-password' });
+    assert.equal(await ledger.poll(), 'changed');
+    await assert.rejects(ledger.recordEvent(VAULT, 'db-password', V2), { name: 'LedgerFailure', kind: 'locked' });
+    assert.deepEqual(writes, ['conflict', 'failed:locked'], 'one refused write, one re-read, then it stops');
+    assert.equal(ledger.isHealthy(), false);
+    assert.equal(ledger.status().writeFailure, 'locked');
+    ms += 5_000;
+    assert.equal(await ledger.poll(), 'not-modified', 'reads work; the refused write waits for its backoff');
+    assert.deepEqual(writes, ['conflict', 'failed:locked']);
+  } finally {
+    await lease.releaseLease();
+  }
+});
