@@ -10,11 +10,11 @@
  *   refresh returns another version than it held, or than a ledger entry older than the skew allowance, records
  *   that. Writes are merged into one pending batch and made with If-Match (If-None-Match: * to create), re-read and
  *   retried on a conflict: no lost update, no lock.
- *   A write that finishes resolves the `rotationEvent` promises of the entries it carried, and entries recorded
+ *   A write that finishes resolves the `recordEvent` promises of the entries it carried, and entries recorded
  *   while it was in flight are written next (an instance that holds no secret never polls, so nothing else would).
  * - Health: healthy means the ledger does its job, reads and writes. A ledger answering (200, 304, or no blob yet)
  *   whose writes are not refused is healthy, and then the cache uses the backstop TTL. No good answer for max(3
- *   polls, 30 s), a read that cannot succeed by retrying (malformed or oversized blob, access denied, a refused
+ *   polls, 30 s), a read that cannot succeed by retrying (malformed or oversized blob, denied, no container, a refused
  *   token), or a write refused for a reason other than another writer (403, a lease or an immutability policy, a
  *   refused token), and the cache goes back to SECRET_CACHE_TTL_SECONDS, exactly as without a ledger, until it
  *   works again. A refused write is retried on the poll backoff below, not on every poll.
@@ -106,13 +106,14 @@ export const CLOCK_SKEW_MS = 60_000;
 const WRITE_ATTEMPTS = 5;
 /** The longest wait between polls after consecutive failures (unless the poll interval itself is longer). */
 export const MAX_BACKOFF_MS = 60_000;
-/** How long a `rotationEvent` waits for its write, in storage timeouts: one in flight ahead of it, a read, a write. */
+/** How long a `recordEvent` waits for its write, in storage timeouts: one in flight ahead of it, a read, a write. */
 const EVENT_WAIT_TIMEOUTS = 3;
 /** Read failures retrying cannot cure: unhealthy at once, not after the grace period. */
 const PERSISTENT_READ: ReadonlySet<string> = new Set([
   'invalid',
   'failed:too-large',
   'failed:denied',
+  'failed:container-missing',
   'failed:token-refused',
 ]);
 /** Write failures retrying cannot cure (as `failed` with a 4xx status): unhealthy, and writes back off. */
@@ -144,7 +145,7 @@ export class RotationLedger {
   private writeFailures = 0;
   /** Before this (monotonic ms), polls and sightings do not retry a refused write (events do). */
   private writeRetryAt = -Infinity;
-  /** `rotationEvent` callers waiting for their entry's write, per secret. */
+  /** `recordEvent` callers waiting for their entry's write, per secret. */
   private readonly waiters = new Map<string, Array<(failure?: LedgerFailure) => void>>();
   private readonly schedule: (run: () => void, ms: number) => () => void;
   private failureLogged = false;
@@ -312,7 +313,7 @@ export class RotationLedger {
     return true;
   }
 
-  /** Tell the `rotationEvent` callers waiting on these entries' secrets (when each is no longer pending). */
+  /** Tell the `recordEvent` callers waiting on these entries' secrets (when each is no longer pending). */
   private release(batch: readonly LedgerEntry[], failure?: LedgerFailure): void {
     for (const entry of batch) {
       const key = entryKey(entry);
