@@ -85,14 +85,20 @@ function instance(
   return { service, ledger, outcomes };
 }
 
-test('an event on one instance reaches another through the ledger: one GET there, a 304 on every later poll', async () => {
+/** Two instances on one blob and vault, each holding `db` (read once from Key Vault). */
+async function twoInstances(env: Record<string, string> = {}) {
   const clock = virtualClock();
   const store = new LedgerModel(clock.wall);
   const vault = vaultModel();
-  const a = instance(store, vault, clock);
-  const b = instance(store, vault, clock);
+  const a = instance(store, vault, clock, env);
+  const b = instance(store, vault, clock, env);
   await a.service.read({ vaultUrl: VAULT, name: 'db' });
   await b.service.read({ vaultUrl: VAULT, name: 'db' });
+  return { clock, store, vault, a, b };
+}
+
+test('an event on one instance reaches another through the ledger: one GET there, a 304 on every later poll', async () => {
+  const { clock, store, vault, a, b } = await twoInstances();
   assert.equal(await b.ledger.poll(), 'absent', 'nothing written yet');
 
   vault.current.set('db', V2);
@@ -129,13 +135,7 @@ test('an instance that holds no secrets makes no storage request', async () => {
 });
 
 test('a refresh that returns another version records it; a stale or repeated entry costs at most one GET', async () => {
-  const clock = virtualClock();
-  const store = new LedgerModel(clock.wall);
-  const vault = vaultModel();
-  const a = instance(store, vault, clock);
-  const b = instance(store, vault, clock);
-  await a.service.read({ vaultUrl: VAULT, name: 'db' });
-  await b.service.read({ vaultUrl: VAULT, name: 'db' });
+  const { clock, store, vault, a, b } = await twoInstances();
   await b.ledger.poll();
 
   // A lost event: nobody was told, but A's own refresh sees V2 and records it.
@@ -283,13 +283,7 @@ test('document: entries arriving from outside are bounded and validated', () => 
 });
 
 test("a large fleet's share of the budget (0.4 calls per 10 s) still lets a rotation notice re-read, once per refill", async () => {
-  const clock = virtualClock();
-  const store = new LedgerModel(clock.wall);
-  const vault = vaultModel();
-  const a = instance(store, vault, clock, { KEY_VAULT_BUDGET_PER_10S: '0.4' });
-  const b = instance(store, vault, clock, { KEY_VAULT_BUDGET_PER_10S: '0.4' });
-  await a.service.read({ vaultUrl: VAULT, name: 'db' });
-  await b.service.read({ vaultUrl: VAULT, name: 'db' });
+  const { clock, vault, a, b } = await twoInstances({ KEY_VAULT_BUDGET_PER_10S: '0.4' });
   clock.advance(30_000); // the one-call bucket is full again
   vault.current.set('db', V2);
   a.ledger.rotationEvent(VAULT, 'db', V2);
@@ -560,13 +554,7 @@ test('every event reaches the blob from an instance that holds no secret: while 
 });
 
 test('an entry dated in the future cannot swallow a later rotation: the next real one is written', async () => {
-  const clock = virtualClock();
-  const store = new LedgerModel(clock.wall);
-  const vault = vaultModel();
-  const a = instance(store, vault, clock);
-  const b = instance(store, vault, clock);
-  await a.service.read({ vaultUrl: VAULT, name: 'db' });
-  await b.service.read({ vaultUrl: VAULT, name: 'db' });
+  const { clock, store, vault, a, b } = await twoInstances();
   // A writer with a clock 9 minutes fast (within what a read accepts) records V2.
   store.overwrite(serializeLedger([{ vaultUrl: VAULT, name: 'db', version: V2, seenAt: clock.wall() + 9 * 60_000 }]));
   const writes = store.writes;
