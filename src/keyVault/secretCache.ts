@@ -27,6 +27,8 @@ import {
   type SecretRecord,
   type SecretMetadata,
   type SecretReference,
+  type Schedule,
+  realSchedule,
 } from './contract.js';
 import { type FailureKind, isTransient, KeyVaultFailure } from './failure.js';
 
@@ -78,10 +80,25 @@ interface RotationState {
  */
 export type RotationOutcome = 'not-cached' | 'current' | 'refreshing' | 'deferred';
 
-/** How a load is made: `background` loads (re-reads a rotation notice caused) leave half the call budget to reads. */
+/**
+ * How a load is made: `background` loads (re-reads a rotation notice caused) leave half the call budget to reads;
+ * `first` loads are the first read of a name here (the service lets those of names the fleet is known to use wait
+ * for a warm-up turn instead of spending the budget).
+ */
 export interface LoadOptions {
   background?: boolean;
+  first?: boolean;
 }
+
+/** How long a reader waits for a first read that is waiting for its turn, and the timers it waits on. */
+export interface FirstReadWait {
+  /** KEY_VAULT_TIMEOUT_MS: past this the reader gets `throttled` (503 + Retry-After); the load keeps its place. */
+  ms: number;
+  schedule: Schedule;
+}
+
+/** Why the ledger says a secret must not be served: Key Vault said it is disabled, or it is deleted. */
+export type Revocation = 'disabled' | 'deleted';
 
 export interface CacheStats {
   entries: number;
@@ -114,6 +131,11 @@ const REFUSALS: ReadonlySet<FailureKind> = new Set(['access-denied', 'identity-r
 /** Loads one secret from Key Vault; rejects only with a KeyVaultFailure (the call policy's `call`). */
 export type SecretLoad = (ref: SecretReference, options?: LoadOptions) => Promise<SecretRecord>;
 
+/** The key of a secret's name in a vault (every version of it). */
+function nameKey(ref: SecretReference): string {
+  return `${ref.vaultUrl}|${ref.name.toLowerCase()}`;
+}
+
 function asFailure(error: unknown): KeyVaultFailure {
   return error instanceof KeyVaultFailure
     ? error
@@ -134,6 +156,9 @@ export class SecretCache {
   private ttlMs: number;
   /** Keys whose refresh is at Key Vault right now (left alone by `setTtl`). */
   private readonly refreshing = new Set<string>();
+  /** Names the rotation ledger says are disabled or deleted: never served, not asked for, until the ledger clears it. */
+  private readonly revoked: LRUCache<string, KeyVaultFailure>;
+  private readonly firstReadWait: FirstReadWait;
 
   constructor(
     private readonly loadSecret: SecretLoad,
@@ -141,8 +166,11 @@ export class SecretCache {
     private readonly log: Logger,
     private readonly clock: Clock = performance,
     private readonly random: () => number = Math.random,
+    firstReadWait: Partial<FirstReadWait> = {},
   ) {
     this.ttlMs = policy.ttlMs;
+    this.firstReadWait = { ms: firstReadWait.ms ?? Infinity, schedule: firstReadWait.schedule ?? realSchedule };
+    this.revoked = new LRUCache<string, KeyVaultFailure>({ max: policy.maxEntries });
     const common = {
       max: policy.maxEntries,
       perf: clock,
@@ -178,6 +206,11 @@ export class SecretCache {
    */
   async read(ref: SecretReference, { forceRefresh = false } = {}): Promise<SecretRead> {
     const key = cacheKey(ref);
+    const revoked = this.revoked.get(nameKey(ref));
+    if (revoked !== undefined) {
+      this.hits += 1;
+      throw revoked;
+    }
     const startedAt = this.clock.now();
     let refreshLimited = false;
     if (forceRefresh && this.answeredWithin(key, this.policy.minRefreshMs)) {
@@ -217,9 +250,14 @@ export class SecretCache {
       }
     } else {
       const status: LRUCache.Status<string, ColdEntry, FetchContext> = {};
-      entry = await this.cold.fetch(key, { status, forceRefresh, context: { ref } });
+      const load = this.cold.fetch(key, { status, forceRefresh, context: { ref } });
+      // The load keeps its place even when this reader stops waiting: the next read finds the value.
+      const promoted = load.then((loaded) => {
+        if (loaded?.kind === 'value' && this.cold.peek(key) === loaded) this.promote(key, loaded);
+        return loaded;
+      });
+      entry = status.fetch === 'hit' ? await promoted : await this.boundedWait(promoted);
       fromMemory = status.fetch === 'hit';
-      if (entry?.kind === 'value') this.promote(key, entry);
     }
     if (entry === undefined) throw new KeyVaultFailure('unexpected', 'The secret could not be loaded.');
 
@@ -233,6 +271,61 @@ export class SecretCache {
     else this.misses += 1;
     if (entry.kind === 'failure') throw entry.failure;
     return { record: entry.record, cache: refreshLimited ? 'refresh-limited' : fromMemory ? 'hit' : 'miss' };
+  }
+
+  /** Wait for a first read at most KEY_VAULT_TIMEOUT_MS (it may be waiting for a warm-up turn). */
+  private boundedWait<T>(load: Promise<T>): Promise<T> {
+    if (!Number.isFinite(this.firstReadWait.ms)) return load;
+    let cancel: (() => void) | undefined;
+    const bound = new Promise<never>((_, reject) => {
+      cancel = this.firstReadWait.schedule(
+        () =>
+          reject(
+            new KeyVaultFailure(
+              'throttled',
+              'The first read of this secret is waiting for its turn at Key Vault (warm-up); it keeps its place.',
+              { retryAfterSeconds: 1, errorCode: 'WarmupWaiting' },
+            ),
+          ),
+        this.firstReadWait.ms,
+      );
+    });
+    load.catch(() => undefined);
+    return Promise.race([load, bound]).finally(() => cancel?.());
+  }
+
+  /**
+   * The rotation ledger says Key Vault called this secret disabled or deleted (the lease holder's check): drop every
+   * value held of it (the latest and pinned versions) and answer reads with that refusal, without asking Key Vault,
+   * until {@link restore}. Returns whether anything changed.
+   */
+  revoke(ref: SecretReference, why: Revocation): boolean {
+    const name = nameKey(ref);
+    if (this.revoked.get(name)?.kind === (why === 'disabled' ? 'secret-disabled' : 'secret-not-found')) return false;
+    const failure =
+      why === 'disabled'
+        ? new KeyVaultFailure('secret-disabled', `Secret "${ref.name}" is disabled in Key Vault (rotation ledger).`, {
+            statusCode: 403,
+            errorCode: 'SecretDisabled',
+          })
+        : new KeyVaultFailure(
+            'secret-not-found',
+            `Secret "${ref.name}" was deleted from Key Vault (rotation ledger).`,
+            {
+              statusCode: 404,
+              errorCode: 'SecretNotFound',
+            },
+          );
+    this.revoked.set(name, failure);
+    for (const cache of [this.values, this.cold] as const) {
+      for (const key of [...cache.keys()]) if (key.startsWith(`${name}|`)) cache.delete(key);
+    }
+    return true;
+  }
+
+  /** The ledger no longer says this secret is disabled or deleted: the next read asks Key Vault. */
+  restore(ref: SecretReference): boolean {
+    return this.revoked.delete(nameKey(ref));
   }
 
   stats(): CacheStats {
@@ -296,6 +389,7 @@ export class SecretCache {
   }
 
   clear(): void {
+    this.revoked.clear();
     this.values.clear();
     this.cold.clear();
     this.rotations.clear();
@@ -363,7 +457,7 @@ export class SecretCache {
   /** The first read of a name: a value (moved to `values` by `read`), or a remembered 404 or refusal. */
   private async firstRead(ref: SecretReference, setTtl: (ttlMs: number) => void): Promise<ColdEntry> {
     try {
-      const entry = this.fresh(ref, await this.loadSecret(ref));
+      const entry = this.fresh(ref, await this.load(ref, { first: true }));
       setTtl(entry.softTtlMs);
       return entry;
     } catch (error) {
@@ -371,6 +465,18 @@ export class SecretCache {
       if (remembered) return remembered;
       throw asFailure(error);
     }
+  }
+
+  /** One load; a record Key Vault marks disabled is never served (a refusal, like 403 SecretDisabled). */
+  private async load(ref: SecretReference, options: LoadOptions): Promise<SecretRecord> {
+    const record = await this.loadSecret(ref, options);
+    if (record.enabled === false) {
+      throw new KeyVaultFailure('secret-disabled', `Secret "${ref.name}" is disabled in Key Vault.`, {
+        statusCode: 403,
+        errorCode: 'SecretDisabled',
+      });
+    }
+    return record;
   }
 
   /** How long a failure is remembered: 404s for the negative TTL, refusals for the failure TTL, others not (0). */
@@ -398,7 +504,7 @@ export class SecretCache {
     let record: SecretRecord;
     this.refreshing.add(key);
     try {
-      record = await this.loadSecret(ref, rotation ? { background: true } : {});
+      record = await this.load(ref, rotation ? { background: true } : {});
     } catch (error) {
       const failure = asFailure(error);
       let ttl = 0;
@@ -470,7 +576,9 @@ export class SecretCache {
    */
   private fresh(ref: SecretReference, record: SecretRecord): ValueEntry {
     const now = this.clock.now();
-    const ttl = this.ttlMs;
+    // A pinned version keeps the normal TTL even under the backstop TTL: the rotation ledger carries no word of a
+    // revoked version, so this revalidation is what bounds how long one is served.
+    const ttl = ref.version === undefined ? this.ttlMs : Math.min(this.ttlMs, this.policy.ttlMs);
     return {
       kind: 'value',
       ref,
