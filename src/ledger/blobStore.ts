@@ -6,11 +6,16 @@
  *
  * Bounded: a body larger than LEDGER_MAX_BYTES is not read (the stream is dropped after the headers say so), every
  * request is cut at the timeout, and the SDK retries at most once.
+ *
+ * The check lease (versionCheck.ts) is Azure Storage's blob lease (BlobLeaseClient) on a blob of its own,
+ * `<ledger blob>.lease` in the same container, created empty on first use: a lease on the ledger blob itself would
+ * make every other instance's write fail with 412 LeaseIdMissing. The app's role on the container (Storage Blob Data
+ * Contributor) allows leases (they are blob writes).
  */
 import type { TokenCredential } from '@azure/identity';
 import { BlockBlobClient, RestError, type StoragePipelineOptions } from '@azure/storage-blob';
 import { LEDGER_MAX_BYTES } from './document.js';
-import { LedgerFailure, type LedgerRead, type LedgerStore } from './store.js';
+import { type LeaseStore, LedgerFailure, type LedgerRead, type LedgerStore } from './store.js';
 
 function failureOf(error: unknown): LedgerFailure {
   if (error instanceof LedgerFailure) return error;
@@ -37,14 +42,71 @@ async function readCapped(stream: NodeJS.ReadableStream | undefined): Promise<st
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export class BlobLedgerStore implements LedgerStore {
+/** The lease blob's URL: the ledger blob's, with `.lease` added to its name. */
+export function leaseBlobUrl(blobUrl: string): string {
+  const url = new URL(blobUrl);
+  url.pathname = `${url.pathname}.lease`;
+  return url.toString();
+}
+
+const isStatus = (error: unknown, ...statuses: number[]) =>
+  error instanceof RestError && statuses.includes(error.statusCode ?? 0);
+
+export class BlobLedgerStore implements LedgerStore, LeaseStore {
   private readonly blob: BlockBlobClient;
+  private readonly leaseBlob: BlockBlobClient;
 
   constructor(blobUrl: string, credential: TokenCredential, timeoutMs: number) {
     const options: StoragePipelineOptions = {
       retryOptions: { maxTries: 2, tryTimeoutInMs: timeoutMs, retryDelayInMs: 200, maxRetryDelayInMs: 1_000 },
     };
     this.blob = new BlockBlobClient(blobUrl, credential, options);
+    this.leaseBlob = new BlockBlobClient(leaseBlobUrl(blobUrl), credential, options);
+  }
+
+  async acquireLease(leaseId: string, durationS: number, signal: AbortSignal): Promise<boolean> {
+    const lease = this.leaseBlob.getBlobLeaseClient(leaseId);
+    try {
+      await lease.acquireLease(durationS, { abortSignal: signal });
+      return true;
+    } catch (error) {
+      if (isStatus(error, 409)) return false; // LeaseAlreadyPresent: another instance holds it
+      if (!(error instanceof RestError && error.statusCode === 404 && error.code === 'BlobNotFound')) {
+        throw failureOf(error);
+      }
+    }
+    try {
+      // First use: create the (empty) lease blob; someone else creating it first is as good.
+      await this.leaseBlob.upload('', 0, { abortSignal: signal, conditions: { ifNoneMatch: '*' } });
+    } catch (error) {
+      if (!isStatus(error, 409, 412)) throw failureOf(error);
+    }
+    try {
+      await lease.acquireLease(durationS, { abortSignal: signal });
+      return true;
+    } catch (error) {
+      if (isStatus(error, 409)) return false;
+      throw failureOf(error);
+    }
+  }
+
+  async renewLease(leaseId: string, signal: AbortSignal): Promise<boolean> {
+    try {
+      await this.leaseBlob.getBlobLeaseClient(leaseId).renewLease({ abortSignal: signal });
+      return true;
+    } catch (error) {
+      // 409: the lease is another id's now (ours expired and was taken), or was broken.
+      if (isStatus(error, 409, 412)) return false;
+      throw failureOf(error);
+    }
+  }
+
+  async releaseLease(leaseId: string, signal: AbortSignal): Promise<void> {
+    try {
+      await this.leaseBlob.getBlobLeaseClient(leaseId).releaseLease({ abortSignal: signal });
+    } catch (error) {
+      if (!isStatus(error, 409, 412)) throw failureOf(error);
+    }
   }
 
   async read(etag: string | undefined, signal: AbortSignal): Promise<LedgerRead> {

@@ -6,10 +6,12 @@
 import type { AppConfig } from '../config.js';
 import type { KeyVaultService } from '../keyVault/index.js';
 import type { LedgerStatus, RotationLedger } from './rotationLedger.js';
+import type { VersionChecker } from './versionCheck.js';
 
 export type { LedgerStatus };
 
 let shared: RotationLedger | undefined;
+let checker: VersionChecker | undefined;
 
 /** The process's ledger, or undefined (not configured, or not started yet). */
 export function rotationLedger(): RotationLedger | undefined {
@@ -26,24 +28,39 @@ export async function startRotationLedger(
 ): Promise<RotationLedger | undefined> {
   if (config.ledger === undefined) return undefined;
   shared?.stop();
-  const [{ RotationLedger }, { BlobLedgerStore }, { ledgerTelemetry }, { storageCredential }] = await Promise.all([
-    import('./rotationLedger.js'),
-    import('./blobStore.js'),
-    import('./telemetry.js'),
-    import('../keyVault/index.js'),
-  ]);
+  checker?.stop();
+  const [{ RotationLedger }, { BlobLedgerStore }, { ledgerTelemetry }, { storageCredential }, { VersionChecker }] =
+    await Promise.all([
+      import('./rotationLedger.js'),
+      import('./blobStore.js'),
+      import('./telemetry.js'),
+      import('../keyVault/index.js'),
+      import('./versionCheck.js'),
+    ]);
   const credential = await storageCredential(config);
+  const store = new BlobLedgerStore(config.ledger.blobUrl, credential, config.calls.timeoutMs);
+  const log = { warn: (m: string) => console.warn(m), info: (m: string) => console.info(m) };
   const ledger = new RotationLedger({
-    store: new BlobLedgerStore(config.ledger.blobUrl, credential, config.calls.timeoutMs),
+    store,
     target: service,
     pollMs: config.ledger.pollMs,
     timeoutMs: config.calls.timeoutMs,
-    log: { warn: (m) => console.warn(m), info: (m) => console.info(m) },
+    log,
     events: ledgerTelemetry(),
   });
   service.onVersionSeen((vaultUrl, name, version) => ledger.versionSeen(vaultUrl, name, version));
   ledger.start();
   shared = ledger;
+  // One instance at a time (the lease holder) checks the fleet's secrets against Key Vault (versionCheck.ts).
+  checker = new VersionChecker({
+    lease: store,
+    ledger,
+    target: service,
+    checkMs: config.ledger.checkMs,
+    timeoutMs: config.calls.timeoutMs,
+    log,
+  });
+  checker.start();
   return ledger;
 }
 
