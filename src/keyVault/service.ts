@@ -114,6 +114,7 @@ export class KeyVaultService {
   private backstop = false;
   /** Secrets the rotation ledger lists (vault|lower-case name): names the fleet is known to use. */
   private fleetNames = new Set<string>();
+  private readonly trusted = new Map<string, boolean>();
 
   constructor(private readonly options: KeyVaultOptions) {
     this.config = options.config;
@@ -285,9 +286,17 @@ export class KeyVaultService {
    * or, while challenge resource verification is on, a host under the cloud's Key Vault DNS suffix.
    */
   isTrustedVault(vaultUrl: string): boolean {
-    const { host, hostname } = new URL(vaultUrl);
-    if (this.config.trustedVaultHosts.includes(host)) return true;
-    return !this.config.disableChallengeResourceVerification && hostname.endsWith(`.${this.config.vaultDnsSuffix}`);
+    // Remembered per vault URL (the settings do not change while the process runs; a URL parse per read shows).
+    let trusted = this.trusted.get(vaultUrl);
+    if (trusted === undefined) {
+      const { host, hostname } = new URL(vaultUrl);
+      trusted =
+        this.config.trustedVaultHosts.includes(host) ||
+        (!this.config.disableChallengeResourceVerification && hostname.endsWith(`.${this.config.vaultDnsSuffix}`));
+      if (this.trusted.size >= 64) this.trusted.clear();
+      this.trusted.set(vaultUrl, trusted);
+    }
+    return trusted;
   }
 
   /** Read a secret through the cache. A vault the app does not trust is never contacted. */

@@ -76,8 +76,20 @@ export const OTHER_SECRET_NAME = '(other)';
 /** Names Key Vault returned a value for (`host|name`, lower case), up to METRIC_SECRET_NAMES. */
 const namesRead = new Set<string>();
 
+/** Vault URL → host, remembered for the few vaults an app reads (parsing a URL per read shows in profiles). */
+const hosts = new Map<string, string>();
+function hostOf(vaultUrl: string): string {
+  let host = hosts.get(vaultUrl);
+  if (host === undefined) {
+    host = new URL(vaultUrl).host;
+    if (hosts.size >= 64) hosts.clear();
+    hosts.set(vaultUrl, host);
+  }
+  return host;
+}
+
 function nameKey(ref: SecretReference): string {
-  return `${new URL(ref.vaultUrl).host}|${ref.name.toLowerCase()}`;
+  return `${hostOf(ref.vaultUrl)}|${ref.name.toLowerCase()}`;
 }
 
 /** Key Vault returned a value for this name: metrics may carry it (while fewer than METRIC_SECRET_NAMES do). */
@@ -88,7 +100,7 @@ function noteNameRead(ref: SecretReference): void {
 /** Attributes for metrics: the vault host, and the secret name if it is one metrics carry, else `(other)`. */
 function where(ref: SecretReference): Attributes {
   return {
-    'server.address': new URL(ref.vaultUrl).host,
+    'server.address': hostOf(ref.vaultUrl),
     'keyvault.secret.name': namesRead.has(nameKey(ref)) ? ref.name.toLowerCase() : OTHER_SECRET_NAME,
   };
 }

@@ -85,9 +85,10 @@ export class VersionChecker {
   start(): void {
     if (this.cancelTimer !== undefined) return;
     const schedule = this.options.schedule ?? unrefTimeout;
+    // The holder wakes to renew; the others only when their next attempt at the lease is due.
     const next = (ms: number) => {
       if (this.cancelTimer === undefined) return;
-      this.cancelTimer = schedule(() => void this.tick().finally(() => next(RENEW_MS)), ms);
+      this.cancelTimer = schedule(() => void this.tick().finally(() => next(this.nextTickMs())), ms);
     };
     this.cancelTimer = () => undefined;
     next(this.random() * RENEW_MS);
@@ -100,6 +101,11 @@ export class VersionChecker {
       this.holding = false;
       void this.bounded((signal) => this.options.lease.releaseLease(this.leaseId, signal)).catch(() => undefined);
     }
+  }
+
+  private nextTickMs(): number {
+    if (this.holding) return RENEW_MS;
+    return Math.max(RENEW_MS, this.nextAttemptAt - this.clock.now());
   }
 
   /** One step: renew (holder) or try to take the lease (others, every check interval), then check when due. */
