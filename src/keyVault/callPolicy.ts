@@ -6,9 +6,9 @@
  *   (KEY_VAULT_BUDGET_PER_10S, a token bucket). When it is spent the call fails at once as `throttled` with the time
  *   to the next token, without reaching Key Vault: the cache then serves what it has (stale within its bound) and
  *   uncached names get 503 + Retry-After.
- * - Warm-up calls (a first read of a name the fleet is known to use, the lease holder's version check) take turns
- *   from the warm-up pacer (KEY_VAULT_WARMUP_PER_10S, {@link WarmupPacer}): a call whose turn is near starts at once,
- *   the others wait for their turn (a bounded queue), and Key Vault's 429 slows the pacer down (AIMD).
+ * - Warm-up calls (a first read of a name the fleet is known to use) take turns from the warm-up pacer (KEY_VAULT_WARMUP_PER_10S, {@link WarmupPacer}): a call whose turn is near starts at once,
+ *   the others wait for their turn (a bounded queue), and Key Vault's 429 slows the pacer down (AIMD). The lease holder's version check has a pacer of its own
+ *   (CHECK_PER_10S).
  * The fetch itself is injected (the SDK adapter, or a test double), so this module never touches the network.
  *
  * The token bucket and the pacer are a few lines written here rather than a library: they must run on the injected
@@ -166,13 +166,23 @@ export class WarmupPacer {
   }
 }
 
-/** How a call is paid for: `read` (the budget), `background` (the budget, leaving half to reads), `warmup` (the pacer). */
-export type CallKind = 'read' | 'background' | 'warmup';
+/**
+ * The version check's pace (the lease holder asking for the fleet's secrets): 40 calls per 10 s, 1% of Key Vault's
+ * 4,000 per vault, from one instance of the fleet at a time; a 500-name check takes about two minutes.
+ */
+export const CHECK_PER_10S = 40;
+
+/**
+ * How a call is paid for: `read` (the budget), `background` (the budget, leaving half to reads), `warmup` (the
+ * warm-up pacer), `check` (the version check's own pacer, CHECK_PER_10S).
+ */
+export type CallKind = 'read' | 'background' | 'warmup' | 'check';
 
 export class VaultCalls {
   private readonly limiters = new Map<string, LimitFunction>();
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly pacers = new Map<string, WarmupPacer>();
+  private readonly checkPacers = new Map<string, WarmupPacer>();
   private readonly vaults = new Map<string, VaultStats>();
 
   constructor(
@@ -190,8 +200,8 @@ export class VaultCalls {
    */
   async call(ref: SecretReference, { kind = 'read' }: { kind?: CallKind } = {}): Promise<SecretRecord> {
     const stats = this.stats(ref.vaultUrl);
-    if (kind === 'warmup') {
-      const pacer = this.pacer(ref.vaultUrl);
+    if (kind === 'warmup' || kind === 'check') {
+      const pacer = kind === 'check' ? this.checkPacer(ref.vaultUrl) : this.pacer(ref.vaultUrl);
       const wait = pacer.book();
       if (wait === undefined) {
         stats.warmupRefusals += 1;
@@ -242,6 +252,7 @@ export class VaultCalls {
       if (failure.kind === 'throttled' && failure.statusCode === 429) {
         // Key Vault's own answer: the whole fleet sees it, so every instance's warm-up slows down.
         this.pacer(ref.vaultUrl).throttled((failure.retryAfterSeconds ?? 1) * 1000);
+        this.checkPacer(ref.vaultUrl).throttled((failure.retryAfterSeconds ?? 1) * 1000);
       }
       stats.lastError = { kind: failure.kind, message: failure.message, at: new Date().toISOString() };
       throw failure;
@@ -284,6 +295,15 @@ export class VaultCalls {
       this.buckets.set(vaultUrl, bucket);
     }
     return bucket;
+  }
+
+  private checkPacer(vaultUrl: string): WarmupPacer {
+    let pacer = this.checkPacers.get(vaultUrl);
+    if (!pacer) {
+      pacer = new WarmupPacer(CHECK_PER_10S, 1, this.clock, this.random);
+      this.checkPacers.set(vaultUrl, pacer);
+    }
+    return pacer;
   }
 
   private pacer(vaultUrl: string): WarmupPacer {

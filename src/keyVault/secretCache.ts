@@ -206,7 +206,7 @@ export class SecretCache {
    */
   async read(ref: SecretReference, { forceRefresh = false } = {}): Promise<SecretRead> {
     const key = cacheKey(ref);
-    const revoked = this.revoked.get(nameKey(ref));
+    const revoked = this.revoked.size === 0 ? undefined : this.revoked.get(nameKey(ref));
     if (revoked !== undefined) {
       this.hits += 1;
       throw revoked;
@@ -221,18 +221,25 @@ export class SecretCache {
 
     let entry: ColdEntry | undefined;
     let fromMemory: boolean;
-    if (this.values.peek(key, { allowStale: true }) !== undefined) {
+    // Within its refresh-ahead point (most reads): a plain hit, answered below without lru-cache's fetch().
+    const fresh = !forceRefresh && this.values.getRemainingTTL(key) > 0;
+    if (fresh || this.values.peek(key, { allowStale: true }) !== undefined) {
       // A rotation notice deferred by the rate limit is acted on by the first read after the window.
       const rotation = !forceRefresh && this.rotationDue(key);
       if (rotation) forceRefresh = true;
       try {
         const status: LRUCache.Status<string, ValueEntry, FetchContext> = {};
-        entry = await this.values.fetch(key, {
-          status,
-          forceRefresh,
-          allowStale: !forceRefresh,
-          context: { ref, rotation },
-        });
+        if (fresh && !forceRefresh) {
+          entry = this.values.get(key);
+          status.fetch = 'hit';
+        } else {
+          entry = await this.values.fetch(key, {
+            status,
+            forceRefresh,
+            allowStale: !forceRefresh,
+            context: { ref, rotation },
+          });
+        }
         fromMemory = status.fetch === 'hit' || status.returnedStale === true;
         if (entry !== undefined && fromMemory && this.clock.now() >= entry.expiresAt && !this.servableStale(entry)) {
           // Served from memory but past its hard expiry: wait for a fresh one (joins the refresh already in
@@ -405,6 +412,7 @@ export class SecretCache {
 
   /** Whether a deferred rotation notice for this name is due now (it is then marked as attempted). */
   private rotationDue(key: string): boolean {
+    if (this.rotations.size === 0) return false;
     const state = this.rotations.get(key);
     if (state === undefined || !state.pending) return false;
     const held = this.values.peek(key, { allowStale: true });

@@ -232,8 +232,8 @@ export class KeyVaultService {
   }
 
   /**
-   * The lease holder's check: each secret's latest version and state, from Key Vault, through warm-up turns (never
-   * the budget reads need). Stops early when `go()` turns false (the lease was lost). Returns names, versions and
+   * The lease holder's check: each secret's latest version and state, from Key Vault, at the check's own pace
+   * (CHECK_PER_10S, 1% of the vault's limit; never the budget or warm-up turns reads need). Stops early when `go()` turns false (the lease was lost). Returns names, versions and
    * states only; the values Key Vault returns are dropped at once.
    */
   async checkVersions(refs: readonly SecretReference[], go: () => boolean = () => true): Promise<VersionCheck[]> {
@@ -243,7 +243,7 @@ export class KeyVaultService {
       if (!go()) break;
       if (!this.isTrustedVault(vaultUrl)) continue;
       try {
-        const record = await calls.call({ vaultUrl, name }, { kind: 'warmup' });
+        const record = await calls.call({ vaultUrl, name }, { kind: 'check' });
         const version = record.version?.toLowerCase() ?? null;
         out.push({ vaultUrl, name, version, state: record.enabled === false ? 'disabled' : 'enabled' });
       } catch (error) {
