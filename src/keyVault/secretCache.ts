@@ -92,7 +92,10 @@ export interface LoadOptions {
 
 /** How long a reader waits for a first read that is waiting for its turn, and the timers it waits on. */
 export interface FirstReadWait {
-  /** KEY_VAULT_TIMEOUT_MS: past this the reader gets `throttled` (503 + Retry-After); the load keeps its place. */
+  /**
+   * KEY_VAULT_TIMEOUT_MS: past this (and 0.1 s, so a call already at Key Vault reports its own timeout) the reader gets
+   * `throttled` (503 + Retry-After); the load keeps its place.
+   */
   ms: number;
   schedule: Schedule;
 }
@@ -124,6 +127,8 @@ const REFRESH_AHEAD_JITTER = 0.2;
  */
 const BACKSTOP_REFRESH_FROM = 0.1;
 const BACKSTOP_REFRESH_JITTER = 0.85;
+/** How much longer than KEY_VAULT_TIMEOUT_MS a reader waits for a first read that may be waiting for its turn. */
+const FIRST_READ_MARGIN_MS = 100;
 /** While serving stale, how long before Key Vault is asked again (one call per key per interval). */
 const STALE_RETRY_MS = 5_000;
 
@@ -291,11 +296,13 @@ export class SecretCache {
           reject(
             new KeyVaultFailure(
               'throttled',
-              'The first read of this secret is waiting for its turn at Key Vault (warm-up); it keeps its place.',
+              'The first read of this secret waited for its turn at Key Vault (warm-up) longer than ' +
+                'KEY_VAULT_TIMEOUT_MS; it keeps its place, and a later read finds the value.',
               { retryAfterSeconds: 1, errorCode: 'WarmupWaiting' },
             ),
           ),
-        this.firstReadWait.ms,
+        // A margin past KEY_VAULT_TIMEOUT_MS: a call whose turn came at once reports its own timeout first.
+        this.firstReadWait.ms + FIRST_READ_MARGIN_MS,
       );
     });
     load.catch(() => undefined);
