@@ -121,12 +121,11 @@ const REFRESH_AHEAD_FROM = 0.75;
 const REFRESH_AHEAD_JITTER = 0.2;
 /**
  * Under a TTL longer than SECRET_CACHE_TTL_SECONDS (the backstop TTL while the rotation ledger is healthy, hours),
- * the refresh falls anywhere from 0.1 to 0.95 of it: a fleet that started together (a deployment, warmed within
- * minutes) then spreads its refreshes over most of the TTL instead of its last fifth, and stays under its share of the
- * vault's limit. (Lost rotations and revocations are the lease holder's version check's job, not this refresh's.)
+ * the refresh falls anywhere from 0.25 to 0.95 of it: a fleet that started together (a deployment) then spreads its
+ * refreshes over most of the TTL instead of its last fifth, and stays under its share of the vault's limit.
  */
-const BACKSTOP_REFRESH_FROM = 0.1;
-const BACKSTOP_REFRESH_JITTER = 0.85;
+const BACKSTOP_REFRESH_FROM = 0.25;
+const BACKSTOP_REFRESH_JITTER = 0.7;
 /** How much longer than KEY_VAULT_TIMEOUT_MS a reader waits for a first read that may be waiting for its turn. */
 const FIRST_READ_MARGIN_MS = 100;
 /** While serving stale, how long before Key Vault is asked again (one call per key per interval). */
