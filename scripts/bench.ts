@@ -5,8 +5,8 @@
  *     of the samples this project replaces), side by side, as ratios; plus the ping handler for reference;
  *  2. module load time of the app entry (unbundled dist/ and the esbuild bundle) vs a bare `@azure/functions` load;
  *  3. the fleet simulation (scripts/fleet.ts; `npm run bench:fleet` runs it alone, BENCH_FLEET=false skips it): by
- *     far the longest part. Its default matrix (three fleets × three designs, the ledger runs to 12 h of virtual
- *     time) took 29.5 minutes on a 2-core machine at load average 12–19; the earlier one-design simulation took 7.4.
+ *     the longest part. Its default matrix (five runs, the ledger ones to 12 h of virtual time, event-driven, on two
+ *     worker threads) takes one to a few minutes on a 2-core machine, depending on its load (docs/performance.md).
  * Each target line says whether the target was met or missed in this run; each part ends with how long it took.
  *
  * Backend: an in-process stand-in for the Key Vault call with a fixed latency (BENCH_KV_LATENCY_MS, default 10) at
@@ -262,7 +262,7 @@ console.log(
   `npm run bench on Node ${process.versions.node}, ${os.availableParallelism()} CPUs, load average ` +
     `${os.loadavg()[0]!.toFixed(2)}: handler reads and module load (under a minute), then ` +
     (fleet
-      ? 'the fleet simulation (about 30 minutes on a busy 2-core machine; BENCH_FLEET=false skips it).'
+      ? 'the fleet simulation (one to a few minutes on a 2-core machine; BENCH_FLEET=false skips it).'
       : 'no fleet (BENCH_FLEET=false).'),
 );
 await part(cacheBench);

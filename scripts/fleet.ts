@@ -1,52 +1,50 @@
 /**
  * Fleet simulation (`npm run bench:fleet`; also part of `npm run bench`): N instances × M secrets sharing one vault,
  * on a virtual clock — no real time, no network. Each instance is the app's real Key Vault service (cache policy,
- * jittered refresh ahead, call policy with its per-instance budget) with the Key Vault call replaced at its seam by a
- * model of one vault, and, in the ledger designs, the app's real rotation ledger with its storage replaced by a model
- * of one blob (scripts/ledgerModel.ts: ETags, 304, If-Match).
+ * jittered refresh ahead, call policy with its budget and warm-up pacer) with the Key Vault call replaced at its seam
+ * by a model of one vault, and, in the ledger designs, the app's real rotation ledger and version check (lease
+ * included) with storage replaced by a model of one blob and its lease (scripts/ledgerModel.ts).
  *
- * The vault model answers in the same 1-s step, and throttles (429, Retry-After) beyond 4,000 GETs per 10 s, Key
- * Vault's limit per vault. The blob model answers in the same 1-s step too (a real GET takes tens of ms: modelled
- * latency is under one step, so every time below is at most 1 s optimistic). Timeline of one virtual hour:
- * - t = 0: the whole fleet starts cold at once and reads every secret;
- * - each instance reads each secret once per READ_INTERVAL_S (60 s) at its own random phase;
- * - t = 30–35 min: a 5-minute Key Vault outage (every call fails with 503);
- * - t = 45 min: one secret gets a new version, and Event Grid delivers SecretNewVersionCreated to one instance.
- * Each instance's budget is KEY_VAULT_BUDGET_PER_10S = 400 / N (the fleet's steady share: 10% of the vault's limit, as
- * docs/configuration.md recommends).
+ * Time is event-driven: the clock jumps to the next thing that happens (a second with reads or polls, a warm-up turn,
+ * a timeout), on a 100-ms grid, and the app's timers (warm-up turns, call timeouts, the lease) run on it. The vault
+ * model answers at once and throttles (429, Retry-After to the end of the window) beyond 4,000 calls per 10-s window,
+ * Key Vault's limit per vault; every call counts, 429s included. The blob model answers at once too.
  *
- * Three designs, same timeline, same seeds, printed side by side:
- * - today: no ledger, SECRET_CACHE_TTL_SECONDS = 300 (what the app did before the ledger, and does without one);
- * - ledger: ROTATION_LEDGER_URL set, polls every ROTATION_LEDGER_POLL_SECONDS = 5 (modelled: a fixed phase per
- *   instance, no ±20% jitter), backstop TTL SECRET_CACHE_BACKSTOP_TTL_SECONDS = 43,200. The hour is followed by the
- *   rest of the backstop TTL (to 12 h) with coarser steps — reads every 30 min, polls every 60 s — to see the first
- *   backstop refresh wave after the cold start (the steady state's worst 10 s) and a lost event (a second secret gets
- *   a new version at 61 min and no event is delivered: how long until every instance has it);
- * - ledger down: ledger configured but unreachable from the start (first 30 min only): must look like today. Its
- *   polls back off as the app's do (RotationLedger.nextPollDelayMs: doubling to 60 s, jittered), each taken at the
- *   instance's first phase tick after the delay, so within POLL_S of the app's schedule.
+ * Scenarios:
+ * - cold-fleet: every instance starts at t = 0 and reads every secret at once, then each secret once per
+ *   READ_INTERVAL_S (60 s) at its own phase; a Key Vault outage at 30-35 min; one secret rotated at 45 min with its
+ *   event delivered to one instance. With the ledger the run goes on to 12 h (reads every 30 min, polls every 60 s
+ *   after the first hour) to see the backstop refresh wave; at 61 min a second secret is rotated with no event (lost
+ *   event); at 48 min a third is disabled in Key Vault (no event exists for that) and enabled again at 55 min.
+ * - scale-out: instances join one per second up to N while traffic runs; each gets each secret once per 60 s at its
+ *   own phase from its first second on (ledger design, 30 min).
+ * Designs: today (no ledger, TTL 300 s), ledger (ROTATION_LEDGER_URL set, poll 5 s, backstop TTL 12 h, version check
+ * every ROTATION_LEDGER_CHECK_SECONDS = 300 s by the lease holder), ledger-down (configured, unreachable; 30 min).
+ * Every instance's budget is KEY_VAULT_BUDGET_PER_10S = 400 / N (10% of the vault, docs/configuration.md) and its
+ * warm-up pace KEY_VAULT_WARMUP_PER_10S = 3,200 / N (80% of the vault for a whole fleet warming at once;
+ * FLEET_WARMUP_SHARE changes the 0.8). SECRETS_ALLOWED lists the M names exactly (the names the fleet is known to use).
  *
- * Printed per (N, M) and design: Key Vault calls per 10 s (peak at cold start; peak and mean in steady state, i.e.
- * refreshes of names already held, from 15 to 30 min and, with a ledger, from 1.5 h to 12 h; and, as the earlier
- * tables counted it, every call from 15 to 30 min, first reads of a cold start still loading included), 503s
- * for names an instance had never read (cold start), errors for names it had read (target 0), rotation time to every
- * instance holding the secret and the most GETs any instance made for it, lost-event convergence, and the storage
- * requests per second the ledger costs. One `FLEET {...}` JSON line per scenario and design for comparing runs.
- * FLEET_FULL=true runs the whole matrix (1, 100, 1,000 instances × 5, 50 secrets); the default runs 1 × 5,
- * 100 × 50 and 1,000 × 50, the corners the targets name.
+ * One `FLEET {...}` JSON line per scenario and design. FLEET_FULL=true runs the whole matrix; the default runs the
+ * corners the targets name. `--check` (or FLEET_CHECK=true) compares the run with the targets (FLEET_TARGETS below),
+ * prints met/MISSED per target and exits 1 when one is missed: CI runs `npm run bench:fleet:check`.
  */
+import { availableParallelism } from 'node:os';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { LedgerModel } from './ledgerModel.js';
 import { parseConfig } from '../src/config.js';
 import { KeyVaultFailure, KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
 import { secretRecord } from '../src/keyVault/testing.js';
+import { CHECK_PER_10S } from '../src/keyVault/callPolicy.js';
 import { RotationLedger } from '../src/ledger/rotationLedger.js';
+import { VersionChecker } from '../src/ledger/versionCheck.js';
 
 const VAULT = 'https://fleet.vault.azure.net/';
 const LEDGER_URL = 'https://stfleet.blob.core.windows.net/rotation-ledger/fleet.json';
 const VAULT_LIMIT_PER_10S = 4_000;
 const HOUR_S = 3_600;
-const READ_INTERVAL_S = Number(process.env.FLEET_READ_INTERVAL_S ?? 60);
+const READ_INTERVAL_S = 60;
 const POLL_S = 5;
+const CHECK_S = 300;
 const BACKSTOP_S = 43_200;
 /** Coarse steps after the first hour (ledger design only). */
 const LONG_READ_INTERVAL_S = 1_800;
@@ -54,31 +52,58 @@ const LONG_POLL_S = 60;
 const OUTAGE = { from: 1_800, to: 2_100 };
 const ROTATION_AT = 2_700;
 const LOST_EVENT_AT = HOUR_S + 60;
+const DISABLE_AT = 2_900;
+const ENABLE_AT = 3_300;
+/** While a secret is disabled, every instance asks for it every this many seconds (to see when it stops serving it). */
+const PROBE_S = 5;
+/** A scale-out runs until 5 minutes after the last instance joined, and at least this long. */
+const SCALE_OUT_S = 600;
 const START_WALL = Date.UTC(2026, 0, 5);
+const GRID_MS = 100;
+const WARMUP_SHARE = Number(process.env.FLEET_WARMUP_SHARE ?? 0.8);
 
 export type Design = 'today' | 'ledger' | 'ledger-down';
+export type Scenario = 'cold-fleet' | 'scale-out';
 
 export interface FleetResult {
+  scenario: Scenario;
   instances: number;
   secrets: number;
   design: Design;
   budgetPer10s: number;
+  warmupPer10s: number;
+  /** cold-fleet: until every instance holds every secret; scale-out: the longest from a first read to its value. */
+  warmAllInstancesS: number | null;
+  /** Reads of a secret Key Vault holds that returned no value (cached or not). */
+  failedReads: number;
+  /** Of those, reads of a name the instance had held before (target 0, as before). */
+  cachedErrors: number;
+  /** Every call the vault saw in any 10-s window, 429s included. */
+  vaultPeakPer10s: number;
+  throttled429: number;
   coldPeakPer10s: number;
+  /** Refreshes of names already held, peak per 10 s (first reads, rotation re-reads and version checks left out). */
   steadyPeakPer10s: number;
+  /** The same with the version checks' calls added back. */
+  steadyWithChecksPeakPer10s: number;
   steadyMeanPer10s: number;
-  /** All Key Vault calls, 15-30 min, peak per 10 s (the earlier tables' "steady", first reads included). */
   allCallsPeak15to30: number;
   recoveryPeakPer10s: number;
-  uncached503: number;
-  cachedErrors: number;
   staleServes: number;
-  throttledByVault: number;
   rotationAllInstancesS: number | null;
   rotationMaxGetsPerInstance: number;
   lostEventConvergedS: number | null;
+  /** From the disable in Key Vault to the last value served anywhere; from the enable to every instance serving it. */
+  revokedStoppedS: number | null;
+  reenabledAllInstancesS: number | null;
+  /** Key Vault calls the version checks made, per 10 s over the run (the whole fleet), and per check. */
+  checkCallsPer10s: number;
+  checks: number;
+  leaseRequests: number;
   storageRps: number;
   storageMeanRps: number;
   reads: number;
+  wallS: number;
 }
 
 /** A deterministic random source, so two runs make the same schedule. */
@@ -92,11 +117,71 @@ function seeded(seed: number): () => number {
 
 const hex = (n: number) => n.toString(16).padStart(32, '0');
 
+/** Virtual timers on a 100-ms grid: a binary heap; cancelled timers are skipped when they come up. */
+class VirtualTimers {
+  private readonly heap: Array<{ at: number; seq: number; run: () => void; cancelled: boolean }> = [];
+  private seq = 0;
+
+  constructor(private readonly now: () => number) {}
+
+  readonly schedule = (run: () => void, ms: number): (() => void) => {
+    const at = Math.ceil((this.now() + Math.max(0, ms)) / GRID_MS) * GRID_MS;
+    const event = { at, seq: this.seq++, run, cancelled: false };
+    const h = this.heap;
+    h.push(event);
+    for (let i = h.length - 1; i > 0;) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+    return () => {
+      event.cancelled = true;
+    };
+  };
+
+  private less(a: { at: number; seq: number }, b: { at: number; seq: number }): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  }
+
+  private pop() {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  /** When the next live timer is due, or undefined. */
+  nextAt(): number | undefined {
+    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
+    return this.heap[0]?.at;
+  }
+
+  /** Run every live timer due at or before `at`. */
+  runDue(at: number): void {
+    while (this.heap.length > 0 && this.heap[0]!.at <= at) {
+      const event = this.pop();
+      if (!event.cancelled) event.run();
+    }
+  }
+}
+
 /** Tracks which instances hold a secret's new version since it was rotated, and GETs per instance for it. */
 class RotationWatch {
   at: number | undefined;
-  /** When the first instance got the new version, and when the last holder did. */
-  firstAt: number | undefined;
   doneAt: number | undefined;
   private readonly holders = new Set<number>();
   private readonly updated = new Set<number>();
@@ -112,7 +197,6 @@ class RotationWatch {
     if (this.at === undefined || this.updated.has(instance) || !this.holders.has(instance)) return false;
     this.gets.set(instance, (this.gets.get(instance) ?? 0) + 1);
     if (!newVersion) return true;
-    this.firstAt ??= t;
     this.updated.add(instance);
     if (this.doneAt === undefined && this.updated.size === this.holders.size) this.doneAt = t;
     return true;
@@ -127,59 +211,113 @@ class RotationWatch {
   }
 }
 
-export async function simulate(instances: number, secrets: number, design: Design): Promise<FleetResult> {
+export async function simulate(
+  instances: number,
+  secrets: number,
+  design: Design,
+  scenario: Scenario = 'cold-fleet',
+): Promise<FleetResult> {
+  const wallStart = performance.now();
   let nowMs = 1_000; // lru-cache treats a start time of 0 as "no TTL"
   const clock = { now: () => nowMs };
   const wallClock = () => START_WALL + nowMs;
-  const random = seeded(instances * 1_000 + secrets);
+  const timers = new VirtualTimers(clock.now);
+  const random = seeded(instances * 1_000 + secrets + (scenario === 'scale-out' ? 7 : 0));
   const windows = new Map<number, number>();
-  /**
-   * Per 10-s window, the GETs that are not the steady state's: first reads of a name by an instance (a cold start
-   * still loading, which the budget paces at 1,000 instances) and the GETs that carried a rotation to an instance.
-   */
+  /** Per 10-s window, the calls that are not the steady state's: first reads, rotation re-reads, checks, 429s. */
   const notSteady = new Map<number, number>();
-  let holds: (instance: number, name: string) => boolean = () => false;
+  /** Per 10-s window, the version checks' calls (reported apart, and added back in the "with checks" peak). */
+  const checkWindows = new Map<number, number>();
   const versions = new Map<string, number>();
-  let throttledByVault = 0;
+  let throttled429 = 0;
+  let checkCalls = 0;
+  let checks = 0;
   const names = Array.from({ length: secrets }, (_, i) => `fleet-secret-${i}`);
+  const lostName = names[1] ?? names[0]!;
+  const disabledName = secrets >= 3 ? names[2]! : undefined;
+  let disabled = false;
   const watches = new Map<string, RotationWatch>([
     [names[0]!, new RotationWatch()],
-    [names[1] ?? names[0]!, new RotationWatch()],
+    [lostName, new RotationWatch()],
   ]);
+  const tNow = () => (nowMs - 1_000) / 1000;
+  const withLedger = design !== 'today';
+  const horizon =
+    scenario === 'scale-out'
+      ? Math.max(SCALE_OUT_S, instances + 300)
+      : design === 'ledger'
+        ? BACKSTOP_S
+        : design === 'ledger-down'
+          ? OUTAGE.from
+          : HOUR_S;
+
+  type Instance = {
+    index: number;
+    service: KeyVaultService;
+    ledger: RotationLedger | undefined;
+    checker: VersionChecker | undefined;
+    joinAt: number;
+    /** Names read with a value at least once (a later failure for one is a cached error). */
+    known: Set<string>;
+    /** True while this instance's version check runs (its calls are not the steady state's refreshes). */
+    checking: boolean;
+    /** When each name was first asked for here, and when Key Vault first returned it here. */
+    askedAt: Map<string, number>;
+    loadedAt: Map<string, number>;
+    pollPhase: number;
+    resumeAt: number;
+  };
+  const fleet: Instance[] = [];
+  /** Engines still loading (the service imports its cache and call policy on first use: real I/O, not virtual time). */
+  let loading: Array<Promise<unknown>> = [];
 
   const fetchFor =
     (instance: number): SecretFetch =>
     (_vault, name) =>
       Promise.resolve().then(() => {
-        const t = nowMs / 1000;
+        const t = tNow();
         const w = Math.floor(t / 10);
         const calls = (windows.get(w) ?? 0) + 1;
         windows.set(w, calls);
+        const steady = () => notSteady.set(w, (notSteady.get(w) ?? 0) + 1);
         if (calls > VAULT_LIMIT_PER_10S) {
-          throttledByVault += 1;
+          throttled429 += 1;
+          steady();
           throw new KeyVaultFailure('throttled', 'Key Vault is throttling requests (429).', {
             statusCode: 429,
-            retryAfterSeconds: 10 - (t % 10),
+            retryAfterSeconds: Math.max(1, Math.ceil(10 - (t % 10))),
           });
         }
         if (t >= OUTAGE.from && t < OUTAGE.to) {
           throw new KeyVaultFailure('service-error', 'Key Vault failed (503).', { statusCode: 503 });
         }
+        if (name === disabledName && disabled) {
+          throw new KeyVaultFailure('secret-disabled', 'Operation get is not allowed on a disabled secret.', {
+            statusCode: 403,
+            errorCode: 'Forbidden',
+          });
+        }
+        const self = fleet[instance]!;
         const version = versions.get(name) ?? 1;
         const rotation = watches.get(name)?.fetched(instance, version > 1, Math.floor(t)) ?? false;
-        if (rotation || !holds(instance, name)) notSteady.set(w, (notSteady.get(w) ?? 0) + 1);
+        if (self.checking) checkWindows.set(w, (checkWindows.get(w) ?? 0) + 1);
+        if (rotation || !self.loadedAt.has(name) || self.checking) steady();
+        if (!self.loadedAt.has(name)) self.loadedAt.set(name, t);
         return secretRecord(name, `${name}-v${version}`, hex(version));
       });
 
   const budgetPer10s = Math.max(0.1, Math.min(4_000, (VAULT_LIMIT_PER_10S * 0.1) / instances));
-  const withLedger = design !== 'today';
+  const warmupPer10s = Math.max(0.1, Math.min(4_000, (VAULT_LIMIT_PER_10S * WARMUP_SHARE) / instances));
   const config = parseConfig({
     KEY_VAULT_URL: VAULT,
+    SECRETS_ALLOWED: names.join(','),
     KEY_VAULT_BUDGET_PER_10S: String(budgetPer10s),
+    KEY_VAULT_WARMUP_PER_10S: String(warmupPer10s),
     ...(withLedger
       ? {
           ROTATION_LEDGER_URL: LEDGER_URL,
           ROTATION_LEDGER_POLL_SECONDS: String(POLL_S),
+          ROTATION_LEDGER_CHECK_SECONDS: String(CHECK_S),
           SECRET_CACHE_BACKSTOP_TTL_SECONDS: String(BACKSTOP_S),
         }
       : {}),
@@ -187,8 +325,15 @@ export async function simulate(instances: number, secrets: number, design: Desig
   const store = new LedgerModel(wallClock);
   store.down = design === 'ledger-down';
   const quiet = { warn: () => undefined, info: () => undefined };
-  const fleet = Array.from({ length: instances }, (_, index) => {
-    const service = new KeyVaultService({ config, fetchSecret: fetchFor(index), clock, log: quiet });
+  const join = (index: number, joinAt: number): Instance => {
+    const service = new KeyVaultService({
+      config,
+      fetchSecret: fetchFor(index),
+      clock,
+      schedule: timers.schedule,
+      random,
+      log: quiet,
+    });
     const ledger = withLedger
       ? new RotationLedger({
           store,
@@ -202,41 +347,95 @@ export async function simulate(instances: number, secrets: number, design: Desig
         })
       : undefined;
     if (ledger) service.onVersionSeen((v, n, ver) => ledger.versionSeen(v, n, ver));
+    const checker = ledger
+      ? new VersionChecker({
+          lease: store,
+          ledger,
+          target: {
+            holdsSecrets: () => service.holdsSecrets(),
+            secretsHeld: () => service.secretsHeld(),
+            config: service.config,
+            checkVersions: (refs, go) => {
+              checkCalls += refs.length;
+              const self = fleet[index]!;
+              self.checking = true;
+              return service.checkVersions(refs, go).finally(() => (self.checking = false));
+            },
+          },
+          checkMs: CHECK_S * 1000,
+          timeoutMs: 5_000,
+          clock,
+          random,
+          schedule: timers.schedule,
+          onCheck: () => (checks += 1),
+        })
+      : undefined;
+    checker?.start();
+    loading.push(service.checkVersions([]));
     return {
       index,
       service,
       ledger,
-      known: new Set<string>(),
+      checker,
+      joinAt,
+      checking: false,
+      known: new Set(),
+      askedAt: new Map(),
+      loadedAt: new Map(),
       pollPhase: Math.floor(random() * POLL_S),
-      /** While the ledger is failing: no poll before this second (its backoff). */
       resumeAt: 0,
     };
-  });
-  type Instance = (typeof fleet)[number];
-  holds = (instance, name) => fleet[instance]!.known.has(name);
+  };
 
-  const scheduleOf = (interval: number) => {
-    const schedule: Array<Array<[Instance, string]>> = Array.from({ length: interval }, () => []);
-    for (const instance of fleet) {
-      for (const name of names) schedule[Math.floor(random() * interval)]!.push([instance, name]);
+  // Each (instance, name) pair's phase in the read interval: the second of each interval it is read at.
+  const phases = (interval: number) => {
+    const schedule: Array<Array<[number, string]>> = Array.from({ length: interval }, () => []);
+    for (let i = 0; i < instances; i++) {
+      for (const name of names) schedule[Math.floor(random() * interval)]!.push([i, name]);
     }
     return schedule;
   };
-  const schedule = scheduleOf(READ_INTERVAL_S);
-  const longSchedule = withLedger ? scheduleOf(LONG_READ_INTERVAL_S) : [];
-  const everything = fleet.flatMap((instance) => names.map((name): [Instance, string] => [instance, name]));
+  const schedule = phases(READ_INTERVAL_S);
+  const longSchedule = design === 'ledger' && scenario === 'cold-fleet' ? phases(LONG_READ_INTERVAL_S) : [];
 
-  let uncached503 = 0;
+  let failedReads = 0;
   let cachedErrors = 0;
   let staleServes = 0;
   let reads = 0;
-  const horizon = design === 'ledger' ? BACKSTOP_S : design === 'ledger-down' ? OUTAGE.from : HOUR_S;
+  let lastServedDisabled: number | undefined;
+  const servingAgain = new Set<number>();
+  let reenabledAt: number | undefined;
+
+  const read = (instance: Instance, name: string) => {
+    const t = tNow();
+    if (!instance.askedAt.has(name)) instance.askedAt.set(name, t);
+    const probe = name === disabledName && t >= DISABLE_AT && t < ENABLE_AT + 600;
+    if (!probe) reads += 1;
+    instance.service.read({ vaultUrl: VAULT, name }).then(
+      ({ cache }) => {
+        if (cache === 'stale' && !probe) staleServes += 1;
+        instance.known.add(name);
+        if (name !== disabledName) return;
+        const at = tNow();
+        if (disabled) lastServedDisabled = at;
+        else if (at >= ENABLE_AT && !servingAgain.has(instance.index)) {
+          servingAgain.add(instance.index);
+          if (servingAgain.size === fleet.length) reenabledAt = at;
+        }
+      },
+      () => {
+        if (probe) return;
+        failedReads += 1;
+        if (instance.known.has(name)) cachedErrors += 1;
+      },
+    );
+  };
 
   const rotate = (t: number, name: string, event: boolean) => {
     versions.set(name, (versions.get(name) ?? 1) + 1);
     watches.get(name)!.start(
       t,
-      fleet.filter((i) => i.known.has(name)).map((i) => i.index),
+      fleet.filter((i) => i.service.secretsHeld().some((s) => s.name === name)).map((i) => i.index),
     );
     if (!event) return;
     // Event Grid delivers the event to one instance: what the secretEvents function does with it.
@@ -245,142 +444,344 @@ export async function simulate(instances: number, secrets: number, design: Desig
     receiver.service.secretRotated(VAULT, name, hex(versions.get(name)!));
   };
 
-  for (let t = 0; t < horizon; t++) {
-    nowMs = 1_000 + t * 1_000;
-    if (t === ROTATION_AT) rotate(t, names[0]!, true);
-    if (t === LOST_EVENT_AT && names[1]) rotate(t, names[1], false);
-    const long = t >= HOUR_S;
-    const due = t === 0 ? everything : long ? longSchedule[t % LONG_READ_INTERVAL_S]! : schedule[t % READ_INTERVAL_S]!;
-    for (const [instance, name] of due) {
-      reads += 1;
-      try {
-        const { cache } = await instance.service.read({ vaultUrl: VAULT, name });
-        if (cache === 'stale') staleServes += 1;
-        instance.known.add(name);
-      } catch {
-        if (instance.known.has(name)) cachedErrors += 1;
-        else uncached503 += 1;
+  if (scenario === 'cold-fleet') for (let i = 0; i < instances; i++) fleet.push(join(i, 0));
+
+  const tick = (t: number) => {
+    if (scenario === 'scale-out' && t < instances) fleet.push(join(t, t));
+    if (scenario === 'cold-fleet') {
+      if (t === ROTATION_AT) rotate(t, names[0]!, true);
+      if (design === 'ledger' && t === LOST_EVENT_AT && names[1]) rotate(t, names[1], false);
+      if (design === 'ledger' && disabledName && t === DISABLE_AT) disabled = true;
+      if (design === 'ledger' && disabledName && t === ENABLE_AT) disabled = false;
+    }
+    const long = t >= HOUR_S && longSchedule.length > 0;
+    if (t === 0 && scenario === 'cold-fleet') {
+      for (const instance of fleet) for (const name of names) read(instance, name);
+    } else {
+      const due = long ? longSchedule[t % LONG_READ_INTERVAL_S]! : schedule[t % READ_INTERVAL_S]!;
+      for (const [i, name] of due) {
+        const instance = fleet[i];
+        if (instance !== undefined) read(instance, name);
       }
     }
-    const pollEvery = long ? LONG_POLL_S : POLL_S;
-    const polling = fleet.filter((i) => i.ledger && (t + i.pollPhase) % pollEvery === 0 && t >= i.resumeAt);
-    await Promise.all(polling.map((i) => i.ledger!.poll()));
-    for (const i of polling) {
-      const failing = i.ledger!.status().consecutiveFailures > 0;
-      i.resumeAt = failing ? t + i.ledger!.nextPollDelayMs() / 1000 : 0;
+    if (disabledName && t >= DISABLE_AT && t < ENABLE_AT + 600 && t % PROBE_S === 0 && design === 'ledger') {
+      for (const instance of fleet) read(instance, disabledName);
     }
-    // Let background refreshes and ledger writes started at this instant finish at this instant.
-    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    const pollEvery = long ? LONG_POLL_S : POLL_S;
+    for (const i of fleet) {
+      if (!i.ledger || (t + i.pollPhase) % pollEvery !== 0 || t < i.resumeAt) continue;
+      const ledger = i.ledger;
+      void ledger.poll().then(() => {
+        i.resumeAt = ledger.status().consecutiveFailures > 0 ? t + ledger.nextPollDelayMs() / 1000 : 0;
+      });
+    }
+    if (t + 1 < horizon) timers.schedule(() => tick(t + 1), 1_000);
+  };
+  timers.schedule(() => tick(0), 0);
+
+  const horizonMs = 1_000 + horizon * 1_000;
+  for (;;) {
+    const at = timers.nextAt();
+    if (at === undefined || at >= horizonMs) break;
+    nowMs = at;
+    timers.runDue(at);
+    if (loading.length > 0) {
+      await Promise.all(loading);
+      loading = [];
+    }
+    // Let everything started at this instant (reads, loads, ledger writes) finish at this instant.
+    await new Promise((r) => setImmediate(r));
   }
+  for (const i of fleet) i.checker?.stop();
+
+  let warmAllInstancesS: number | null = 0;
+  for (const i of fleet) {
+    for (const [name, asked] of i.askedAt) {
+      if (name === disabledName && asked >= DISABLE_AT) continue;
+      const loaded = i.loadedAt.get(name);
+      if (loaded === undefined) warmAllInstancesS = null;
+      else if (warmAllInstancesS !== null) {
+        warmAllInstancesS = Math.max(warmAllInstancesS, scenario === 'cold-fleet' ? loaded : loaded - asked);
+      }
+    }
+  }
+
+  if (warmAllInstancesS !== null) warmAllInstancesS = Math.round(warmAllInstancesS * 10) / 10;
 
   const perWindow = (from: number, to: number) => {
     const out: number[] = [];
     for (let w = Math.floor(from / 10); w < Math.ceil(to / 10); w++) out.push(windows.get(w) ?? 0);
     return out;
   };
-  // Steady state: refreshes of names already held; first reads and rotation re-reads are left out.
+  // Steady state: refreshes of names already held; first reads, rotation re-reads and checks are left out.
   const steadyWindows = (from: number, to: number) =>
     perWindow(from, to).map((n, i) => n - (notSteady.get(Math.floor(from / 10) + i) ?? 0));
   const peak = (from: number, to: number) => Math.max(0, ...perWindow(from, to));
   const mean = (all: number[]) => all.reduce((a, b) => a + b, 0) / Math.max(1, all.length);
-  // Steady state: 15-30 min; with a ledger also from 1.5 h (after the lost event settled) to the backstop TTL,
-  // where the first backstop refresh wave after the cold start falls.
   const steadyRanges: Array<[number, number]> = [[900, OUTAGE.from]];
-  if (design === 'ledger') steadyRanges.push([HOUR_S + 1_800, BACKSTOP_S]);
+  if (design === 'ledger' && scenario === 'cold-fleet') steadyRanges.push([HOUR_S + 1_800, BACKSTOP_S]);
   const storageSeconds = [...store.perSecond.entries()].filter(([s]) => s - START_WALL / 1000 < HOUR_S);
   const storageTotal = storageSeconds.reduce((sum, [, n]) => sum + n, 0);
+  const cold = scenario === 'cold-fleet';
   return {
+    scenario,
     instances,
     secrets,
     design,
     budgetPer10s,
+    warmupPer10s,
+    warmAllInstancesS,
+    failedReads,
+    cachedErrors,
+    vaultPeakPer10s: peak(0, horizon),
+    throttled429,
     coldPeakPer10s: peak(0, 120),
     steadyPeakPer10s: Math.max(0, ...steadyRanges.flatMap(([a, b]) => steadyWindows(a, b))),
+    steadyWithChecksPeakPer10s: Math.max(
+      0,
+      ...steadyRanges.flatMap(([a, b]) =>
+        steadyWindows(a, b).map((n, i) => n + (checkWindows.get(Math.floor(a / 10) + i) ?? 0)),
+      ),
+    ),
     steadyMeanPer10s: Math.round(mean(steadyWindows(...steadyRanges.at(-1)!)) * 10) / 10,
     allCallsPeak15to30: peak(900, OUTAGE.from),
-    recoveryPeakPer10s: design === 'ledger-down' ? 0 : peak(OUTAGE.to, ROTATION_AT),
-    uncached503,
-    cachedErrors,
+    recoveryPeakPer10s: design === 'ledger-down' || !cold ? 0 : peak(OUTAGE.to, ROTATION_AT),
     staleServes,
-    throttledByVault,
-    rotationAllInstancesS: watches.get(names[0]!)!.seconds(),
+    rotationAllInstancesS: cold ? watches.get(names[0]!)!.seconds() : null,
     rotationMaxGetsPerInstance: watches.get(names[0]!)!.maxGets(),
-    lostEventConvergedS: design === 'ledger' ? watches.get(names[1] ?? names[0]!)!.seconds() : null,
+    lostEventConvergedS: design === 'ledger' && cold ? watches.get(lostName)!.seconds() : null,
+    revokedStoppedS:
+      design === 'ledger' && cold && disabledName
+        ? lastServedDisabled === undefined
+          ? 0
+          : lastServedDisabled - DISABLE_AT
+        : null,
+    reenabledAllInstancesS:
+      design === 'ledger' && cold && disabledName ? (reenabledAt === undefined ? null : reenabledAt - ENABLE_AT) : null,
+    checkCallsPer10s: Math.round((checkCalls / (horizon / 10)) * 100) / 100,
+    checks,
+    leaseRequests: store.leaseRequests,
     storageRps: store.peakPerSecond(START_WALL / 1000, START_WALL / 1000 + HOUR_S),
-    storageMeanRps: Math.round((storageTotal / HOUR_S) * 10) / 10,
+    storageMeanRps: Math.round((storageTotal / Math.min(HOUR_S, horizon)) * 10) / 10,
     reads,
+    wallS: Math.round((performance.now() - wallStart) / 100) / 10,
   };
 }
+
+/** The revocation bound: ROTATION_LEDGER_CHECK_SECONDS + M × 10 / CHECK_PER_10S (the check) + a poll, + 1 s of grid. */
+export const revocationBoundS = (secrets: number) => CHECK_S + (secrets * 10) / CHECK_PER_10S + POLL_S + 1;
+
+/** A target of the "ledger" design: which runs it applies to, and whether a result meets it. */
+interface Target {
+  /** A short name for FLEET_ACKNOWLEDGED. */
+  id: string;
+  what: string;
+  applies: (r: FleetResult) => boolean;
+  met: (r: FleetResult) => boolean;
+  figure: (r: FleetResult) => string;
+}
+
+const is = (scenario: Scenario, n: number, m: number) => (r: FleetResult) =>
+  r.design === 'ledger' && r.scenario === scenario && r.instances === n && r.secrets === m;
+
+export const FLEET_TARGETS: Target[] = [
+  {
+    id: 'cold-1000-warm',
+    what: 'cold-fleet 1000 × 50: warmAllInstancesS ≤ 300',
+    applies: is('cold-fleet', 1_000, 50),
+    met: (r) => r.warmAllInstancesS !== null && r.warmAllInstancesS <= 300,
+    figure: (r) => `${r.warmAllInstancesS}`,
+  },
+  {
+    id: 'cold-1000-failed',
+    what: 'cold-fleet 1000 × 50: failedReads ≤ 150000',
+    applies: is('cold-fleet', 1_000, 50),
+    met: (r) => r.failedReads <= 150_000,
+    figure: (r) => `${r.failedReads}`,
+  },
+  {
+    id: 'cold-1000-peak',
+    what: 'cold-fleet 1000 × 50: vaultPeakPer10s ≤ 4000',
+    applies: is('cold-fleet', 1_000, 50),
+    met: (r) => r.vaultPeakPer10s <= 4_000,
+    figure: (r) => `${r.vaultPeakPer10s} (429s: ${r.throttled429})`,
+  },
+  {
+    id: 'cold-100-warm',
+    what: 'cold-fleet 100 × 50: warmAllInstancesS ≤ 30',
+    applies: is('cold-fleet', 100, 50),
+    met: (r) => r.warmAllInstancesS !== null && r.warmAllInstancesS <= 30,
+    figure: (r) => `${r.warmAllInstancesS}`,
+  },
+  {
+    id: 'cold-100-failed',
+    what: 'cold-fleet 100 × 50: failedReads ≤ 5000',
+    applies: is('cold-fleet', 100, 50),
+    met: (r) => r.failedReads <= 5_000,
+    figure: (r) => `${r.failedReads}`,
+  },
+  {
+    id: 'scale-out-warm',
+    what: 'scale-out 1000 × 50: every first read has its value within 10 s',
+    applies: is('scale-out', 1_000, 50),
+    met: (r) => r.warmAllInstancesS !== null && r.warmAllInstancesS <= 10,
+    figure: (r) => `${r.warmAllInstancesS}`,
+  },
+  {
+    id: 'scale-out-failed',
+    what: 'scale-out 1000 × 50: failedReads = 0',
+    applies: is('scale-out', 1_000, 50),
+    met: (r) => r.failedReads === 0,
+    figure: (r) => `${r.failedReads}`,
+  },
+  {
+    id: 'steady',
+    what: 'steady 1000 × 50: ≤ 40 calls per 10 s',
+    applies: is('cold-fleet', 1_000, 50),
+    met: (r) => r.steadyPeakPer10s <= 40,
+    figure: (r) => `${r.steadyPeakPer10s} (${r.steadyWithChecksPeakPer10s} with the version checks' calls)`,
+  },
+  {
+    id: 'rotation',
+    what: 'rotation to every holder ≤ 15 s',
+    applies: (r) => r.design === 'ledger' && r.scenario === 'cold-fleet' && r.instances > 1,
+    met: (r) => r.rotationAllInstancesS !== null && r.rotationAllInstancesS <= 15,
+    figure: (r) => `${r.instances} × ${r.secrets}: ${r.rotationAllInstancesS}`,
+  },
+  {
+    id: 'lost-event',
+    what: 'lost event: lostEventConvergedS ≤ 600',
+    applies: (r) => r.design === 'ledger' && r.scenario === 'cold-fleet',
+    met: (r) => r.lostEventConvergedS !== null && r.lostEventConvergedS <= 600,
+    figure: (r) => `${r.instances} × ${r.secrets}: ${r.lostEventConvergedS}`,
+  },
+  {
+    id: 'check-cost',
+    what: 'version checks ≤ 1% of the vault limit (40 per 10 s)',
+    applies: (r) => r.design === 'ledger' && r.scenario === 'cold-fleet',
+    met: (r) => r.checkCallsPer10s <= VAULT_LIMIT_PER_10S / 100,
+    figure: (r) => `${r.instances} × ${r.secrets}: ${r.checkCallsPer10s}`,
+  },
+  {
+    id: 'revocation',
+    what: 'disabled secret: no value served later than check interval + check duration + poll interval',
+    applies: (r) => r.revokedStoppedS !== null,
+    met: (r) => r.revokedStoppedS !== null && r.revokedStoppedS <= revocationBoundS(r.secrets),
+    figure: (r) => `${r.instances} × ${r.secrets}: ${r.revokedStoppedS} (bound ${revocationBoundS(r.secrets)})`,
+  },
+];
 
 function show(r: FleetResult): string {
   const pct = (n: number) => `${((n / VAULT_LIMIT_PER_10S) * 100).toFixed(1)}%`;
   const secondsOr = (s: number | null, none: string) => (s === null ? none : `${s} s`);
+  const ledger = r.design === 'ledger' && r.scenario === 'cold-fleet';
   return (
-    `| ${r.instances} × ${r.secrets} | ${r.design} | ${r.coldPeakPer10s} | ${r.steadyPeakPer10s} (${pct(r.steadyPeakPer10s)}) | ` +
-    `${r.steadyMeanPer10s} | ${r.allCallsPeak15to30} | ${r.design === 'ledger-down' ? 'n/a' : r.recoveryPeakPer10s} | ${r.uncached503} | ` +
-    `${r.cachedErrors} | ` +
-    `${r.design === 'ledger-down' ? 'n/a' : `${secondsOr(r.rotationAllInstancesS, 'not within the run')}, ≤ ${r.rotationMaxGetsPerInstance} GET`} | ` +
-    `${r.design === 'ledger' ? secondsOr(r.lostEventConvergedS, `not within ${BACKSTOP_S - LOST_EVENT_AT} s`) : 'n/a'} | ` +
-    `${r.design === 'today' ? '0' : `${r.storageMeanRps} / ${r.storageRps}`} |`
+    `| ${r.scenario} | ${r.instances} × ${r.secrets} | ${r.design} | ${secondsOr(r.warmAllInstancesS, 'never')} | ` +
+    `${r.failedReads} | ${r.vaultPeakPer10s} (${r.throttled429} × 429) | ` +
+    `${r.steadyPeakPer10s} (${pct(r.steadyPeakPer10s)}); ${r.steadyWithChecksPeakPer10s} with checks | ${r.cachedErrors} | ` +
+    `${r.scenario === 'scale-out' || r.design === 'ledger-down' ? 'n/a' : secondsOr(r.rotationAllInstancesS, 'not within the run')} | ` +
+    `${ledger ? secondsOr(r.lostEventConvergedS, 'not within the run') : 'n/a'} | ` +
+    `${ledger ? `${secondsOr(r.revokedStoppedS, 'n/a')} / ${secondsOr(r.reenabledAllInstancesS, 'not within the run')}` : 'n/a'} | ` +
+    `${r.design === 'today' ? 'n/a' : `${r.checkCallsPer10s} (${r.checks} checks)`} | ` +
+    `${r.design === 'today' ? '0' : `${r.storageMeanRps} / ${r.storageRps}`} | ${r.wallS} s |`
   );
 }
 
-export async function fleetBench(full = process.env.FLEET_FULL === 'true'): Promise<FleetResult[]> {
-  const matrix: Array<[number, number]> = full
+export async function fleetBench(
+  full = process.env.FLEET_FULL === 'true',
+  check = process.argv.includes('--check') || process.env.FLEET_CHECK === 'true',
+): Promise<FleetResult[]> {
+  const cells: Array<[Scenario, number, number, Design]> = full
     ? [
-        [1, 5],
-        [1, 50],
-        [100, 5],
-        [100, 50],
-        [1_000, 5],
-        [1_000, 50],
+        ...(
+          [
+            [1, 5],
+            [1, 50],
+            [100, 5],
+            [100, 50],
+            [1_000, 5],
+            [1_000, 50],
+          ] as const
+        ).flatMap(([n, m]) =>
+          (['today', 'ledger', 'ledger-down'] as const).map((d): [Scenario, number, number, Design] => [
+            'cold-fleet',
+            n,
+            m,
+            d,
+          ]),
+        ),
+        ['scale-out', 100, 50, 'ledger'],
+        ['scale-out', 1_000, 50, 'ledger'],
       ]
     : [
-        [1, 5],
-        [100, 50],
-        [1_000, 50],
+        ['cold-fleet', 1, 5, 'ledger'],
+        ['cold-fleet', 100, 50, 'today'],
+        ['cold-fleet', 100, 50, 'ledger'],
+        ['cold-fleet', 1_000, 50, 'ledger'],
+        ['scale-out', 1_000, 50, 'ledger'],
       ];
+  const started = performance.now();
   console.log(
-    `\n== Fleet simulation (${full ? 'full matrix' : 'default matrix; FLEET_FULL=true for all six'}): cold start at 0, ` +
-      `Key Vault outage 30-35 min, one secret rotated at 45 min with its event delivered to one instance; reads ` +
-      `every ${READ_INTERVAL_S} s; vault limit ${VAULT_LIMIT_PER_10S} GET / 10 s. today = TTL ${300} s, no ledger; ` +
-      `ledger = poll ${POLL_S} s, backstop TTL ${BACKSTOP_S} s, run to ${BACKSTOP_S / 3600} h (after 1 h: reads ` +
-      `every ${LONG_READ_INTERVAL_S} s, polls every ${LONG_POLL_S} s; a second secret rotated at 61 min with no ` +
-      `event); ledger-down = ledger configured, unreachable (polls back off to 60 s), first 30 min. Storage answers in the same 1-s step.`,
+    `\n== Fleet simulation (${full ? 'full matrix' : 'default matrix; FLEET_FULL=true for every fleet and design'}): ` +
+      `cold-fleet = every instance starts at 0, Key Vault outage 30-35 min, one secret rotated at 45 min with its ` +
+      `event delivered to one instance; ledger runs go on to ${BACKSTOP_S / 3600} h (a second secret rotated at 61 min ` +
+      `with no event; a third disabled at 48 min and enabled at 55 min); scale-out = one instance joins per second ` +
+      `up to N while traffic runs (${SCALE_OUT_S / 60} min). Reads every ${READ_INTERVAL_S} s per secret per ` +
+      `instance; vault limit ${VAULT_LIMIT_PER_10S} calls / 10 s (429s count); budget 400 / N, warm-up ` +
+      `${VAULT_LIMIT_PER_10S * WARMUP_SHARE} / N per 10 s; version check every ${CHECK_S} s; event-driven virtual time.`,
   );
   console.log(
-    '| instances × secrets | design | Key Vault calls / 10 s: cold peak | steady peak (% of limit) | steady mean | all calls 15-30 min | after outage | 503 for uncached names | errors for cached names | rotation reaches every holder | lost event converged | storage req/s mean / peak |',
+    '| scenario | instances × secrets | design | warm | failed reads | vault peak / 10 s | steady peak (% of limit) | errors for cached names | rotation reaches every holder | lost event converged | disabled: last served / enabled: all serve | check calls / 10 s | storage req/s mean / peak | wall |',
   );
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  const results: FleetResult[] = [];
-  const lines: string[] = [];
-  for (const [n, m] of matrix) {
-    for (const design of ['today', 'ledger', 'ledger-down'] as const) {
-      const r = await simulate(n, m, design);
-      results.push(r);
-      console.log(show(r));
-      lines.push(
-        `FLEET ${JSON.stringify({
-          instances: r.instances,
-          secrets: r.secrets,
-          design: r.design,
-          steadyPeakPer10s: r.steadyPeakPer10s,
-          coldPeakPer10s: r.coldPeakPer10s,
-          rotationAllInstancesS: r.rotationAllInstancesS,
-          uncached503: r.uncached503,
-          storageRps: r.storageRps,
-          steadyMeanPer10s: r.steadyMeanPer10s,
-          allCallsPeak15to30: r.allCallsPeak15to30,
-          cachedErrors: r.cachedErrors,
-          rotationMaxGetsPerInstance: r.rotationMaxGetsPerInstance,
-          lostEventConvergedS: r.lostEventConvergedS,
-          storageMeanRps: r.storageMeanRps,
-        })}`,
-      );
-    }
+  console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  // The cells are independent: run them on up to FLEET_WORKERS worker threads (default 2), largest first.
+  const workers = Math.max(1, Math.min(Number(process.env.FLEET_WORKERS ?? 2), availableParallelism()));
+  const order = cells.map((cell, i) => ({ cell, i })).sort((a, b) => b.cell[1] * b.cell[2] - a.cell[1] * a.cell[2]);
+  const results: FleetResult[] = new Array<FleetResult>(cells.length);
+  const runOne = (cell: (typeof cells)[number]) =>
+    new Promise<FleetResult>((resolve, reject) => {
+      const worker = new Worker(new URL(import.meta.url), { workerData: cell });
+      worker.once('message', (r: FleetResult) => resolve(r));
+      worker.once('error', reject);
+    });
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      for (let next = order.shift(); next !== undefined; next = order.shift()) {
+        results[next.i] = await runOne(next.cell);
+      }
+    }),
+  );
+  for (const r of results) console.log(show(r));
+  for (const r of results) {
+    console.log(`FLEET ${JSON.stringify(r, (key, value: unknown) => (key === 'wallS' ? undefined : value))}`);
   }
-  for (const line of lines) console.log(line);
+  const wall = (performance.now() - started) / 1000;
+  console.log(`(fleet simulation: ${wall.toFixed(1)} s of wall time)`);
+  if (check) {
+    const missed: string[] = [];
+    for (const target of FLEET_TARGETS) {
+      const runs = results.filter(target.applies);
+      if (runs.length === 0) continue;
+      const ok = runs.every(target.met);
+      const line = `FLEET-CHECK ${ok ? 'met' : 'MISSED'} [${target.id}]: ${target.what} — ${runs.map(target.figure).join('; ')}`;
+      console.log(line);
+      if (!ok) missed.push(target.id);
+    }
+    // A miss CI acknowledges, with its reason, in .ci/run (FLEET_ACKNOWLEDGED: target ids, comma-separated) is
+    // still printed as MISSED but does not fail the run; every other miss does.
+    const acknowledged = new Set((process.env.FLEET_ACKNOWLEDGED ?? '').split(',').map((id) => id.trim()));
+    const failing = missed.filter((m) => !acknowledged.has(m));
+    const known = missed.filter((m) => acknowledged.has(m));
+    if (known.length > 0) console.log(`FLEET-CHECK: acknowledged in FLEET_ACKNOWLEDGED: ${known.join(', ')}`);
+    if (failing.length > 0) {
+      console.log(`FLEET-CHECK: ${failing.length} target(s) missed: ${failing.join(', ')}`);
+      process.exitCode = 1;
+    } else console.log(`FLEET-CHECK: every target met${known.length > 0 ? ' but the acknowledged ones' : ''}`);
+  }
   return results;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await fleetBench();
+if (!isMainThread && Array.isArray(workerData)) {
+  const [scenario, n, m, design] = workerData as [Scenario, number, number, Design];
+  parentPort!.postMessage(await simulate(n, m, design, scenario));
+} else if (import.meta.url === `file://${process.argv[1]}`) await fleetBench();

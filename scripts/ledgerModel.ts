@@ -1,11 +1,17 @@
 /**
  * An in-memory model of the rotation ledger's blob (ETags, conditional GET → not-modified, If-Match writes, an
- * outage switch, request counts per second): the fleet simulation's storage account, and the tests' fast stand-in.
- * The real store, against Azurite, is tested in test/ledger.azurite.test.ts.
+ * outage switch, request counts per second) and of the check lease's blob (one lease id at a time, expiring after its
+ * duration on `now()`, renewable by its id while no other id took it, as Azure Storage's blob lease): the fleet
+ * simulation's storage account, and the tests' fast stand-in. The real store, against Azurite, is tested in
+ * test/ledger.azurite.test.ts.
  */
-import { LedgerFailure, type LedgerRead, type LedgerStore } from '../src/ledger/store.js';
+import { type LeaseStore, LedgerFailure, type LedgerRead, type LedgerStore } from '../src/ledger/store.js';
 
-export class LedgerModel implements LedgerStore {
+export class LedgerModel implements LedgerStore, LeaseStore {
+  private lease: { id: string; until: number } | undefined;
+  leaseRequests = 0;
+  /** Lease requests fail (as `unreachable`) while true, the ledger blob still answering. */
+  leaseDown = false;
   private text: string | undefined;
   private version = 0;
   /** Every request fails (as `unreachable`) while true. */
@@ -64,6 +70,47 @@ export class LedgerModel implements LedgerStore {
       }
       this.overwrite(text);
       return this.etag;
+    });
+  }
+
+  private leaseCount(): void {
+    this.count();
+    this.leaseRequests += 1;
+    if (this.leaseDown) throw new LedgerFailure('unreachable');
+  }
+
+  /** The lease id holding the lease now, if any. */
+  get leaseHolder(): string | undefined {
+    return this.lease !== undefined && this.lease.until > this.now() ? this.lease.id : undefined;
+  }
+
+  acquireLease(leaseId: string, durationS: number): Promise<boolean> {
+    return Promise.resolve().then(() => {
+      this.leaseCount();
+      const holder = this.leaseHolder;
+      if (holder !== undefined && holder !== leaseId) return false;
+      this.lease = { id: leaseId, until: this.now() + durationS * 1000 };
+      this.durationS = durationS;
+      return true;
+    });
+  }
+
+  private durationS = 0;
+
+  renewLease(leaseId: string): Promise<boolean> {
+    return Promise.resolve().then(() => {
+      this.leaseCount();
+      // Azure Storage renews an expired lease too, as long as no other id took it meanwhile.
+      if (this.lease?.id !== leaseId) return false;
+      this.lease = { id: leaseId, until: this.now() + this.durationS * 1000 };
+      return true;
+    });
+  }
+
+  releaseLease(leaseId: string): Promise<void> {
+    return Promise.resolve().then(() => {
+      this.leaseCount();
+      if (this.lease?.id === leaseId) this.lease = undefined;
     });
   }
 

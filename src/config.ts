@@ -42,6 +42,8 @@ export const APP_SETTINGS = {
   ROTATION_LEDGER_URL: 'ROTATION_LEDGER_URL',
   ROTATION_LEDGER_POLL_SECONDS: 'ROTATION_LEDGER_POLL_SECONDS',
   SECRET_CACHE_BACKSTOP_TTL_SECONDS: 'SECRET_CACHE_BACKSTOP_TTL_SECONDS',
+  KEY_VAULT_WARMUP_PER_10S: 'KEY_VAULT_WARMUP_PER_10S',
+  ROTATION_LEDGER_CHECK_SECONDS: 'ROTATION_LEDGER_CHECK_SECONDS',
 } as const;
 
 /** A setting declared by the code that reads it (a function file), with {@link declareSetting}. */
@@ -139,6 +141,8 @@ export const NUMERIC_SETTINGS = {
   SECRET_EXPIRY_WARNING_DAYS: { min: 0, max: 365, default: 30, unit: 'days', integer: false },
   ROTATION_LEDGER_POLL_SECONDS: { min: 1, max: 300, default: 5, unit: 'seconds', integer: false },
   SECRET_CACHE_BACKSTOP_TTL_SECONDS: { min: 0, max: 604_800, default: 43_200, unit: 'seconds', integer: false },
+  KEY_VAULT_WARMUP_PER_10S: { min: 0.1, max: 4_000, default: 320, unit: 'calls', integer: false },
+  ROTATION_LEDGER_CHECK_SECONDS: { min: 30, max: 86_400, default: 300, unit: 'seconds', integer: false },
 } as const satisfies Record<string, NumericSetting>;
 
 export type NumericSettingName = keyof typeof NUMERIC_SETTINGS;
@@ -180,6 +184,11 @@ export interface LedgerSettings {
    * event. While the ledger is unreachable the cache uses SECRET_CACHE_TTL_SECONDS, as without a ledger.
    */
   readonly backstopTtlMs: number;
+  /**
+   * How often the lease holder (one instance of the fleet) checks the current version and state of the fleet's
+   * secrets against Key Vault and records what changed (ROTATION_LEDGER_CHECK_SECONDS).
+   */
+  readonly checkMs: number;
 }
 
 export interface CallSettings {
@@ -187,6 +196,11 @@ export interface CallSettings {
   readonly maxConcurrency: number;
   /** This instance's budget of Key Vault calls per vault per 10 s (a token bucket of that size, refilled evenly). */
   readonly budgetPer10s: number;
+  /**
+   * The warm-up allowance: first reads of a name the fleet is known to use draw from this, paced evenly per vault
+   * (KEY_VAULT_WARMUP_PER_10S), halved on each 429 from Key Vault and regained over about 100 s.
+   */
+  readonly warmupPer10s: number;
 }
 
 /** What the environment says about the identity; `keyVault/identity.ts` turns it into a credential choice. */
@@ -471,6 +485,7 @@ export function parseConfig(env: Env): AppConfig {
     timeoutMs: numeric(env, 'KEY_VAULT_TIMEOUT_MS', problems),
     maxConcurrency: numeric(env, 'KEY_VAULT_MAX_CONCURRENCY', problems),
     budgetPer10s: numeric(env, 'KEY_VAULT_BUDGET_PER_10S', problems),
+    warmupPer10s: numeric(env, 'KEY_VAULT_WARMUP_PER_10S', problems),
   };
   const allowedHosts: string[] = [];
   for (const entry of parseList(env[APP_SETTINGS.KEY_VAULT_ALLOWED_HOSTS])) {
@@ -533,6 +548,7 @@ export function parseConfig(env: Env): AppConfig {
         ...parsed,
         pollMs: numeric(env, 'ROTATION_LEDGER_POLL_SECONDS', problems) * 1000,
         backstopTtlMs: Math.max(cache.ttlMs, numeric(env, 'SECRET_CACHE_BACKSTOP_TTL_SECONDS', problems) * 1000),
+        checkMs: numeric(env, 'ROTATION_LEDGER_CHECK_SECONDS', problems) * 1000,
       });
     }
   }

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { NUMERIC_SETTINGS, parseConfig } from '../src/config.js';
 import { chooseIdentity } from '../src/keyVault/identity.js';
+import { ROOT } from './support/projectRoot.js';
 
 test('KEY_VAULT_URL, alias KEY_VAULT_URI, normalised to the origin', () => {
   assert.equal(
@@ -175,4 +178,14 @@ test('the backstop TTL applies only with a ledger, and is never below SECRET_CAC
   const bad = parseConfig({ ROTATION_LEDGER_URL: url, ROTATION_LEDGER_POLL_SECONDS: '0' });
   assert.equal(bad.problems[0]?.setting, 'ROTATION_LEDGER_POLL_SECONDS');
   assert.equal(bad.ledger?.pollMs, 5_000);
+});
+
+test("docs/configuration.md's table gives every numeric setting's range and default as NUMERIC_SETTINGS declares them", () => {
+  const page = readFileSync(join(ROOT, 'docs', 'configuration.md'), 'utf8');
+  for (const [name, spec] of Object.entries(NUMERIC_SETTINGS)) {
+    const row = page.split('\n').find((line) => line.startsWith(`| \`${name}\``));
+    assert.ok(row, `${name} has a row in the settings table`);
+    assert.ok(row.includes(`${spec.min}–${spec.max}`), `${name}: range ${spec.min}–${spec.max} in its row`);
+    assert.match(row, new RegExp(`default ${spec.default}\\b`), `${name}: default ${spec.default} in its row`);
+  }
 });

@@ -109,6 +109,32 @@ test('blob store: absent, create once, conditional GET answers 304, If-Match ref
   );
 });
 
+test('check lease: one id holds it (on its own blob, created on first use), renews it; another is refused until release; the ledger blob stays writable', async () => {
+  const a = await storeFor('leased.json');
+  const b = await storeFor('leased.json');
+  const [idA, idB] = ['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b'];
+  assert.equal(await a.acquireLease(idA, 15, signal()), true, 'first acquire: the lease blob is created and leased');
+  assert.equal(await b.acquireLease(idB, 15, signal()), false, 'another id: 409, refused');
+  assert.equal(await a.renewLease(idA, signal()), true, 'renewed by its id');
+  assert.equal(await b.renewLease(idB, signal()), false, 'an id that does not hold it cannot renew');
+  assert.equal(await a.acquireLease(idA, 15, signal()), true, 'the holder acquiring again keeps it');
+  const written = await b.write('{"v":1,"entries":[]}', undefined, signal());
+  assert.ok(written, 'the ledger blob itself carries no lease: any instance writes it');
+  await a.releaseLease(idA, signal());
+  assert.equal(await b.acquireLease(idB, 15, signal()), true, 'released: the other takes it');
+  assert.equal(
+    await a.renewLease(idA, signal()),
+    false,
+    'the former holder cannot renew a lease now held by another id',
+  );
+  await b.releaseLease(idB, signal());
+  const props = await new BlockBlobClient(
+    `${azurite.accountUrl}${CONTAINER}/leased.json.lease`,
+    await storageCredential(configFor('leased.json')),
+  ).getProperties();
+  assert.equal(props.contentLength, 0, 'the lease blob is empty: no secret, no version, nothing');
+});
+
 test('blob store: a ledger larger than the cap is not read; a request without a token is refused', async () => {
   const store = await storeFor('big.json');
   const credential = await storageCredential(configFor('big.json'));

@@ -1,7 +1,8 @@
 /**
  * What docs/events.md says about rotation timing without an event follows from the settings' defaults: a default
  * deployment sets ROTATION_LEDGER_URL (infra/main.bicep), so the cache uses the backstop TTL, refreshed at 25-95% of
- * it (src/keyVault/secretCache.ts), not SECRET_CACHE_TTL_SECONDS.
+ * it (src/keyVault/secretCache.ts), not SECRET_CACHE_TTL_SECONDS; and the lease holder's version check
+ * (ROTATION_LEDGER_CHECK_SECONDS) finds it first.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -24,6 +25,10 @@ test('docs/events.md: without an event, the backstop window of a default deploym
     `events.md states ${hours(from)} to ${hours(from + jitter)} hours`,
   );
   assert.match(section, /ROTATION_LEDGER_URL/);
+  assert.ok(
+    section.includes(`ROTATION_LEDGER_CHECK_SECONDS\` (${NUMERIC_SETTINGS.ROTATION_LEDGER_CHECK_SECONDS.default} s)`),
+    'events.md states the version check interval',
+  );
   assert.match(
     section,
     new RegExp(`SECRET_CACHE_TTL_SECONDS\` \\(${NUMERIC_SETTINGS.SECRET_CACHE_TTL_SECONDS.default} s`),

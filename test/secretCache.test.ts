@@ -26,7 +26,12 @@ function setup(policy: Partial<CacheSettings & CallSettings> = {}, random = () =
   };
   const calls = new VaultCalls(
     vault.fetch,
-    { timeoutMs: p.timeoutMs, maxConcurrency: p.maxConcurrency, budgetPer10s: p.budgetPer10s },
+    {
+      timeoutMs: p.timeoutMs,
+      maxConcurrency: p.maxConcurrency,
+      budgetPer10s: p.budgetPer10s,
+      warmupPer10s: p.warmupPer10s,
+    },
     clock,
   );
   const cache = new SecretCache(

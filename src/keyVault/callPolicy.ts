@@ -1,17 +1,30 @@
 /**
- * The call policy: how one Key Vault call is made. Each call is bounded by KEY_VAULT_TIMEOUT_MS (time spent
- * queued included), by a per-vault concurrency limit (p-limit) and by this instance's per-vault budget
- * (KEY_VAULT_BUDGET_PER_10S, a token bucket), and counted per vault for the config check. When the budget is spent
- * the call fails at once as `throttled` with the time to the next token, without reaching Key Vault: the cache then
- * serves what it has (stale within its bound) and uncached names get 503 + Retry-After. The fetch itself is injected
- * (the SDK adapter, or a test double), so this module never touches the network.
+ * The call policy: how one Key Vault call is made. Each call is bounded by KEY_VAULT_TIMEOUT_MS (time spent in the
+ * concurrency queue included), by a per-vault concurrency limit (p-limit) and by one of two per-vault allowances,
+ * and counted per vault for the config check:
+ * - Refreshes, reads of unknown names and background re-reads draw from this instance's budget
+ *   (KEY_VAULT_BUDGET_PER_10S, a token bucket). When it is spent the call fails at once as `throttled` with the time
+ *   to the next token, without reaching Key Vault: the cache then serves what it has (stale within its bound) and
+ *   uncached names get 503 + Retry-After.
+ * - Warm-up calls (a first read of a name the fleet is known to use) take turns from the warm-up pacer (KEY_VAULT_WARMUP_PER_10S, {@link WarmupPacer}): a call whose turn is near starts at once,
+ *   the others wait for their turn (a bounded queue), and Key Vault's 429 slows the pacer down (AIMD). The lease holder's version check has a pacer of its own
+ *   (CHECK_PER_10S).
+ * The fetch itself is injected (the SDK adapter, or a test double), so this module never touches the network.
  *
- * The token bucket is a few lines written here rather than a library: it must run on the injected clock (the fleet
- * simulation in `npm run bench` runs an hour of virtual time in seconds), which the npm rate limiters do not offer.
+ * The token bucket and the pacer are a few lines written here rather than a library: they must run on the injected
+ * clock and timers (the fleet simulation runs 12 hours of virtual time in seconds), which the npm rate limiters do
+ * not offer.
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { CallSettings } from '../config.js';
-import type { Clock, SecretFetch, SecretRecord, SecretReference } from './contract.js';
+import {
+  type Clock,
+  realSchedule,
+  type Schedule,
+  type SecretFetch,
+  type SecretRecord,
+  type SecretReference,
+} from './contract.js';
 import { type FailureKind, KeyVaultFailure } from './failure.js';
 import { traceCall } from './telemetry.js';
 
@@ -19,6 +32,11 @@ export interface VaultStats {
   keyVaultCalls: number;
   /** Calls refused without reaching Key Vault because this instance's budget was spent. */
   budgetRefusals: number;
+  /** Warm-up calls that waited for their turn, and those refused because the queue was full. */
+  warmupWaits: number;
+  warmupRefusals: number;
+  /** The warm-up pace now (calls per 10 s): KEY_VAULT_WARMUP_PER_10S, less after 429s. */
+  warmupPer10s: number;
   lastError: { kind: FailureKind; message: string; at: string } | null;
 }
 
@@ -68,37 +86,149 @@ export class TokenBucket {
   }
 }
 
+/** How far ahead a warm-up call may book its turn, and how many may wait at once per vault (the queue's bounds). */
+export const WARMUP_QUEUE_MS = 300_000;
+export const WARMUP_QUEUE_MAX = 1_000;
+/** Without a 429, the warm-up pace grows back by a tenth of KEY_VAULT_WARMUP_PER_10S per 10 s. */
+const WARMUP_REGAIN_MS = 100_000;
+
+/**
+ * The warm-up pacer: turns at `ceiling` calls per 10 s, evenly spaced (a virtual schedule, as GCRA does it). A call
+ * whose turn is within about one second's worth of turns starts at once; a later one waits for its turn, booked now,
+ * so it keeps its place; a turn more than WARMUP_QUEUE_MS away, or a queue of WARMUP_QUEUE_MAX, is refused. The first
+ * turn is jittered over one interval, so a fleet that starts together spreads its first calls. Key Vault's answers
+ * are the shared signal (AIMD): a 429 halves the pace (never below `floor`, the steady budget) and moves the next turn
+ * past its Retry-After; without 429s the pace grows back to `ceiling` by a tenth of it per 10 s.
+ */
+export class WarmupPacer {
+  private rate: number;
+  private tat: number;
+  private updatedAt: number;
+  private waiting = 0;
+
+  constructor(
+    private readonly ceiling: number,
+    private readonly floor: number,
+    private readonly clock: Clock,
+    random: () => number = Math.random,
+  ) {
+    this.rate = ceiling;
+    const now = clock.now();
+    this.updatedAt = now;
+    this.tat = now + random() * this.interval();
+  }
+
+  /** The pace now, in calls per 10 s. */
+  get per10s(): number {
+    this.grow(this.clock.now());
+    return this.rate;
+  }
+
+  /** Milliseconds until this call's turn (0: now), or undefined when the queue is full. */
+  book(): number | undefined {
+    const now = this.clock.now();
+    this.grow(now);
+    const interval = this.interval();
+    const tolerance = Math.floor(this.rate / 10) * interval;
+    const tat = Math.max(this.tat, now);
+    const wait = Math.max(0, tat - tolerance - now);
+    if (wait > WARMUP_QUEUE_MS || (wait > 0 && this.waiting >= WARMUP_QUEUE_MAX)) return undefined;
+    this.tat = tat + interval;
+    return wait;
+  }
+
+  /** Wait for a turn booked with {@link book}. */
+  async wait(ms: number, schedule: Schedule): Promise<void> {
+    if (ms <= 0) return;
+    this.waiting += 1;
+    try {
+      await new Promise<void>((resolve) => schedule(resolve, ms));
+    } finally {
+      this.waiting -= 1;
+    }
+  }
+
+  /** Key Vault answered 429: halve the pace and wait out its Retry-After. */
+  throttled(retryAfterMs: number): void {
+    const now = this.clock.now();
+    this.grow(now);
+    this.rate = Math.max(this.floor, this.rate / 2);
+    this.tat = Math.max(this.tat, now + retryAfterMs);
+  }
+
+  private interval(): number {
+    return 10_000 / this.rate;
+  }
+
+  private grow(now: number): void {
+    this.rate = Math.min(this.ceiling, this.rate + ((now - this.updatedAt) * this.ceiling) / WARMUP_REGAIN_MS);
+    this.updatedAt = now;
+  }
+}
+
+/**
+ * The version check's pace (the lease holder asking for the fleet's secrets): 40 calls per 10 s, 1% of Key Vault's
+ * 4,000 per vault, from one instance of the fleet at a time; a 500-name check takes about two minutes.
+ */
+export const CHECK_PER_10S = 40;
+
+/**
+ * How a call is paid for: `read` (the budget), `background` (the budget, leaving half to reads), `warmup` (the
+ * warm-up pacer), `check` (the version check's own pacer, CHECK_PER_10S).
+ */
+export type CallKind = 'read' | 'background' | 'warmup' | 'check';
+
 export class VaultCalls {
   private readonly limiters = new Map<string, LimitFunction>();
   private readonly buckets = new Map<string, TokenBucket>();
+  private readonly pacers = new Map<string, WarmupPacer>();
+  private readonly checkPacers = new Map<string, WarmupPacer>();
   private readonly vaults = new Map<string, VaultStats>();
 
   constructor(
     private readonly fetchSecret: SecretFetch,
     private readonly settings: CallSettings,
     private readonly clock: Clock = performance,
+    private readonly schedule: Schedule = realSchedule,
+    private readonly random: () => number = Math.random,
   ) {}
 
   /**
    * One Key Vault call. Rejects only with a {@link KeyVaultFailure}. A `background` call (a re-read a rotation
-   * notice caused) is refused while less than half the budget is left, so notices never spend what reads need.
+   * notice caused) is refused while less than half the budget is left, so notices never spend what reads need. A
+   * `warmup` call waits for its turn at the warm-up pacer (KEY_VAULT_TIMEOUT_MS starts when its turn comes).
    */
-  async call(ref: SecretReference, { background = false }: { background?: boolean } = {}): Promise<SecretRecord> {
+  async call(ref: SecretReference, { kind = 'read' }: { kind?: CallKind } = {}): Promise<SecretRecord> {
     const stats = this.stats(ref.vaultUrl);
-    const bucket = this.bucket(ref.vaultUrl);
-    const budget = bucket.take(background ? bucket.reserve : 0);
-    if (!budget.ok) {
-      stats.budgetRefusals += 1;
-      throw new KeyVaultFailure(
-        'throttled',
-        `This instance's Key Vault call budget is spent (KEY_VAULT_BUDGET_PER_10S=${this.settings.budgetPer10s}).`,
-        { retryAfterSeconds: Math.max(1, Math.ceil(budget.waitMs / 1000)), errorCode: 'InstanceBudgetSpent' },
-      );
+    if (kind === 'warmup' || kind === 'check') {
+      const pacer = kind === 'check' ? this.checkPacer(ref.vaultUrl) : this.pacer(ref.vaultUrl);
+      const wait = pacer.book();
+      if (wait === undefined) {
+        stats.warmupRefusals += 1;
+        throw new KeyVaultFailure(
+          'throttled',
+          `This instance's Key Vault warm-up queue is full (KEY_VAULT_WARMUP_PER_10S=${this.settings.warmupPer10s}).`,
+          { retryAfterSeconds: 10, errorCode: 'InstanceBudgetSpent' },
+        );
+      }
+      if (wait > 0) stats.warmupWaits += 1;
+      await pacer.wait(wait, this.schedule);
+    } else {
+      const bucket = this.bucket(ref.vaultUrl);
+      const budget = bucket.take(kind === 'background' ? bucket.reserve : 0);
+      if (!budget.ok) {
+        stats.budgetRefusals += 1;
+        throw new KeyVaultFailure(
+          'throttled',
+          `This instance's Key Vault call budget is spent (KEY_VAULT_BUDGET_PER_10S=${this.settings.budgetPer10s}).`,
+          { retryAfterSeconds: Math.max(1, Math.ceil(budget.waitMs / 1000)), errorCode: 'InstanceBudgetSpent' },
+        );
+      }
     }
     const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
+    let cancelTimer: (() => void) | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      cancelTimer = this.schedule(() => {
         const failure = new KeyVaultFailure(
           'timeout',
           `No answer from Key Vault within ${this.settings.timeoutMs} ms (KEY_VAULT_TIMEOUT_MS).`,
@@ -119,10 +249,15 @@ export class VaultCalls {
         error instanceof KeyVaultFailure
           ? error
           : new KeyVaultFailure('unexpected', 'The secret fetch failed without a classified error.');
+      if (failure.kind === 'throttled' && failure.statusCode === 429) {
+        // Key Vault's own answer: the whole fleet sees it, so every instance's warm-up slows down.
+        this.pacer(ref.vaultUrl).throttled((failure.retryAfterSeconds ?? 1) * 1000);
+        this.checkPacer(ref.vaultUrl).throttled((failure.retryAfterSeconds ?? 1) * 1000);
+      }
       stats.lastError = { kind: failure.kind, message: failure.message, at: new Date().toISOString() };
       throw failure;
     } finally {
-      clearTimeout(timer);
+      cancelTimer?.();
       task.catch(() => undefined);
     }
   }
@@ -130,14 +265,24 @@ export class VaultCalls {
   /** Per-vault call counts and last errors (copies; never values). */
   snapshot(): Record<string, VaultStats> {
     const out: Record<string, VaultStats> = {};
-    for (const [url, s] of this.vaults) out[url] = { ...s, lastError: s.lastError && { ...s.lastError } };
+    for (const [url, s] of this.vaults) {
+      const warmupPer10s = this.pacers.get(url)?.per10s ?? this.settings.warmupPer10s;
+      out[url] = { ...s, warmupPer10s, lastError: s.lastError && { ...s.lastError } };
+    }
     return out;
   }
 
   private stats(vaultUrl: string): VaultStats {
     let s = this.vaults.get(vaultUrl);
     if (!s) {
-      s = { keyVaultCalls: 0, budgetRefusals: 0, lastError: null };
+      s = {
+        keyVaultCalls: 0,
+        budgetRefusals: 0,
+        warmupWaits: 0,
+        warmupRefusals: 0,
+        warmupPer10s: this.settings.warmupPer10s,
+        lastError: null,
+      };
       this.vaults.set(vaultUrl, s);
     }
     return s;
@@ -150,6 +295,25 @@ export class VaultCalls {
       this.buckets.set(vaultUrl, bucket);
     }
     return bucket;
+  }
+
+  private checkPacer(vaultUrl: string): WarmupPacer {
+    let pacer = this.checkPacers.get(vaultUrl);
+    if (!pacer) {
+      pacer = new WarmupPacer(CHECK_PER_10S, 1, this.clock, this.random);
+      this.checkPacers.set(vaultUrl, pacer);
+    }
+    return pacer;
+  }
+
+  private pacer(vaultUrl: string): WarmupPacer {
+    let pacer = this.pacers.get(vaultUrl);
+    if (!pacer) {
+      const { warmupPer10s, budgetPer10s } = this.settings;
+      pacer = new WarmupPacer(warmupPer10s, Math.min(warmupPer10s, budgetPer10s), this.clock, this.random);
+      this.pacers.set(vaultUrl, pacer);
+    }
+    return pacer;
   }
 
   private limiter(vaultUrl: string): LimitFunction {

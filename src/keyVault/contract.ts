@@ -70,6 +70,18 @@ export interface Clock {
   now(): number;
 }
 
+/**
+ * Runs `run` after `ms` (on the clock the caller uses); returns a cancel function. The default is a real setTimeout;
+ * the fleet simulation and the tests pass virtual timers.
+ */
+export type Schedule = (run: () => void, ms: number) => () => void;
+
+/** A real timer (it keeps the process alive while a caller waits on it, as a pending request does). */
+export const realSchedule: Schedule = (run, ms) => {
+  const timer = setTimeout(run, ms);
+  return () => clearTimeout(timer);
+};
+
 /** The cache key of a reference: Key Vault names and versions are case-insensitive. */
 export function cacheKey(ref: SecretReference): string {
   return `${ref.vaultUrl}|${ref.name.toLowerCase()}|${ref.version?.toLowerCase() ?? ''}`;

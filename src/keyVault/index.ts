@@ -22,12 +22,24 @@ export type {
   KeyVaultOptions,
   KeyVaultStats,
   ReportedExpiryNotice,
+  Revocation,
   RotationOutcome,
   SettingResolution,
+  VersionCheck,
   VersionSeen,
 } from './service.js';
 export { MAX_EXPIRY_NOTICES } from './service.js';
-export type { CacheState, Clock, Logger, SecretFetch, SecretRead, SecretRecord, SecretReference } from './contract.js';
+export type {
+  CacheState,
+  Clock,
+  Logger,
+  Schedule,
+  SecretFetch,
+  SecretRead,
+  SecretRecord,
+  SecretReference,
+} from './contract.js';
+export { realSchedule } from './contract.js';
 export {
   isValidSecretName,
   isValidSecretVersion,

@@ -27,6 +27,8 @@ import {
   type SecretRecord,
   type SecretMetadata,
   type SecretReference,
+  type Schedule,
+  realSchedule,
 } from './contract.js';
 import { type FailureKind, isTransient, KeyVaultFailure } from './failure.js';
 
@@ -80,10 +82,28 @@ interface RotationState {
  */
 export type RotationOutcome = 'not-cached' | 'current' | 'refreshing' | 'deferred';
 
-/** How a load is made: `background` loads (re-reads a rotation notice caused) leave half the call budget to reads. */
+/**
+ * How a load is made: `background` loads (re-reads a rotation notice caused) leave half the call budget to reads;
+ * `first` loads are the first read of a name here (the service lets those of names the fleet is known to use wait
+ * for a warm-up turn instead of spending the budget).
+ */
 export interface LoadOptions {
   background?: boolean;
+  first?: boolean;
 }
+
+/** How long a reader waits for a first read that is waiting for its turn, and the timers it waits on. */
+export interface FirstReadWait {
+  /**
+   * KEY_VAULT_TIMEOUT_MS: past this (and 0.1 s, so a call already at Key Vault reports its own timeout) the reader gets
+   * `throttled` (503 + Retry-After); the load keeps its place.
+   */
+  ms: number;
+  schedule: Schedule;
+}
+
+/** Why the ledger says a secret must not be served: Key Vault said it is disabled, or it is deleted. */
+export type Revocation = 'disabled' | 'deleted';
 
 export interface CacheStats {
   entries: number;
@@ -114,6 +134,8 @@ const BACKSTOP_REFRESH_JITTER = 0.7;
  * existed). A version that never appears (an old event delivered again, a wrong or forged ledger entry) costs that.
  */
 export const MAX_ROTATION_REREADS = 2;
+/** How much longer than KEY_VAULT_TIMEOUT_MS a reader waits for a first read that may be waiting for its turn. */
+const FIRST_READ_MARGIN_MS = 100;
 /** While serving stale, how long before Key Vault is asked again (one call per key per interval). */
 const STALE_RETRY_MS = 5_000;
 
@@ -121,6 +143,11 @@ const REFUSALS: ReadonlySet<FailureKind> = new Set(['access-denied', 'identity-r
 
 /** Loads one secret from Key Vault; rejects only with a KeyVaultFailure (the call policy's `call`). */
 export type SecretLoad = (ref: SecretReference, options?: LoadOptions) => Promise<SecretRecord>;
+
+/** The key of a secret's name in a vault (every version of it). */
+function nameKey(ref: SecretReference): string {
+  return `${ref.vaultUrl}|${ref.name.toLowerCase()}`;
+}
 
 function asFailure(error: unknown): KeyVaultFailure {
   return error instanceof KeyVaultFailure
@@ -142,6 +169,9 @@ export class SecretCache {
   private ttlMs: number;
   /** Keys whose refresh is at Key Vault right now (left alone by `setTtl`). */
   private readonly refreshing = new Set<string>();
+  /** Names the rotation ledger says are disabled or deleted: never served, not asked for, until the ledger clears it. */
+  private readonly revoked: LRUCache<string, KeyVaultFailure>;
+  private readonly firstReadWait: FirstReadWait;
 
   constructor(
     private readonly loadSecret: SecretLoad,
@@ -149,8 +179,11 @@ export class SecretCache {
     private readonly log: Logger,
     private readonly clock: Clock = performance,
     private readonly random: () => number = Math.random,
+    firstReadWait: Partial<FirstReadWait> = {},
   ) {
     this.ttlMs = policy.ttlMs;
+    this.firstReadWait = { ms: firstReadWait.ms ?? Infinity, schedule: firstReadWait.schedule ?? realSchedule };
+    this.revoked = new LRUCache<string, KeyVaultFailure>({ max: policy.maxEntries });
     const common = {
       max: policy.maxEntries,
       perf: clock,
@@ -186,6 +219,11 @@ export class SecretCache {
    */
   async read(ref: SecretReference, { forceRefresh = false } = {}): Promise<SecretRead> {
     const key = cacheKey(ref);
+    const revoked = this.revoked.size === 0 ? undefined : this.revoked.get(nameKey(ref));
+    if (revoked !== undefined) {
+      this.hits += 1;
+      throw revoked;
+    }
     const startedAt = this.clock.now();
     let refreshLimited = false;
     if (forceRefresh && this.answeredWithin(key, this.policy.minRefreshMs)) {
@@ -196,18 +234,25 @@ export class SecretCache {
 
     let entry: ColdEntry | undefined;
     let fromMemory: boolean;
-    if (this.values.peek(key, { allowStale: true }) !== undefined) {
+    // Within its refresh-ahead point (most reads): a plain hit, answered below without lru-cache's fetch().
+    const fresh = !forceRefresh && this.values.getRemainingTTL(key) > 0;
+    if (fresh || this.values.peek(key, { allowStale: true }) !== undefined) {
       // A rotation notice deferred by the rate limit is acted on by the first read after the window.
       const rotation = !forceRefresh && this.rotationDue(key);
       if (rotation) forceRefresh = true;
       try {
         const status: LRUCache.Status<string, ValueEntry, FetchContext> = {};
-        entry = await this.values.fetch(key, {
-          status,
-          forceRefresh,
-          allowStale: !forceRefresh,
-          context: { ref, rotation },
-        });
+        if (fresh && !forceRefresh) {
+          entry = this.values.get(key);
+          status.fetch = 'hit';
+        } else {
+          entry = await this.values.fetch(key, {
+            status,
+            forceRefresh,
+            allowStale: !forceRefresh,
+            context: { ref, rotation },
+          });
+        }
         fromMemory = status.fetch === 'hit' || status.returnedStale === true;
         if (entry !== undefined && fromMemory && this.clock.now() >= entry.expiresAt && !this.servableStale(entry)) {
           // Served from memory but past its hard expiry: wait for a fresh one (joins the refresh already in
@@ -225,9 +270,14 @@ export class SecretCache {
       }
     } else {
       const status: LRUCache.Status<string, ColdEntry, FetchContext> = {};
-      entry = await this.cold.fetch(key, { status, forceRefresh, context: { ref } });
+      const load = this.cold.fetch(key, { status, forceRefresh, context: { ref } });
+      // The load keeps its place even when this reader stops waiting: the next read finds the value.
+      const promoted = load.then((loaded) => {
+        if (loaded?.kind === 'value' && this.cold.peek(key) === loaded) this.promote(key, loaded);
+        return loaded;
+      });
+      entry = status.fetch === 'hit' ? await promoted : await this.boundedWait(promoted);
       fromMemory = status.fetch === 'hit';
-      if (entry?.kind === 'value') this.promote(key, entry);
     }
     if (entry === undefined) throw new KeyVaultFailure('unexpected', 'The secret could not be loaded.');
 
@@ -241,6 +291,63 @@ export class SecretCache {
     else this.misses += 1;
     if (entry.kind === 'failure') throw entry.failure;
     return { record: entry.record, cache: refreshLimited ? 'refresh-limited' : fromMemory ? 'hit' : 'miss' };
+  }
+
+  /** Wait for a first read at most KEY_VAULT_TIMEOUT_MS (it may be waiting for a warm-up turn). */
+  private boundedWait<T>(load: Promise<T>): Promise<T> {
+    if (!Number.isFinite(this.firstReadWait.ms)) return load;
+    let cancel: (() => void) | undefined;
+    const bound = new Promise<never>((_, reject) => {
+      cancel = this.firstReadWait.schedule(
+        () =>
+          reject(
+            new KeyVaultFailure(
+              'throttled',
+              'The first read of this secret waited for its turn at Key Vault (warm-up) longer than ' +
+                'KEY_VAULT_TIMEOUT_MS; it keeps its place, and a later read finds the value.',
+              { retryAfterSeconds: 1, errorCode: 'WarmupWaiting' },
+            ),
+          ),
+        // A margin past KEY_VAULT_TIMEOUT_MS: a call whose turn came at once reports its own timeout first.
+        this.firstReadWait.ms + FIRST_READ_MARGIN_MS,
+      );
+    });
+    load.catch(() => undefined);
+    return Promise.race([load, bound]).finally(() => cancel?.());
+  }
+
+  /**
+   * The rotation ledger says Key Vault called this secret disabled or deleted (the lease holder's check): drop every
+   * value held of it (the latest and pinned versions) and answer reads with that refusal, without asking Key Vault,
+   * until {@link restore}. Returns whether anything changed.
+   */
+  revoke(ref: SecretReference, why: Revocation): boolean {
+    const name = nameKey(ref);
+    if (this.revoked.get(name)?.kind === (why === 'disabled' ? 'secret-disabled' : 'secret-not-found')) return false;
+    const failure =
+      why === 'disabled'
+        ? new KeyVaultFailure('secret-disabled', `Secret "${ref.name}" is disabled in Key Vault (rotation ledger).`, {
+            statusCode: 403,
+            errorCode: 'SecretDisabled',
+          })
+        : new KeyVaultFailure(
+            'secret-not-found',
+            `Secret "${ref.name}" was deleted from Key Vault (rotation ledger).`,
+            {
+              statusCode: 404,
+              errorCode: 'SecretNotFound',
+            },
+          );
+    this.revoked.set(name, failure);
+    for (const cache of [this.values, this.cold] as const) {
+      for (const key of [...cache.keys()]) if (key.startsWith(`${name}|`)) cache.delete(key);
+    }
+    return true;
+  }
+
+  /** The ledger no longer says this secret is disabled or deleted: the next read asks Key Vault. */
+  restore(ref: SecretReference): boolean {
+    return this.revoked.delete(nameKey(ref));
   }
 
   stats(): CacheStats {
@@ -315,6 +422,7 @@ export class SecretCache {
   }
 
   clear(): void {
+    this.revoked.clear();
     this.values.clear();
     this.cold.clear();
     this.rotations.clear();
@@ -330,6 +438,7 @@ export class SecretCache {
 
   /** Whether a deferred rotation notice for this name is due now (it is then marked as attempted). */
   private rotationDue(key: string): boolean {
+    if (this.rotations.size === 0) return false;
     const state = this.rotations.get(key);
     if (state === undefined || !state.pending) return false;
     const held = this.values.peek(key, { allowStale: true });
@@ -382,7 +491,7 @@ export class SecretCache {
   /** The first read of a name: a value (moved to `values` by `read`), or a remembered 404 or refusal. */
   private async firstRead(ref: SecretReference, setTtl: (ttlMs: number) => void): Promise<ColdEntry> {
     try {
-      const entry = this.fresh(ref, await this.loadSecret(ref));
+      const entry = this.fresh(ref, await this.load(ref, { first: true }));
       setTtl(entry.softTtlMs);
       return entry;
     } catch (error) {
@@ -390,6 +499,18 @@ export class SecretCache {
       if (remembered) return remembered;
       throw asFailure(error);
     }
+  }
+
+  /** One load; a record Key Vault marks disabled is never served (a refusal, like 403 SecretDisabled). */
+  private async load(ref: SecretReference, options: LoadOptions): Promise<SecretRecord> {
+    const record = await this.loadSecret(ref, options);
+    if (record.enabled === false) {
+      throw new KeyVaultFailure('secret-disabled', `Secret "${ref.name}" is disabled in Key Vault.`, {
+        statusCode: 403,
+        errorCode: 'SecretDisabled',
+      });
+    }
+    return record;
   }
 
   /** How long a failure is remembered: 404s for the negative TTL, refusals for the failure TTL, others not (0). */
@@ -417,7 +538,7 @@ export class SecretCache {
     let record: SecretRecord;
     this.refreshing.add(key);
     try {
-      record = await this.loadSecret(ref, rotation ? { background: true } : {});
+      record = await this.load(ref, rotation ? { background: true } : {});
     } catch (error) {
       const failure = asFailure(error);
       let ttl = 0;
@@ -498,7 +619,9 @@ export class SecretCache {
    */
   private fresh(ref: SecretReference, record: SecretRecord): ValueEntry {
     const now = this.clock.now();
-    const ttl = this.ttlMs;
+    // A pinned version keeps the normal TTL even under the backstop TTL: the rotation ledger carries no word of a
+    // revoked version, so this revalidation is what bounds how long one is served.
+    const ttl = ref.version === undefined ? this.ttlMs : Math.min(this.ttlMs, this.policy.ttlMs);
     return {
       kind: 'value',
       ref,

@@ -10,13 +10,25 @@
 import { randomUUID } from 'node:crypto';
 import { type AppConfig, isSecretAllowed } from '../config.js';
 import type { VaultStats, VaultCalls } from './callPolicy.js';
-import type { Clock, Logger, SecretFetch, SecretMetadata, SecretRead, SecretReference } from './contract.js';
+import type { Clock, Logger, Schedule, SecretFetch, SecretMetadata, SecretRead, SecretReference } from './contract.js';
 import { KeyVaultFailure, vaultAnswered } from './failure.js';
 import { chooseIdentity, type IdentityChoice } from './identity.js';
 import { looksLikeReference, parseKeyVaultReference } from './references.js';
-import type { CacheStats, RotationOutcome, SecretCache } from './secretCache.js';
+import type { CacheStats, Revocation, RotationOutcome, SecretCache } from './secretCache.js';
 
-export type { RotationOutcome };
+export type { Revocation, RotationOutcome };
+
+/**
+ * What the lease holder's version check found for one secret: its latest version (`enabled`), or that Key Vault
+ * called it disabled (403 SecretDisabled, or a record with enabled=false) or deleted (404); `unknown` when Key Vault
+ * did not answer for it (timeout, 5xx, throttled, access denied): nothing is concluded then. Never a value.
+ */
+export interface VersionCheck {
+  vaultUrl: string;
+  name: string;
+  state: 'enabled' | Revocation | 'unknown';
+  version: string | null;
+}
 
 export interface KeyVaultOptions {
   config: AppConfig;
@@ -25,8 +37,15 @@ export interface KeyVaultOptions {
   /** Test seam: replaces how the SDK adapter is loaded (by default a dynamic import of `secretClient.ts`). */
   loadFetch?: () => Promise<SecretFetch>;
   clock?: Clock;
+  /** Timers on `clock` (warm-up turns, call timeouts); default real timers. */
+  schedule?: Schedule;
+  /** Jitter source (refresh ahead, warm-up); default Math.random. */
+  random?: () => number;
   log?: Logger;
 }
+
+/** How many names the rotation ledger lists that an instance remembers as the fleet's (for the warm-up allowance). */
+const MAX_FLEET_NAMES = 1_000;
 
 /** Key Vault returned this version as the latest of a secret (names and version ids only, never a value). */
 export type VersionSeen = (vaultUrl: string, name: string, version: string) => void;
@@ -93,6 +112,9 @@ export class KeyVaultService {
   private referenceList: SecretReference[] | undefined;
   private readonly versionListeners: VersionSeen[] = [];
   private backstop = false;
+  /** Secrets the rotation ledger lists (vault|lower-case name): names the fleet is known to use. */
+  private fleetNames = new Set<string>();
+  private readonly trusted = new Map<string, boolean>();
 
   constructor(private readonly options: KeyVaultOptions) {
     this.config = options.config;
@@ -126,16 +148,21 @@ export class KeyVaultService {
       import('./telemetry.js'),
     ]);
     const fetchSecret = this.options.fetchSecret ?? (await (this.options.loadFetch ?? this.loadSdkFetch)());
-    const calls = new VaultCalls(fetchSecret, this.config.calls, this.options.clock);
+    const { clock, schedule, random } = this.options;
+    const calls = new VaultCalls(fetchSecret, this.config.calls, clock, schedule, random);
     const cache = new SecretCache(
-      async (ref, options) => {
-        const record = await calls.call(ref, options);
+      async (ref, options = {}) => {
+        // A first read of a name the fleet is known to use waits for a warm-up turn; anything else spends the budget.
+        const kind = options.first && this.isFleetSecret(ref) ? 'warmup' : options.background ? 'background' : 'read';
+        const record = await calls.call(ref, { kind });
         if (ref.version === undefined && record.version) this.notifyVersion(ref.vaultUrl, record.name, record.version);
         return record;
       },
       this.config.cache,
       this.options.log ?? consoleLogger,
-      this.options.clock,
+      clock,
+      random,
+      { ms: this.config.calls.timeoutMs, ...(schedule ? { schedule } : {}) },
     );
     if (this.backstop) cache.setTtl(this.cacheTtl().ms);
     return { cache, calls, telemetry };
@@ -158,6 +185,74 @@ export class KeyVaultService {
   /** Call `listener` whenever Key Vault returns the latest version of a secret (the rotation ledger listens). */
   onVersionSeen(listener: VersionSeen): void {
     this.versionListeners.push(listener);
+  }
+
+  /**
+   * Whether a secret is one the fleet is known to use: an exact name in SECRETS_ALLOWED or SECRET_PREFETCH (in
+   * `KEY_VAULT_URL`'s vault), a Key Vault reference among the app settings, or a name the rotation ledger lists. Its
+   * first read waits for a warm-up turn; other first reads (say random names under an allowed prefix) spend the
+   * steady budget, so the warm-up allowance cannot be turned into load on the vault by made-up names.
+   */
+  isFleetSecret(ref: SecretReference): boolean {
+    const lower = ref.name.toLowerCase();
+    if (this.fleetNames.has(`${ref.vaultUrl}|${lower}`)) return true;
+    if (ref.vaultUrl === this.config.vaultUrl) {
+      const exact = (list: readonly string[]) => list.some((n) => !n.endsWith('*') && n.toLowerCase() === lower);
+      if (exact(this.config.allowedSecrets) || exact(this.config.prefetch)) return true;
+    }
+    return this.references().some((r) => r.vaultUrl === ref.vaultUrl && r.name.toLowerCase() === lower);
+  }
+
+  /** The secrets the rotation ledger lists now (names only; at most MAX_FLEET_NAMES are kept). */
+  noteFleetSecrets(secrets: Iterable<{ vaultUrl: string; name: string }>): void {
+    const next = new Set<string>();
+    for (const s of secrets) {
+      if (next.size >= MAX_FLEET_NAMES) break;
+      next.add(`${s.vaultUrl}|${s.name.toLowerCase()}`);
+    }
+    this.fleetNames = next;
+  }
+
+  /**
+   * The rotation ledger says Key Vault called this secret disabled or deleted (`why`), or no longer does (null):
+   * every value of it held here is dropped and reads are refused without asking Key Vault, until it is cleared.
+   */
+  secretRevoked(vaultUrl: string, name: string, why: Revocation | null): boolean {
+    if (this.loaded === undefined) {
+      if (why === null) return false;
+      // Not loaded yet: load the engine so the revocation holds from the first read on.
+      void this.load().then(
+        ({ cache }) => cache.revoke({ vaultUrl, name }, why),
+        () => undefined,
+      );
+      return true;
+    }
+    const { cache } = this.loaded;
+    return why === null ? cache.restore({ vaultUrl, name }) : cache.revoke({ vaultUrl, name }, why);
+  }
+
+  /**
+   * The lease holder's check: each secret's latest version and state, from Key Vault, at the check's own pace
+   * (CHECK_PER_10S, 1% of the vault's limit; never the budget or warm-up turns reads need). Stops early when `go()` turns false (the lease was lost). Returns names, versions and
+   * states only; the values Key Vault returns are dropped at once.
+   */
+  async checkVersions(refs: readonly SecretReference[], go: () => boolean = () => true): Promise<VersionCheck[]> {
+    const { calls } = await this.load();
+    const out: VersionCheck[] = [];
+    for (const { vaultUrl, name } of refs) {
+      if (!go()) break;
+      if (!this.isTrustedVault(vaultUrl)) continue;
+      try {
+        const record = await calls.call({ vaultUrl, name }, { kind: 'check' });
+        const version = record.version?.toLowerCase() ?? null;
+        out.push({ vaultUrl, name, version, state: record.enabled === false ? 'disabled' : 'enabled' });
+      } catch (error) {
+        const kind = error instanceof KeyVaultFailure ? error.kind : 'unexpected';
+        const state = kind === 'secret-disabled' ? 'disabled' : kind === 'secret-not-found' ? 'deleted' : 'unknown';
+        out.push({ vaultUrl, name, version: null, state });
+      }
+    }
+    return out;
   }
 
   /** Whether this instance holds any secret value (the rotation ledger polls only then). */
@@ -191,9 +286,17 @@ export class KeyVaultService {
    * or, while challenge resource verification is on, a host under the cloud's Key Vault DNS suffix.
    */
   isTrustedVault(vaultUrl: string): boolean {
-    const { host, hostname } = new URL(vaultUrl);
-    if (this.config.trustedVaultHosts.includes(host)) return true;
-    return !this.config.disableChallengeResourceVerification && hostname.endsWith(`.${this.config.vaultDnsSuffix}`);
+    // Remembered per vault URL (the settings do not change while the process runs; a URL parse per read shows).
+    let trusted = this.trusted.get(vaultUrl);
+    if (trusted === undefined) {
+      const { host, hostname } = new URL(vaultUrl);
+      trusted =
+        this.config.trustedVaultHosts.includes(host) ||
+        (!this.config.disableChallengeResourceVerification && hostname.endsWith(`.${this.config.vaultDnsSuffix}`));
+      if (this.trusted.size >= 64) this.trusted.clear();
+      this.trusted.set(vaultUrl, trusted);
+    }
+    return trusted;
   }
 
   /** Read a secret through the cache. A vault the app does not trust is never contacted. */

@@ -76,19 +76,38 @@ export const OTHER_SECRET_NAME = '(other)';
 /** Names Key Vault returned a value for (`host|name`, lower case), up to METRIC_SECRET_NAMES. */
 const namesRead = new Set<string>();
 
+/** Vault URL → host, remembered for the few vaults an app reads (parsing a URL per read shows in profiles). */
+const hosts = new Map<string, string>();
+function hostOf(vaultUrl: string): string {
+  let host = hosts.get(vaultUrl);
+  if (host === undefined) {
+    host = new URL(vaultUrl).host;
+    if (hosts.size >= 64) hosts.clear();
+    hosts.set(vaultUrl, host);
+  }
+  return host;
+}
+
 function nameKey(ref: SecretReference): string {
-  return `${new URL(ref.vaultUrl).host}|${ref.name.toLowerCase()}`;
+  return `${hostOf(ref.vaultUrl)}|${ref.name.toLowerCase()}`;
 }
 
 /** Key Vault returned a value for this name: metrics may carry it (while fewer than METRIC_SECRET_NAMES do). */
 function noteNameRead(ref: SecretReference): void {
-  if (namesRead.size < METRIC_SECRET_NAMES) namesRead.add(nameKey(ref));
+  if (namesRead.size >= METRIC_SECRET_NAMES) return;
+  const key = nameKey(ref);
+  if (namesRead.has(key)) return;
+  namesRead.add(key);
+  readAttributes.clear();
 }
+
+/** Attributes of successful reads per vault, name and outcome (see recordRead). */
+const readAttributes = new Map<string, Attributes>();
 
 /** Attributes for metrics: the vault host, and the secret name if it is one metrics carry, else `(other)`. */
 function where(ref: SecretReference): Attributes {
   return {
-    'server.address': new URL(ref.vaultUrl).host,
+    'server.address': hostOf(ref.vaultUrl),
     'keyvault.secret.name': namesRead.has(nameKey(ref)) ? ref.name.toLowerCase() : OTHER_SECRET_NAME,
   };
 }
@@ -100,11 +119,20 @@ function outcomeOf(error: unknown): string {
 /** A read answered to a caller: its cache outcome, or `refused` with the failure kind. */
 export function recordRead(ref: SecretReference, outcome: string, failure?: unknown, staleAgeMs?: number): void {
   const i = get();
-  i.reads.add(1, {
-    ...where(ref),
-    'keyvault.cache.outcome': outcome,
-    ...(failure !== undefined ? { 'error.type': outcomeOf(failure) } : {}),
-  });
+  if (failure !== undefined) {
+    i.reads.add(1, { ...where(ref), 'keyvault.cache.outcome': outcome, 'error.type': outcomeOf(failure) });
+  } else {
+    // The attributes of a successful read, made once per name and outcome (a read is mostly a cache hit, and a
+    // new object per hit shows in profiles); forgotten whenever the set of names metrics carry changes.
+    const key = `${ref.vaultUrl}|${ref.name}|${outcome}`;
+    let attributes = readAttributes.get(key);
+    if (attributes === undefined) {
+      attributes = Object.freeze({ ...where(ref), 'keyvault.cache.outcome': outcome });
+      if (readAttributes.size >= 4 * METRIC_SECRET_NAMES) readAttributes.clear();
+      readAttributes.set(key, attributes);
+    }
+    i.reads.add(1, attributes);
+  }
   if (staleAgeMs !== undefined) i.staleAge.record(staleAgeMs / 1000, where(ref));
 }
 

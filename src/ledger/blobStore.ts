@@ -12,11 +12,16 @@
  * holds a current token it retries a refused request every 3 s until that token expires (an hour or more), ignoring
  * the request's abort signal. Handed the token the request already carried, the SDK sends it once more, gets the
  * same 401, and the request ends there (`token-refused`); the next request asks for the storage token afresh.
+ *
+ * The check lease (versionCheck.ts) is Azure Storage's blob lease (BlobLeaseClient) on a blob of its own,
+ * `<ledger blob>.lease` in the same container, created empty on first use: a lease on the ledger blob itself would
+ * make every other instance's write fail with 412 LeaseIdMissing. The app's role on the container (Storage Blob Data
+ * Contributor) allows leases (they are blob writes).
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import { BlockBlobClient, RestError, StorageBlobAudience, type StoragePipelineOptions } from '@azure/storage-blob';
 import { LEDGER_MAX_BYTES } from './document.js';
-import { LedgerFailure, type LedgerRead, type LedgerStore } from './store.js';
+import { type LeaseStore, LedgerFailure, type LedgerRead, type LedgerStore } from './store.js';
 
 /**
  * The storage token only, for the blob's own host: a challenge for another scope or tenant gets the token the request
@@ -70,9 +75,20 @@ async function readCapped(stream: NodeJS.ReadableStream | undefined, etag: strin
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export class BlobLedgerStore implements LedgerStore {
+/** The lease blob's URL: the ledger blob's, with `.lease` added to its name. */
+export function leaseBlobUrl(blobUrl: string): string {
+  const url = new URL(blobUrl);
+  url.pathname = `${url.pathname}.lease`;
+  return url.toString();
+}
+
+const isStatus = (error: unknown, ...statuses: number[]) =>
+  error instanceof RestError && statuses.includes(error.statusCode ?? 0);
+
+export class BlobLedgerStore implements LedgerStore, LeaseStore {
   private readonly blob: BlockBlobClient;
   private readonly credential: ChallengeBoundCredential;
+  private readonly leaseBlob: BlockBlobClient;
 
   constructor(blobUrl: string, credential: TokenCredential, timeoutMs: number) {
     const options: StoragePipelineOptions = {
@@ -80,6 +96,52 @@ export class BlobLedgerStore implements LedgerStore {
     };
     this.credential = new ChallengeBoundCredential(credential);
     this.blob = new BlockBlobClient(blobUrl, this.credential, options);
+    this.leaseBlob = new BlockBlobClient(leaseBlobUrl(blobUrl), this.credential, options);
+  }
+
+  async acquireLease(leaseId: string, durationS: number, signal: AbortSignal): Promise<boolean> {
+    const lease = this.leaseBlob.getBlobLeaseClient(leaseId);
+    try {
+      await lease.acquireLease(durationS, { abortSignal: signal });
+      return true;
+    } catch (error) {
+      if (isStatus(error, 409)) return false; // LeaseAlreadyPresent: another instance holds it
+      if (!(error instanceof RestError && error.statusCode === 404 && error.code === 'BlobNotFound')) {
+        throw failureOf(error);
+      }
+    }
+    try {
+      // First use: create the (empty) lease blob; someone else creating it first is as good.
+      await this.leaseBlob.upload('', 0, { abortSignal: signal, conditions: { ifNoneMatch: '*' } });
+    } catch (error) {
+      if (!isStatus(error, 409, 412)) throw failureOf(error);
+    }
+    try {
+      await lease.acquireLease(durationS, { abortSignal: signal });
+      return true;
+    } catch (error) {
+      if (isStatus(error, 409)) return false;
+      throw failureOf(error);
+    }
+  }
+
+  async renewLease(leaseId: string, signal: AbortSignal): Promise<boolean> {
+    try {
+      await this.leaseBlob.getBlobLeaseClient(leaseId).renewLease({ abortSignal: signal });
+      return true;
+    } catch (error) {
+      // 409: the lease is another id's now (ours expired and was taken), or was broken.
+      if (isStatus(error, 409, 412)) return false;
+      throw failureOf(error);
+    }
+  }
+
+  async releaseLease(leaseId: string, signal: AbortSignal): Promise<void> {
+    try {
+      await this.leaseBlob.getBlobLeaseClient(leaseId).releaseLease({ abortSignal: signal });
+    } catch (error) {
+      if (!isStatus(error, 409, 412)) throw failureOf(error);
+    }
   }
 
   async read(etag: string | undefined, signal: AbortSignal): Promise<LedgerRead> {

@@ -6,6 +6,11 @@
  * {"v":1,"entries":[{"vault":"https://kv.vault.azure.net/","name":"db-password","version":"<32 hex>","seenAt":"2026-01-01T00:00:00.000Z"}]}
  * ```
  *
+ * An entry may also carry `"state":"disabled"` or `"state":"deleted"`: the lease holder's check found Key Vault
+ * refusing the secret as disabled (403 SecretDisabled) or not finding it (404). Every instance then stops serving it
+ * until a later entry for it carries no state (a check saw it enabled again). Such an entry's `version` is the last
+ * version known (all zeros when none was).
+ *
  * The blob arrives from outside the process (anyone with write access to its container can change it), so a read is
  * bounded and validated: at most LEDGER_MAX_BYTES, at most LEDGER_MAX_ENTRIES entries, each field checked (a vault
  * origin, a Key Vault secret name, a 32-hex version, an ISO time); invalid entries are dropped and counted, never
@@ -29,7 +34,14 @@ export interface LedgerEntry {
   version: string;
   /** When a Key Vault read or event showed this version (ms since 1970, the writer's clock). */
   seenAt: number;
+  /** Key Vault called the secret disabled, or deleted (the lease holder's check); absent: served as usual. */
+  state?: LedgerState;
 }
+
+export type LedgerState = 'disabled' | 'deleted';
+
+/** The `version` of a disabled or deleted entry when no version of the secret was known. */
+export const UNKNOWN_VERSION = '0'.repeat(32);
 
 export type ParsedLedger = { ok: true; entries: LedgerEntry[]; dropped: number } | { ok: false; reason: string };
 
@@ -45,7 +57,8 @@ const OLDEST_MS = Date.UTC(2026, 0, 1);
 
 function validEntry(raw: unknown, nowMs: number): LedgerEntry | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
-  const { vault, name, version, seenAt } = raw as Record<string, unknown>;
+  const { vault, name, version, seenAt, state } = raw as Record<string, unknown>;
+  if (state !== undefined && state !== 'disabled' && state !== 'deleted') return undefined;
   if (typeof vault !== 'string' || vault.length > 300) return undefined;
   if (typeof name !== 'string' || !isValidSecretName(name)) return undefined;
   if (typeof version !== 'string' || !isValidSecretVersion(version)) return undefined;
@@ -54,7 +67,9 @@ function validEntry(raw: unknown, nowMs: number): LedgerEntry | undefined {
   const at = Date.parse(seenAt);
   if (!('url' in parsedVault) || parsedVault.url !== vault) return undefined;
   if (!Number.isFinite(at) || at < OLDEST_MS || at > nowMs + MAX_FUTURE_MS) return undefined;
-  return { vaultUrl: parsedVault.url, name, version: version.toLowerCase(), seenAt: at };
+  const entry: LedgerEntry = { vaultUrl: parsedVault.url, name, version: version.toLowerCase(), seenAt: at };
+  if (state !== undefined) entry.state = state;
+  return entry;
 }
 
 /**
@@ -89,10 +104,10 @@ export function parseLedger(text: string, nowMs: number): ParsedLedger {
 }
 
 /**
- * The ledger with `updates` applied: an update replaces the entry for its secret when it names another version and is
- * newer (a later `seenAt`), or the entry is dated after `nowMs` (the writer's clock): an entry from the future is not
- * evidence of anything later, and must not swallow a real rotation seen now. Oldest entries are dropped beyond
- * LEDGER_MAX_ENTRIES. Returns undefined when nothing changes (no write needed).
+ * The ledger with `updates` applied: an update replaces the entry for its secret when it names another version or
+ * another state and is newer (a later `seenAt`), or the entry is dated after `nowMs` (the writer's clock): an entry
+ * from the future is not evidence of anything later, and must not swallow a real rotation seen now. Oldest entries
+ * are dropped beyond LEDGER_MAX_ENTRIES. Returns undefined when nothing changes (no write needed).
  */
 export function mergeEntries(
   current: readonly LedgerEntry[],
@@ -105,7 +120,8 @@ export function mergeEntries(
     const key = entryKey(update);
     const known = byKey.get(key);
     const knownIsLater = known !== undefined && known.seenAt >= update.seenAt && known.seenAt <= nowMs;
-    if (known !== undefined && (knownIsLater || known.version === update.version)) continue;
+    const same = known !== undefined && known.version === update.version && known.state === update.state;
+    if (known !== undefined && (knownIsLater || same)) continue;
     byKey.delete(key); // re-inserted last: Map order is the eviction order
     byKey.set(key, update);
     changed = true;
@@ -123,6 +139,7 @@ export function serializeLedger(entries: readonly LedgerEntry[]): string {
       name: e.name,
       version: e.version,
       seenAt: new Date(e.seenAt).toISOString(),
+      ...(e.state === undefined ? {} : { state: e.state }),
     })),
   });
 }

@@ -6,6 +6,8 @@
 import type { AppConfig } from '../config.js';
 import type { KeyVaultService } from '../keyVault/index.js';
 import type { LedgerStatus, RotationLedger, RotationLedgerOptions } from './rotationLedger.js';
+import type { LeaseStore, LedgerStore } from './store.js';
+import type { VersionChecker } from './versionCheck.js';
 
 export type { LedgerStatus };
 
@@ -24,7 +26,11 @@ export function ledgerStarting(): void {
 }
 
 /** Test seams: the store, clocks and timers (by default the blob, the process clocks and unref'd timers). */
-export type LedgerSeams = Partial<Pick<RotationLedgerOptions, 'store' | 'clock' | 'wallClock' | 'schedule' | 'log'>>;
+export type LedgerSeams = Partial<Pick<RotationLedgerOptions, 'clock' | 'wallClock' | 'schedule' | 'log'>> & {
+  /** The ledger's blob and the check's lease blob (a model in tests). */
+  store?: LedgerStore & LeaseStore;
+};
+let checker: VersionChecker | undefined;
 
 /** The process's ledger, or undefined (not configured, or not started yet). */
 export function rotationLedger(): RotationLedger | undefined {
@@ -65,19 +71,23 @@ async function createLedger(
   seams: LedgerSeams,
 ): Promise<RotationLedger> {
   shared?.stop();
-  const [{ RotationLedger }, { BlobLedgerStore }, { ledgerTelemetry }, { storageCredential }] = await Promise.all([
-    import('./rotationLedger.js'),
-    import('./blobStore.js'),
-    import('./telemetry.js'),
-    import('../keyVault/index.js'),
-  ]);
+  checker?.stop();
+  const [{ RotationLedger }, { BlobLedgerStore }, { ledgerTelemetry }, { storageCredential }, { VersionChecker }] =
+    await Promise.all([
+      import('./rotationLedger.js'),
+      import('./blobStore.js'),
+      import('./telemetry.js'),
+      import('../keyVault/index.js'),
+      import('./versionCheck.js'),
+    ]);
   const store =
     seams.store ?? new BlobLedgerStore(settings.blobUrl, await storageCredential(config), config.calls.timeoutMs);
+  const log = seams.log ?? { warn: (m: string) => console.warn(m), info: (m: string) => console.info(m) };
   const ledger = new RotationLedger({
     target: service,
     pollMs: settings.pollMs,
     timeoutMs: config.calls.timeoutMs,
-    log: { warn: (m) => console.warn(m), info: (m) => console.info(m) },
+    log,
     events: ledgerTelemetry(),
     ...seams,
     store,
@@ -85,6 +95,18 @@ async function createLedger(
   service.onVersionSeen((vaultUrl, name, version) => ledger.versionSeen(vaultUrl, name, version));
   ledger.start();
   shared = ledger;
+  // One instance at a time (the lease holder) checks the fleet's secrets against Key Vault (versionCheck.ts).
+  checker = new VersionChecker({
+    lease: store,
+    ledger,
+    target: service,
+    checkMs: settings.checkMs,
+    timeoutMs: config.calls.timeoutMs,
+    log,
+    ...(seams.clock === undefined ? {} : { clock: seams.clock }),
+    ...(seams.schedule === undefined ? {} : { schedule: seams.schedule }),
+  });
+  checker.start();
   return ledger;
 }
 

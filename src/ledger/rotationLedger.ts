@@ -28,12 +28,13 @@
  *
  * Never a value: the ledger, logs and telemetry carry vault hosts, names, version ids and times.
  */
-import type { Clock, Logger, RotationOutcome } from '../keyVault/index.js';
+import type { Clock, Logger, Revocation, RotationOutcome, VersionCheck } from '../keyVault/index.js';
 import type { LedgerRead } from './store.js';
 import {
   entryKey,
   type LedgerEntry,
   LEDGER_MAX_ENTRIES,
+  UNKNOWN_VERSION,
   mergeEntries,
   parseLedger,
   serializeLedger,
@@ -51,6 +52,10 @@ export interface LedgerTarget {
   secretRotated(vaultUrl: string, name: string, version?: string): RotationOutcome;
   /** Use the backstop TTL (ledger healthy) or the normal TTL. */
   useBackstopTtl(on: boolean): void;
+  /** The ledger says Key Vault called this secret disabled or deleted (stop serving it), or no longer does (null). */
+  secretRevoked?(vaultUrl: string, name: string, why: Revocation | null): boolean;
+  /** The secrets the ledger lists (the fleet's names: their first reads get warm-up turns). */
+  noteFleetSecrets?(secrets: Iterable<{ vaultUrl: string; name: string }>): void;
 }
 
 /** What happened to one poll: a word for telemetry and tests. */
@@ -135,6 +140,8 @@ export class RotationLedger {
   /** Ledger versions already acted on, per secret: each costs at most one re-read. */
   private readonly acted = new Map<string, string>();
   private readonly pending = new Map<string, LedgerEntry>();
+  /** Secrets this instance stopped serving because the ledger says disabled or deleted, and which. */
+  private readonly revoked = new Map<string, Revocation>();
   private flushing: Promise<void> | undefined;
   /** When polls began to fail (undefined while they succeed). */
   private failingSince: number | undefined;
@@ -394,23 +401,75 @@ export class RotationLedger {
     const now = this.wallClock();
     const next = new Map<string, LedgerEntry>();
     for (const entry of entries) {
-      const key = entryKey(entry);
-      next.set(key, entry);
-      const held = this.seen.get(key);
-      if (held === undefined || held.version === entry.version || this.acted.get(key) === entry.version) continue;
-      if (entry.seenAt < held.at - CLOCK_SKEW_MS) {
-        // This instance read a version after that entry was written: the ledger is behind, correct it.
-        this.record({ vaultUrl: entry.vaultUrl, name: entry.name, version: held.version, seenAt: held.at });
-        continue;
-      }
-      this.acted.set(key, entry.version);
-      if (this.acted.size > MAX_SEEN) this.acted.delete(this.acted.keys().next().value!);
-      const outcome = this.options.target.secretRotated(entry.vaultUrl, entry.name, entry.version);
-      if (outcome === 'refreshing' || outcome === 'deferred') {
-        this.options.events?.lag?.(Math.max(0, (now - entry.seenAt) / 1000));
-      }
+      next.set(entryKey(entry), entry);
+      this.act(entry, now);
+    }
+    // A revoked secret whose entry left the ledger (pruned, or the blob replaced) is served again as usual.
+    for (const [key, why] of this.revoked) {
+      if (next.has(key)) continue;
+      this.revoked.delete(key);
+      const [vaultUrl, name] = splitKey(key);
+      if (why) this.options.target.secretRevoked?.(vaultUrl, name, null);
     }
     this.entries = next;
+    this.options.target.noteFleetSecrets?.(next.values());
+  }
+
+  /** What one entry asks of this instance: stop serving a revoked secret, serve it again, or re-read a new version. */
+  private act(entry: LedgerEntry, now: number): void {
+    const key = entryKey(entry);
+    if (entry.state !== undefined) {
+      if (this.revoked.get(key) === entry.state) return;
+      this.revoked.set(key, entry.state);
+      this.options.target.secretRevoked?.(entry.vaultUrl, entry.name, entry.state);
+      return;
+    }
+    if (this.revoked.delete(key)) this.options.target.secretRevoked?.(entry.vaultUrl, entry.name, null);
+    const held = this.seen.get(key);
+    if (held === undefined || held.version === entry.version || this.acted.get(key) === entry.version) return;
+    if (entry.seenAt < held.at - CLOCK_SKEW_MS) {
+      // This instance read a version after that entry was written: the ledger is behind, correct it.
+      this.record({ vaultUrl: entry.vaultUrl, name: entry.name, version: held.version, seenAt: held.at });
+      return;
+    }
+    this.acted.set(key, entry.version);
+    if (this.acted.size > MAX_SEEN) this.acted.delete(this.acted.keys().next().value!);
+    const outcome = this.options.target.secretRotated(entry.vaultUrl, entry.name, entry.version);
+    if (outcome === 'refreshing' || outcome === 'deferred') {
+      this.options.events?.lag?.(Math.max(0, (now - entry.seenAt) / 1000));
+    }
+  }
+
+  /** The secrets the ledger lists, as this instance last read it. */
+  listed(): LedgerEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /**
+   * The lease holder's check found these versions and states in Key Vault: record what differs from the ledger (a
+   * lost rotation, a secret disabled or deleted, or enabled again), and act on it here too (this instance's own write
+   * comes back as 304 and would not be acted on). Returns how many entries were recorded.
+   */
+  recordCheck(results: readonly VersionCheck[]): number {
+    const now = this.wallClock();
+    let recorded = 0;
+    for (const r of results) {
+      if (r.state === 'unknown') continue;
+      const known = this.entries.get(entryKey(r));
+      let entry: LedgerEntry;
+      if (r.state === 'enabled') {
+        if (r.version === null || (known?.version === r.version && known.state === undefined)) continue;
+        entry = { vaultUrl: r.vaultUrl, name: r.name, version: r.version, seenAt: now };
+      } else {
+        if (known?.state === r.state) continue;
+        entry = { vaultUrl: r.vaultUrl, name: r.name, version: known?.version ?? UNKNOWN_VERSION, seenAt: now };
+        entry.state = r.state;
+      }
+      this.record(entry);
+      this.act(entry, now);
+      recorded += 1;
+    }
+    return recorded;
   }
 
   private flush(): Promise<void> {
@@ -503,6 +562,11 @@ function bounded<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener('abort', onAbort, { once: true });
     pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
+}
+
+function splitKey(key: string): [string, string] {
+  const at = key.lastIndexOf('|');
+  return [key.slice(0, at), key.slice(at + 1)];
 }
 
 function unrefTimeout(run: () => void, ms: number): () => void {

@@ -44,3 +44,17 @@ export class LedgerFailure extends Error {
     this.name = 'LedgerFailure';
   }
 }
+
+/**
+ * A blob lease on a blob of its own next to the ledger (a lease on the ledger blob itself would make every other
+ * instance's write fail with 412 LeaseIdMissing). One instance at a time holds it: the one that makes the fleet's
+ * version check. Durations are 15-60 s, as Azure Storage allows for a finite lease.
+ */
+export interface LeaseStore {
+  /** Take the lease for `durationS` seconds with this id; false when another id holds it. */
+  acquireLease(leaseId: string, durationS: number, signal: AbortSignal): Promise<boolean>;
+  /** Extend the lease held with this id; false when it is no longer ours (expired and taken, or broken). */
+  renewLease(leaseId: string, signal: AbortSignal): Promise<boolean>;
+  /** Give the lease up (on stop), so another instance need not wait for it to expire. */
+  releaseLease(leaseId: string, signal: AbortSignal): Promise<void>;
+}
