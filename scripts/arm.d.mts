@@ -12,6 +12,10 @@ export class HookError extends Error {
 export function armEndpoint(env: Env): string;
 export function azdCredential(env: Env): TokenCredential;
 export function clientOptions(endpoint: string, extra?: object): Record<string, unknown>;
+export function armOnlyPolicy(endpoint: string): {
+  name: string;
+  sendRequest(request: { url: string }, next: (request: unknown) => Promise<unknown>): Promise<unknown>;
+};
 export function classifyArmFailure(error: unknown, env?: Env): { final: boolean; fix: string; message: string };
 export function hookError(error: unknown, env?: Env): HookError;
 export function checkSignIn(credential: TokenCredential, endpoint: string, env?: Env): Promise<void>;

@@ -58,7 +58,31 @@ export function clientOptions(endpoint, extra = {}) {
     credentials: { scopes: [scope] },
     retryOptions: { maxRetries: 2, retryDelayInMs: 1000, maxRetryDelayInMs: 8000 },
     userAgentOptions: { userAgentPrefix: 'keyvault-functions-azd-hook' },
+    additionalPolicies: [{ policy: armOnlyPolicy(endpoint), position: 'perCall' }],
     ...extra,
+  };
+}
+
+/**
+ * A pipeline policy that refuses any request to another origin than the ARM endpoint, before the SDK signs it: a
+ * long-running operation's status URL (Azure-AsyncOperation, Location) comes from the service's answer, and the ARM
+ * token must never follow one to another host.
+ */
+export function armOnlyPolicy(endpoint) {
+  const origin = new URL(endpoint).origin;
+  return {
+    name: 'armOnly',
+    sendRequest(request, next) {
+      if (new URL(request.url).origin !== origin) {
+        return Promise.reject(
+          new HookError(`refused to send the ARM token to ${new URL(request.url).host} (not ${new URL(origin).host})`, {
+            final: true,
+            fix: 'a status URL from ARM pointed elsewhere; run the hook again, and report it if it repeats',
+          }),
+        );
+      }
+      return next(request);
+    },
   };
 }
 

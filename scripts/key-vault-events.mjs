@@ -10,12 +10,15 @@
  *   SKIP_KEY_VAULT_EVENTS=true              skip (the app then picks up rotations within SECRET_CACHE_TTL_SECONDS)
  *   POSTDEPLOY_CHECK_TIMEOUT_SECONDS=300     give up after this long
  *   POSTDEPLOY_CHECK_INTERVAL_SECONDS=10     between attempts
- * Needs the Azure CLI signed in (`az login`) as a principal that may list the app's host keys and write event
- * subscriptions on the system topic; checked once up front (`az account show`). The system key and the ARM token are
- * never printed and never on a command line.
- * Decision logic: scripts/key-vault-events-subscription.mjs (tested with a stand-in for az).
+ *   AZURE_RESOURCE_MANAGER_ENDPOINT          another cloud's ARM endpoint (default https://management.azure.com)
+ * Signed in as azd is (`azd auth login`; scripts/arm.mjs), as a principal that may list the app's host keys and write
+ * event subscriptions on the system topic; a token is asked for once up front. No Azure CLI, no process of its own.
+ * The system key and the ARM token are never printed.
+ * Decision logic: scripts/key-vault-events-subscription.mjs (tested against an HTTPS stub of ARM).
  */
-import { az, seconds } from './az-cli.mjs';
+import { WebSiteManagementClient } from '@azure/arm-appservice';
+import { EventGridManagementClient } from '@azure/arm-eventgrid';
+import { armEndpoint, azdCredential, checkSignIn, clientOptions, seconds } from './arm.mjs';
 import { runSubscribe, settingsFrom, shouldSkip } from './key-vault-events-subscription.mjs';
 
 const env = process.env;
@@ -41,10 +44,21 @@ async function main() {
     return 0;
   }
   const settings = settingsFrom(env);
+  const endpoint = armEndpoint(env);
+  const credential = azdCredential(env);
+  try {
+    await checkSignIn(credential, endpoint, env);
+  } catch (error) {
+    warn(error.message, error.fix ? [`Fix: ${error.fix}`] : []);
+    return 1;
+  }
+  const options = clientOptions(endpoint);
   say(`key vault events: subscribing ${settings.appName} to the vault's secret events`);
   const result = await runSubscribe({
     settings,
-    az,
+    webApps: new WebSiteManagementClient(credential, settings.subscriptionId, options).webApps,
+    eventSubscriptions: new EventGridManagementClient(credential, settings.subscriptionId, options)
+      .systemTopicEventSubscriptions,
     env,
     timeoutMs: seconds(env, 'POSTDEPLOY_CHECK_TIMEOUT_SECONDS', 300) * 1000,
     intervalMs: seconds(env, 'POSTDEPLOY_CHECK_INTERVAL_SECONDS', 10) * 1000,
