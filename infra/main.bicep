@@ -91,7 +91,7 @@ param secretsAllowed string = 'demo-secret'
 // The private deployment sets no platform Key Vault reference, so by default its config check reports on none: Flex
 // Consumption cannot resolve Key Vault references when the vault's network access is restricted, even with VNet
 // integration (Microsoft Learn, "Azure Functions Flex Consumption plan hosting", Considerations). The app's own
-// resolveSetting reads a reference through the private endpoint instead (docs/deployment.md, "Private deployment").
+// resolveSetting reads a reference through the private endpoint instead (docs/deployment-reference.md, "Private deployment").
 // A parameter's default may use other parameters (Microsoft Learn, "Parameters in Bicep", default values).
 @description('CONFIG_CHECK_SETTINGS: comma-separated app-setting names /api/config/check reports on (e.g. Key Vault references). Default: DEMO_SECRET_REFERENCE, none in the private deployment.')
 param configCheckSettings string = vnetEnabled ? '' : 'DEMO_SECRET_REFERENCE'

@@ -45,7 +45,7 @@ module plan '../core/host/flex-consumption-plan.bicep' = {
 // rejects LinuxFxVersion (Azure/terraform-azurerm-avm-res-web-site#283). Microsoft's Flex samples set no FTP state
 // (Azure-Samples/azure-functions-flex-consumption-samples IaC/bicep/core/host/function.bicep). FTP and SCM basic auth
 // are switched off below with basicPublishingCredentialsPolicies instead. (Written here, not inside the object: the
-// Bicep parser checkov uses, pycep, rejects a long run of comment lines inside an object; docs/deployment.md.)
+// Bicep parser checkov uses, pycep, rejects a long run of comment lines inside an object; docs/deployment-reference.md, "IaC scan".)
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
