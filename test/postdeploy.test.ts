@@ -15,7 +15,7 @@ import { parse } from 'yaml';
 import type * as ArmModule from '../scripts/arm.mjs';
 import type * as KeysModule from '../scripts/function-keys.mjs';
 import type * as GateModule from '../scripts/postdeploy-gate.mjs';
-import { type ArmStub, armStubAvailable, fakeAzd, startArmStub } from './support/armStub.js';
+import { type ArmStub, armStubAvailable, fakeAzd, hookEnv, startArmStub } from './support/armStub.js';
 import { ROOT } from './support/projectRoot.js';
 import { runNode } from './support/runNode.js';
 
@@ -526,9 +526,7 @@ describe(
     });
 
     const envFor = (s: Stub, bin = azd.dir) => ({
-      PATH: `${bin}:/usr/bin:/bin`,
-      NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '',
-      AZURE_RESOURCE_MANAGER_ENDPOINT: armStub.origin,
+      ...hookEnv(bin, armStub.origin),
       PING_URL: `${s.url}/api/ping`,
       AZURE_FUNCTION_APP_NAME: 'func-api-test',
       AZURE_RESOURCE_GROUP: 'rg-test',

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import type * as Providers from '../scripts/resource-providers.mjs';
-import { armStubAvailable, fakeAzd, startArmStub } from './support/armStub.js';
+import { armStubAvailable, fakeAzd, hookEnv, startArmStub } from './support/armStub.js';
 import { ROOT } from './support/projectRoot.js';
 import { runNode } from './support/runNode.js';
 
@@ -39,6 +39,10 @@ function fakeProviders(states: string[], registerError?: Error) {
     },
   };
 }
+
+/** The preprovision hook in a child process, for the deployment's subscription. */
+const runHook = (env: Record<string, string>) =>
+  runNode([join(ROOT, 'scripts', 'preprovision.mjs')], { cwd: ROOT, env: { AZURE_SUBSCRIPTION_ID: SUB, ...env } });
 
 function clock() {
   let t = 0;
@@ -155,16 +159,10 @@ test(
     const TOKEN = 'fake-azd-arm-token-6b1c9d';
     const azd = fakeAzd(TOKEN);
     try {
-      const run = await runNode([join(ROOT, 'scripts', 'preprovision.mjs')], {
-        cwd: ROOT,
-        env: {
-          PATH: `${azd.dir}:/usr/bin:/bin`,
-          NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '',
-          AZURE_SUBSCRIPTION_ID: SUB,
-          AZURE_TENANT_ID: TENANT,
-          AZURE_RESOURCE_MANAGER_ENDPOINT: arm.origin,
-          PROVIDER_CHECK_INTERVAL_SECONDS: '0.01',
-        },
+      const run = await runHook({
+        ...hookEnv(azd.dir, arm.origin),
+        AZURE_TENANT_ID: TENANT,
+        PROVIDER_CHECK_INTERVAL_SECONDS: '0.01',
       });
       assert.equal(run.status, 0, run.stdout + run.stderr);
       assert.match(run.stdout, /resource providers: Microsoft\.App registered Microsoft\.App/);
@@ -198,15 +196,7 @@ test(
     const arm = await startArmStub((_req, reply) => reply(500, {}));
     const azd = fakeAzd('unused', { signedOut: true });
     try {
-      const run = await runNode([join(ROOT, 'scripts', 'preprovision.mjs')], {
-        cwd: ROOT,
-        env: {
-          PATH: `${azd.dir}:/usr/bin:/bin`,
-          NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '',
-          AZURE_SUBSCRIPTION_ID: SUB,
-          AZURE_RESOURCE_MANAGER_ENDPOINT: arm.origin,
-        },
-      });
+      const run = await runHook(hookEnv(azd.dir, arm.origin));
       assert.equal(run.status, 1);
       assert.match(run.stderr, /Fix: sign azd in: `azd auth login`/);
       assert.equal(arm.requests.length, 0);

@@ -81,3 +81,12 @@ export function fakeAzd(token: string, { signedOut = false } = {}): { dir: strin
   chmodSync(join(dir, 'azd'), 0o755);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/** The environment a hook runs with in a test: the stand-in azd first on PATH, ARM at `armOrigin`, the test CA. */
+export function hookEnv(azdDir: string, armOrigin: string): Record<string, string> {
+  return {
+    PATH: `${azdDir}:/usr/bin:/bin`,
+    NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '',
+    AZURE_RESOURCE_MANAGER_ENDPOINT: armOrigin,
+  };
+}
