@@ -18,7 +18,7 @@
  * only network use is pip's download of the pinned packages from PyPI on the first run.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -98,6 +98,8 @@ function ensureCheckov() {
   console.log(`check:infra: installing checkov ${CHECKOV_VERSION} into .venv-checkov/ (once)`);
   const started = Date.now();
   const venv = run(PYTHON, ['-m', 'venv', VENV]);
+  // Without python3-venv (Debian), `venv` fails after creating a folder with a python but no pip: start over.
+  if (venv.status !== 0) rmSync(VENV, { recursive: true, force: true });
   where = pythonPackages();
   const pipArgs = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `checkov==${CHECKOV_VERSION}`];
   const pip =
