@@ -10,9 +10,12 @@
  *   AZURE_RESOURCE_MANAGER_ENDPOINT          another cloud's ARM endpoint (default https://management.azure.com)
  * Signed in as azd is (`azd auth login`): no Azure CLI needed, no process of its own.
  */
-import { ResourceManagementClient } from '@azure/arm-resources';
-import { ARM_NAMES, armEndpoint, azdCredential, checkSignIn, clientOptions, envValue, seconds } from './arm.mjs';
-import { runProviderCheck, shouldSkip } from './resource-providers.mjs';
+// No static import: every module below needs the packages `npm ci` installs (see main).
+
+/** SKIP_PROVIDER_CHECK=true (also 1/yes, any case) skips the hook. */
+function shouldSkip(env) {
+  return /^(true|1|yes)$/i.test(String(env.SKIP_PROVIDER_CHECK ?? '').trim());
+}
 
 const env = process.env;
 const say = (line) => console.log(line);
@@ -29,6 +32,23 @@ async function main() {
     );
     return 0;
   }
+  // Loaded here, not at the top: `azd provision` on a clone without `npm ci` gets a sentence, not a stack trace.
+  let sdk;
+  try {
+    sdk = {
+      ...(await import('@azure/arm-resources')),
+      ...(await import('./arm.mjs')),
+      ...(await import('./resource-providers.mjs')),
+    };
+  } catch (error) {
+    console.error(`resource providers FAILED: ${error.message}`);
+    console.error(
+      '  Fix: run `npm ci` in the project folder first (the hooks use the Azure SDK packages it installs).',
+    );
+    return 1;
+  }
+  const { ARM_NAMES, ResourceManagementClient, armEndpoint, azdCredential, checkSignIn, clientOptions } = sdk;
+  const { envValue, runProviderCheck, seconds } = sdk;
   const subscriptionId = envValue(env, 'AZURE_SUBSCRIPTION_ID', ARM_NAMES.AZURE_SUBSCRIPTION_ID);
   const endpoint = armEndpoint(env);
   const credential = azdCredential(env);

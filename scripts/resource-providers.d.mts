@@ -1,7 +1,6 @@
 /** Types for scripts/resource-providers.mjs (plain JavaScript, so the azd hook runs without a build). */
 
 export const REQUIRED_PROVIDERS: readonly string[];
-export function shouldSkip(env: Readonly<Record<string, string | undefined>>): boolean;
 export function registerCommand(namespace: string, subscriptionId: string): string;
 export interface ProviderCheckResult {
   ok: boolean;

@@ -16,11 +16,6 @@ import { hookError, oneLine } from './arm.mjs';
 /** Providers to check: those a deployment of infra/ needs but does not register itself. */
 export const REQUIRED_PROVIDERS = Object.freeze(['Microsoft.App']);
 
-/** SKIP_PROVIDER_CHECK=true (also 1/yes, any case) skips the hook. */
-export function shouldSkip(env) {
-  return /^(true|1|yes)$/i.test(String(env.SKIP_PROVIDER_CHECK ?? '').trim());
-}
-
 export function registerCommand(namespace, subscriptionId) {
   return `az provider register --namespace ${namespace} --subscription ${subscriptionId} --wait`;
 }
