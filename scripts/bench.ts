@@ -20,7 +20,7 @@
  * per registration; those exact lines (functions-test-mode.mjs) are dropped, every other warning is printed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -205,12 +205,14 @@ async function cacheBench(): Promise<void> {
 }
 
 /** Median time (ms) to import `specifier` in a fresh Node process, measured inside the process. */
-function loadTime(specifier: string, cwd: string): number {
-  const script = `const t = performance.now(); await import(${JSON.stringify(specifier)}); process.stdout.write(String(performance.now() - t));`;
+/** Median time to import `specifiers` (in order) in a fresh process. */
+function loadTime(specifiers: string | string[], cwd: string): number {
+  const list = JSON.stringify([specifiers].flat());
+  const script = `const t = performance.now(); for (const s of ${list}) await import(s); process.stdout.write(String(performance.now() - t));`;
   const samples: number[] = [];
   for (let i = 0; i < LOAD_RUNS; i++) {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`loading ${specifier} failed: ${r.stderr}`);
+    if (r.status !== 0) throw new Error(`loading ${list} failed: ${r.stderr}`);
     samples.push(Number(r.stdout));
   }
   return median(samples);
@@ -219,7 +221,13 @@ function loadTime(specifier: string, cwd: string): number {
 function loadBench(): void {
   console.log(`\n== Module load (median of ${LOAD_RUNS} fresh processes each)`);
   const bare = loadTime('@azure/functions', ROOT);
-  const entry = loadTime(pathToFileURL(resolve(ROOT, 'dist/src/index.js')).href, ROOT);
+  // What package.json `main` (dist/src/{index.js,functions/*.js}) has the worker load: the hook and every function.
+  const functions = readdirSync(resolve(ROOT, 'dist/src/functions')).filter((f) => f.endsWith('.js'));
+  const mainFiles = ['dist/src/index.js', ...functions.map((f) => `dist/src/functions/${f}`)];
+  const entry = loadTime(
+    mainFiles.map((f) => pathToFileURL(resolve(ROOT, f)).href),
+    ROOT,
+  );
   // `npm run bench` builds the bundle first; run directly after `npm run compile`, there may be none.
   const bundleFile = resolve(ROOT, 'dist-bundle/index.js');
   const bundle = existsSync(bundleFile) ? loadTime(pathToFileURL(bundleFile).href, ROOT) : undefined;
@@ -227,7 +235,7 @@ function loadBench(): void {
   const line = (label: string, ms: number) =>
     console.log(`   ${label.padEnd(52)} ${ms.toFixed(1).padStart(7)} ms   ${(ms / bare).toFixed(2)}x bare`);
   line("bare require('@azure/functions')", bare);
-  line('app entry, unbundled (dist/src/index.js)', entry);
+  line('app entry, unbundled (main: dist/src/{index,functions/*})', entry);
   if (bundle !== undefined) line('app entry, esbuild bundle (dist-bundle/index.js)', bundle);
   else console.log(`   ${'app entry, esbuild bundle'.padEnd(52)} not built (npm run build writes dist-bundle/)`);
   line('for scale: the lazily loaded SDK (secretClient.js)', sdk);

@@ -6,8 +6,11 @@
  * dist-bundle/ holds exactly what azure.yaml deploys (`dist: dist-bundle`, `remoteBuild: false`):
  *   host.json     copied from the project root
  *   package.json  name, version, "type": "module", "main": "index.js"; no dependencies, so nothing is installed anywhere
- *   index.js      the esbuild bundle of src/index.ts, plus the chunks code splitting creates (the Key Vault runtime and
- *                 SDK stay in their own chunks, loaded on the first Key Vault call)
+ *   index.js      the esbuild bundle of an entry generated from the folder, as package.json `main`
+ *                 (`dist/src/{index.js,functions/*.js}`) names it for the unbundled app: src/index.ts (the start-up
+ *                 hook) and every src/functions/*.ts, plus the chunks code splitting creates (the Key Vault runtime
+ *                 and SDK stay in their own chunks, loaded on the first Key Vault call). A new function file is in the
+ *                 bundle by being in the folder.
  * No node_modules, no source maps, no tests, no local.settings.json. Only `@azure/functions-core` stays external: the
  * Functions Node.js worker provides it at run time.
  *
@@ -15,7 +18,7 @@
  * dist/bundle-meta.json (esbuild's metafile: which inputs went into which output; test/package.test.ts reads it).
  */
 import { build } from 'esbuild';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -26,9 +29,31 @@ for (const dir of [out, maps]) {
   mkdirSync(dir, { recursive: true });
 }
 
+/** The bundle's entry: what package.json `main` loads unbundled, src/index.ts and each src/functions/*.ts. */
+function entrySource(srcDir = join(root, 'src')) {
+  const functions = readdirSync(join(srcDir, 'functions'))
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
+    .sort();
+  return ["import './index.ts';", ...functions.map((file) => `import './functions/${file}';`)].join('\n');
+}
+
+/** esbuild resolves the entry `app-entry` to {@link entrySource}, read from src/ when the build starts. */
+const appEntry = {
+  name: 'app-entry',
+  setup(b) {
+    b.onResolve({ filter: /^app-entry$/ }, () => ({ path: 'app-entry', namespace: 'app-entry' }));
+    b.onLoad({ filter: /.*/, namespace: 'app-entry' }, () => ({
+      contents: entrySource(),
+      resolveDir: join(root, 'src'),
+      loader: 'ts',
+    }));
+  },
+};
+
 const result = await build({
   absWorkingDir: root, // metafile paths are relative to the project root
-  entryPoints: [join(root, 'src', 'index.ts')],
+  entryPoints: [{ in: 'app-entry', out: 'index' }],
+  plugins: [appEntry],
   outdir: out,
   bundle: true,
   splitting: true,

@@ -50,6 +50,13 @@ export function failureLines(failure: KeyVaultFailure, vaultUrl: string, command
   const notReached = ['unreachable', 'timeout', 'identity-unavailable'].includes(failure.kind);
   if (failure.kind === 'access-denied' && failure.statusCode !== 401) {
     lines.push(accessNeeded(command));
+  } else if (failure.kind === 'identity-unavailable' && local && !refused) {
+    // Something answered on the identity port but gave no token: usually a token path of the other emulator.
+    lines.push(
+      "The identity endpoint (IDENTITY_ENDPOINT) gave no token: it is the running emulator's own path (Lowkey " +
+        'Vault: /metadata/identity/oauth2/token; the Go pair: /msi/token on entra-emulator). `npm run vault:status` ' +
+        'prints the settings of the one running.',
+    );
   } else if (notReached && local) {
     lines.push(`Nothing answered at ${vaultUrl} (or its identity endpoint). ${EMULATOR_HINT}`);
   } else if (failure.kind === 'unreachable') {

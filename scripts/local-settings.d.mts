@@ -28,7 +28,25 @@ export interface ProfileReport {
 }
 /** What is wrong with a vault URL (placeholder, no vault name, not a URL, not a Key Vault name), or undefined. */
 export function vaultUrlProblem(raw: string): string | undefined;
-export function profileReport(input: { exists: boolean; values: Env; env: Env }): ProfileReport;
+/** The saved facts of a running `npm run vault:start` emulator (scripts/emulators/index.mjs). */
+export interface EmulatorFacts {
+  description: string;
+  vaultUrl: string;
+  identityEndpoint: string;
+  identityHeader: string;
+  tokenAuthority: string;
+  apiVersion: string;
+  caFile: string;
+  pids: number[];
+}
+export function runningVaultEmulator(dir: string): EmulatorFacts | undefined;
+export function emulatorMismatches(settings: Env, values: Env, env: Env, emulator: EmulatorFacts | undefined): string[];
+export function profileReport(input: {
+  exists: boolean;
+  values: Env;
+  env: Env;
+  emulator?: EmulatorFacts | undefined;
+}): ProfileReport;
 
 export interface MissingCa {
   from: SettingSource;

@@ -16,6 +16,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { appEnvFor, runningEmulator } from './emulators/index.mjs';
 
 export const LOCAL_SETTINGS_FILE = 'local.settings.json';
 export const PROFILES = ['emulator', 'azure'];
@@ -99,11 +100,50 @@ export function vaultUrlProblem(raw) {
   return undefined;
 }
 
+/** The facts of the emulator `npm run vault:start` left running for project `dir`, or undefined. */
+export function runningVaultEmulator(dir) {
+  try {
+    return runningEmulator(join(dir, '.emulators', 'vault'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The settings that must match the running emulator for the app to reach it (vault:start prints them all). */
+const EMULATOR_BOUND = ['KEY_VAULT_URL', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER'];
+
 /**
- * The one line saying which local profile is in use, and warnings for settings that contradict it.
- * `{ profile, line, warnings }`; `profile` is 'emulator' | 'azure' | undefined.
+ * Warnings for settings that point elsewhere than the running emulator (`emulator`: its saved facts). The example
+ * file is written for Lowkey Vault: with the Go pair its IDENTITY_ENDPOINT (Lowkey's token path) gets no token, and
+ * without this the failure reads as an unreachable vault.
  */
-export function profileReport({ exists, values, env }) {
+export function emulatorMismatches(settings, values, env, emulator) {
+  if (!emulator) return [];
+  const wanted = appEnvFor(emulator);
+  const warnings = [];
+  for (const name of EMULATOR_BOUND) {
+    const have = settings[name]?.trim();
+    const bare = (url) => url?.replace(/\/+$/, '');
+    if (!have || bare(have) === bare(wanted[name])) continue;
+    const shown = name === 'IDENTITY_HEADER' ? 'another value' : have;
+    warnings.push(
+      `Warning: ${name} ${where(settingSource(name, values, env))} is ${shown}, but the running emulator ` +
+        `(${emulator.description}) wants ${name === 'IDENTITY_HEADER' ? 'the one it was started with' : wanted[name]}` +
+        (name === 'IDENTITY_ENDPOINT'
+          ? ': no token comes from that path, and every Key Vault call fails as if the vault were down. '
+          : '. ') +
+        'Use the settings `npm run vault:status` prints (local.settings.json.example is written for Lowkey Vault).',
+    );
+  }
+  return warnings;
+}
+
+/**
+ * The one line saying which local profile is in use, and warnings for settings that contradict it (or the running
+ * emulator, `emulator`: its saved facts, see runningVaultEmulator). `{ profile, line, warnings }`; `profile` is
+ * 'emulator' | 'azure' | undefined.
+ */
+export function profileReport({ exists, values, env, emulator }) {
   const settings = effectiveSettings(values, env);
   const raw = settings.LOCAL_PROFILE?.trim() || undefined;
   const source = settingSource('LOCAL_PROFILE', values, env);
@@ -157,6 +197,7 @@ export function profileReport({ exists, values, env }) {
         : FIND_VAULT_NAME;
     warnings.push(`Warning: ${urlSetting} ${urlProblem}${whereFrom}: ${fix}`);
   }
+  if (profile !== 'azure') warnings.push(...emulatorMismatches(settings, values, env, emulator));
   return { profile, line, warnings };
 }
 

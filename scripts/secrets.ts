@@ -17,16 +17,11 @@
  *   delete <name>                               soft-delete
  *   help                                        this list (exit 0)
  */
-import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseConfig } from '../src/config.js';
 import { classifyError, isValidSecretName, isValidSecretVersion, sdkSecretClient } from '../src/keyVault/index.js';
 import { failureLines } from './cliFailure.js';
-import type * as LocalSettingsModule from './local-settings.mjs';
+import { applyLocalSettings } from './localEnv.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const USAGE = `usage: npm run secrets -- set <name> --stdin | get <name> [--version <v>] [--show] | list | delete <name> | help`;
 
 const HELP = `npm run secrets -- <command>: the configured vault's secrets (KEY_VAULT_URL from your shell, else
@@ -47,50 +42,8 @@ if (['help', '--help', '-h'].includes(process.argv[2] ?? '')) {
   process.exit(0);
 }
 
-// Plain JavaScript shared with start.mjs, run from source (this file runs from dist/scripts/).
-const local = (await import(
-  pathToFileURL(join(ROOT, 'scripts', 'local-settings.mjs')).href
-)) as typeof LocalSettingsModule;
-
-// local.settings.json of the project directory, where `npm run` starts scripts (and `func start` reads it from).
-const settings = local.readLocalSettings(process.cwd());
-if (settings.error) {
-  console.error(settings.error);
-  process.exit(2);
-}
-// As under func start: a setting already defined in the environment wins over local.settings.json.
-const env = local.effectiveSettings(settings.values, process.env);
-
-if (!process.env[local.CA_CHILD_MARKER]) {
-  const report = local.profileReport({ exists: settings.exists, values: settings.values, env: process.env });
-  for (const line of [report.line, ...report.warnings]) console.error(line);
-
-  // NODE_EXTRA_CA_CERTS is read only at process start, and names one file: when local.settings.json names one this
-  // process did not start with (the emulator's certificate), run the command in a child process whose
-  // NODE_EXTRA_CA_CERTS holds both that one and the one from the environment, if any. Verification stays on.
-  const ca = local.planExtraCaCerts({
-    envValue: process.env.NODE_EXTRA_CA_CERTS,
-    settingsValue: settings.values.NODE_EXTRA_CA_CERTS,
-    cwd: process.cwd(),
-    settingsDir: process.cwd(),
-  });
-  for (const line of local.missingCaLines(ca.missing)) console.error(line);
-  if (ca.restart) {
-    const bundle = local.writeCaBundle(ca.files);
-    try {
-      const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-        stdio: 'inherit',
-        env: { ...(env as Record<string, string>), NODE_EXTRA_CA_CERTS: bundle.file, [local.CA_CHILD_MARKER]: '1' },
-      });
-      process.exitCode = child.status ?? 1;
-    } finally {
-      if (bundle.dir) rmSync(bundle.dir, { recursive: true, force: true });
-    }
-    process.exit();
-  }
-}
-// @azure/identity reads IDENTITY_ENDPOINT and friends from process.env itself.
-Object.assign(process.env, env);
+// local.settings.json as func start would load it, the profile line, and the emulator's certificate (scripts/localEnv.ts).
+const env = await applyLocalSettings();
 
 function checkName(name: string | undefined): string {
   if (name === undefined) throw new UsageError(USAGE);

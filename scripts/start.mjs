@@ -22,6 +22,7 @@ import {
   PROFILE_EXAMPLES,
   profileReport,
   readLocalSettings,
+  runningVaultEmulator,
   writeCaBundle,
 } from './local-settings.mjs';
 
@@ -30,7 +31,12 @@ const project = process.cwd();
 
 const settings = readLocalSettings(project);
 if (settings.error) console.warn(`Warning: ${settings.error} (func start will fail to read it too).`);
-const report = profileReport({ exists: settings.exists, values: settings.values, env: process.env });
+const report = profileReport({
+  exists: settings.exists,
+  values: settings.values,
+  env: process.env,
+  emulator: runningVaultEmulator(project),
+});
 for (const line of [report.line, ...report.warnings]) console.warn(line);
 if (!settings.exists) {
   console.warn(

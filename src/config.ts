@@ -11,10 +11,12 @@
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * Every app setting the app itself reads — add yours here when your code reads one (with `resolveSetting()` or
- * through parseConfig). test/infra.test.ts checks Bicep against this list: every setting infra/main.bicep sets must
- * be here (or be a platform setting), and the REQUIRED_DEPLOYMENT_SETTINGS must be set. docs/configuration.md,
- * "Adding a setting".
+ * Every app setting the app's own modules read (parsed below). A setting your function reads is declared next to
+ * the code that reads it, with {@link declareSetting}, not here. Both lists are the one declaration the rest reads:
+ * `resolveSetting()` refuses an undeclared name, test/infra.test.ts checks Bicep against them (every setting
+ * infra/main.bicep sets is declared or a platform setting; every required one is set), test/config.test.ts checks
+ * docs/configuration.md's table against this one, and the config check reports a required declared setting that is
+ * missing. docs/configuration.md, "Adding a setting".
  */
 export const APP_SETTINGS = {
   KEY_VAULT_URL: 'KEY_VAULT_URL',
@@ -41,6 +43,54 @@ export const APP_SETTINGS = {
   ROTATION_LEDGER_POLL_SECONDS: 'ROTATION_LEDGER_POLL_SECONDS',
   SECRET_CACHE_BACKSTOP_TTL_SECONDS: 'SECRET_CACHE_BACKSTOP_TTL_SECONDS',
 } as const;
+
+/** A setting declared by the code that reads it (a function file), with {@link declareSetting}. */
+export interface SettingDeclaration {
+  readonly name: string;
+  /** What it holds, in a few words (the config check shows it; never a value). */
+  readonly meaning: string;
+  /**
+   * A deployment must set it: test/infra.test.ts fails until infra/main.bicep does (its message says where), and
+   * the config check reports it missing. Default true.
+   */
+  readonly required: boolean;
+}
+
+const declared = new Map<string, SettingDeclaration>();
+/** App setting names: letters, digits, underscores (`__` nests, as in `AzureWebJobsStorage__accountName`). */
+const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/**
+ * Declare a setting your code reads, next to that code: `const ORDERS_DB_URL = declareSetting('ORDERS_DB_URL',
+ * 'the orders database URL')` at the top of the function file, then `resolveSetting(ORDERS_DB_URL)`. Returns the
+ * name. Declaring the same name twice (two functions sharing a setting) is fine; a name the app already declares in
+ * APP_SETTINGS, or that is not a setting name, throws.
+ */
+export function declareSetting(name: string, meaning: string, options: { required?: boolean } = {}): string {
+  if (!SETTING_NAME.test(name)) throw new Error(`declareSetting: "${name}" is not an app setting name.`);
+  if ((Object.values(APP_SETTINGS) as string[]).includes(name)) {
+    throw new Error(
+      `declareSetting: ${name} is one of the app's own settings (APP_SETTINGS); read it, do not declare it.`,
+    );
+  }
+  const declaration = Object.freeze({ name, meaning, required: options.required ?? true });
+  const earlier = declared.get(name);
+  if (earlier !== undefined && earlier.required !== declaration.required) {
+    throw new Error(`declareSetting: ${name} is declared twice, once required and once not.`);
+  }
+  if (earlier === undefined) declared.set(name, declaration);
+  return name;
+}
+
+/** The settings declared with {@link declareSetting} so far (those of every function module loaded). */
+export function declaredSettings(): readonly SettingDeclaration[] {
+  return [...declared.values()];
+}
+
+/** Whether the app may read `name` with resolveSetting(): one of APP_SETTINGS, or declared with declareSetting. */
+export function isDeclaredSetting(name: string): boolean {
+  return declared.has(name) || (Object.values(APP_SETTINGS) as string[]).includes(name);
+}
 
 /** Settings a deployment must set for the app to do its job (the rest have safe defaults). */
 export const REQUIRED_DEPLOYMENT_SETTINGS = [

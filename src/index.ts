@@ -1,11 +1,8 @@
 /**
- * App entry (package.json "main"): registers the HTTP functions and the start-up hook.
- * Nothing here loads the Azure SDK: the Key Vault service loads it on first use.
- * A new function file under src/functions/ must be imported here (the bundle follows these imports);
- * test/registration.test.ts fails when one is forgotten.
+ * The app-level entry: the start-up hook, loaded once. The functions are not imported here: package.json `main`
+ * (`dist/src/{index.js,functions/*.js}`, a glob the v4 programming model supports) makes the host load this file and
+ * every file under src/functions/, each of which registers its function; the deployment bundle's entry is generated
+ * from the same folder (scripts/bundle.mjs). A new function is one file there. Nothing here loads the Azure SDK: the
+ * Key Vault service loads it on first use.
  */
-import './functions/ping.js';
-import './functions/getSecret.js';
-import './functions/configCheck.js';
-import './functions/secretEvents.js';
 import './startup.js';

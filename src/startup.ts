@@ -6,7 +6,7 @@
 import { app } from '@azure/functions';
 import { appConfig, type ConfigProblem } from './config.js';
 import { isValidSecretName, KeyVaultFailure, keyVault, readSecret } from './keyVault/index.js';
-import { startRotationLedger } from './ledger/index.js';
+import { ledgerStarting, startRotationLedger } from './ledger/index.js';
 
 /** One warning line per malformed or out-of-range setting. */
 export function logConfigProblems(
@@ -71,7 +71,9 @@ app.hook.appStart(() => {
   logConfigProblems(appConfig().problems);
   // None is awaited: start-up must not wait for the telemetry distro (about 0.2 s to load from the bundle) nor
   // for (or fail because of) Key Vault or storage. Telemetry first, so the prefetch's reads are measured; the ledger
-  // before the prefetch, so it sees the versions those reads return.
+  // before the prefetch, so it sees the versions those reads return. An event arriving before the ledger runs waits
+  // for it (ledgerStarting) rather than being dropped.
+  if (appConfig().ledger !== undefined) ledgerStarting();
   void startTelemetry()
     .then(() => startLedger())
     .then(() => prefetchSecrets());

@@ -137,6 +137,13 @@ test('failureLines: plain words first, the next step only where it applies', () 
     errorCode: 'ECONNREFUSED',
   });
   assert.match(failureLines(identity, 'https://[::1]:8443/').join('\n'), /vault:start/);
+  // An identity endpoint that answers without a token (the other emulator's path): the token path is named.
+  const noToken = new KeyVaultFailure('identity-unavailable', 'No token from the identity endpoint (404).', {
+    statusCode: 404,
+  });
+  const lines = failureLines(noToken, 'https://127.0.0.1:8443/', 'list');
+  assert.match(lines[1]!, /IDENTITY_ENDPOINT.*\/metadata\/identity\/oauth2\/token.*\/msi\/token.*vault:status/);
+  assert.doesNotMatch(lines.join('\n'), /Nothing answered/);
 
   const denied = new KeyVaultFailure('access-denied', 'Key Vault refused the request (403 Forbidden).', {
     statusCode: 403,

@@ -150,6 +150,7 @@ test('rotationLedger without ROTATION_LEDGER_URL: off, the normal TTL, status un
     pollIntervalSeconds: null,
     entries: null,
     pendingWrites: null,
+    writeFailure: null,
     detail: report.rotationLedger.detail,
   });
   assert.match(report.rotationLedger.detail, /ROTATION_LEDGER_URL is not set/);
@@ -196,6 +197,7 @@ test('rotationLedger healthy: the backstop TTL, the age of the last good poll, t
       pollIntervalSeconds: 5,
       entries: 1,
       pendingWrites: 0,
+      writeFailure: null,
       detail: undefined,
     },
   );

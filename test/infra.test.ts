@@ -12,6 +12,7 @@ import { parse } from 'yaml';
 import type * as EventsHookModule from '../scripts/key-vault-events-subscription.mjs';
 import { REQUIRED_DEPLOYMENT_SETTINGS, APP_SETTINGS } from '../src/config.js';
 import { KEY_VAULT_SECRET_EVENT_TYPES } from '../src/events/keyVaultEvents.js';
+import { declaringFile, loadFunctionModules, missingFromBicep } from './support/declaredSettings.js';
 import { ROOT } from './support/projectRoot.js';
 
 const KEY_VAULT_SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
@@ -573,15 +574,33 @@ test('Bicep sets every app setting the app requires', () => {
   setting(APP_SETTINGS.SECRET_CACHE_TTL_SECONDS);
 });
 
+// The settings the functions declare next to the code that reads them (declareSetting), read from the modules.
+const functionSettings = await loadFunctionModules();
+
+test('Bicep sets every setting a function declares required (declareSetting), or says what to add where', () => {
+  const set = new Set(appSettings.map((s) => s.name));
+  for (const declaration of functionSettings.filter((d) => d.required)) {
+    assert.ok(
+      set.has(declaration.name),
+      missingFromBicep(declaration, declaringFile(declaration.name, join(ROOT, 'src'))),
+    );
+  }
+});
+
 test('Bicep sets no app setting the app does not know (typos, stale names, key-based connections)', () => {
-  const known = new Set<string>([...Object.values(APP_SETTINGS), ...PLATFORM_SETTINGS, DEMO_REFERENCE_SETTING]);
+  const known = new Set<string>([
+    ...Object.values(APP_SETTINGS),
+    ...functionSettings.map((d) => d.name),
+    ...PLATFORM_SETTINGS,
+    DEMO_REFERENCE_SETTING,
+  ]);
   assert.ok(appSettings.length >= REQUIRED_DEPLOYMENT_SETTINGS.length);
   for (const s of appSettings) {
     assert.ok(
       known.has(s.name),
-      `${s.file.path}: app setting ${s.name} is neither in APP_SETTINGS nor a known platform setting. A setting ` +
-        'your code reads goes in APP_SETTINGS in src/config.ts too (docs/configuration.md, "Adding a setting"); ' +
-        'otherwise fix the name',
+      `${s.file.path}: app setting ${s.name} is neither declared (APP_SETTINGS, or declareSetting() in a function ` +
+        'file) nor a known platform setting. Declare a setting your code reads next to that code ' +
+        '(docs/your-own-function.md); otherwise fix the name',
     );
   }
 });

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import { parseConfig } from '../src/config.js';
-import { configureKeyVault, resolveSetting } from '../src/keyVault/index.js';
+import { configureKeyVault, declareSetting, resolveSetting } from '../src/keyVault/index.js';
 import { FaultProxy } from './support/faultProxy.js';
 import {
   emulator,
@@ -23,6 +23,9 @@ import {
 import { body, capturingContext, get, header } from '../src/http/testing.js';
 import { captureConsole } from './support/captureConsole.js';
 import { ManualClock } from '../src/keyVault/testing.js';
+
+// Read with resolveSetting() below, as a function would: declared first.
+declareSetting('MY_REF', 'a Key Vault reference this test resolves');
 
 describe('against the Key Vault emulator', () => {
   const name = uniqueName('db-password');

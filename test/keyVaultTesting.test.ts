@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { failureResponse } from '../src/http/failureResponse.js';
 import { body, capturingContext, get, header } from '../src/http/testing.js';
-import { readSecret, resolveSetting } from '../src/keyVault/index.js';
+import { declareSetting, readSecret, resolveSetting } from '../src/keyVault/index.js';
 import {
   configureTestKeyVault,
   InMemoryVault,
@@ -22,11 +22,14 @@ import {
 
 const CANARY = 'canary-orders-7c1d2e';
 
-// The function of docs/your-own-function.md, as a user would write it in src/functions/orders.ts.
+// The function of docs/your-own-function.md, as a user would write it in src/functions/orders.ts (its registration
+// left out: test/yourOwnFunction.test.ts runs the whole file in a copy of the project).
+const ORDERS_DB_URL = declareSetting('ORDERS_DB_URL', 'the orders database URL, or a Key Vault reference to it');
+
 export async function orders(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const apiKey = (await readSecret('orders-api-key')).value; // from KEY_VAULT_URL, through the cache
-    const dbUrl = await resolveSetting('ORDERS_DB_URL'); // a plain setting, or a Key Vault reference resolved
+    const dbUrl = await resolveSetting(ORDERS_DB_URL); // a plain setting, or a Key Vault reference resolved
     // ... use them; never log or return them
     return { status: 200, jsonBody: { configured: Boolean(apiKey && dbUrl) } };
   } catch (error) {
@@ -113,7 +116,7 @@ test('each configureTestKeyVault starts from an empty cache, and its log lines a
 test("this file's orders function is the one docs/your-own-function.md shows", () => {
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const block = (text: string) => {
-    const start = text.indexOf('export async function orders(');
+    const start = text.indexOf('const ORDERS_DB_URL = ');
     return text.slice(start, text.indexOf('\n}\n', start) + 3);
   };
   const shown = block(readFileSync(`${root}docs/your-own-function.md`, 'utf8'));

@@ -160,7 +160,7 @@ test('end to end: an event on one instance reaches another in one poll, with one
     name: 'db-password',
     version: V2,
   });
-  secretEvents(event, new InvocationContext({ functionName: 'secretEvents', logHandler: () => undefined }));
+  await secretEvents(event, new InvocationContext({ functionName: 'secretEvents', logHandler: () => undefined }));
   await ledgerA.settled();
 
   const before = vault.gets();
@@ -209,4 +209,87 @@ test('ledger unreachable: polls fail, and after the grace period the cache is ba
   ms += 300_000; // SECRET_CACHE_TTL_SECONDS, the default: the value is re-read, as without a ledger
   assert.equal((await service.read({ vaultUrl: VAULT, name: 'db-password' })).cache, 'miss');
   assert.equal(vault.gets(), 2);
+});
+
+test('an oversized blob: unhealthy at once, and the next rotation recorded replaces it (If-Match on its ETag)', async () => {
+  const vault = vaultAtSeam();
+  const config = configFor('oversized.json');
+  const credential = await storageCredential(config);
+  const raw = new BlockBlobClient(config.ledger!.blobUrl, credential);
+  const big = Buffer.alloc(LEDGER_MAX_BYTES + 10, 0x20);
+  const uploaded = await raw.upload(big, big.length);
+  let ms = 1_000;
+  const clock = { now: () => ms };
+  const service = new KeyVaultService({ config, fetchSecret: vault.fetchSecret, clock });
+  const ledger = new RotationLedger({
+    store: await storeFor('oversized.json'),
+    target: service,
+    pollMs: 5_000,
+    timeoutMs: 30_000,
+    clock,
+    log: { warn: () => undefined, info: () => undefined },
+  });
+  await service.read({ vaultUrl: VAULT, name: 'db-password' });
+  assert.equal(await ledger.poll(), 'failed:too-large');
+  assert.equal(ledger.isHealthy(), false, 'unhealthy at once, not after the grace period');
+  assert.equal(service.cacheTtl().backstop, false);
+
+  await ledger.recordEvent(VAULT, 'db-password', V2);
+  const after = await raw.getProperties();
+  assert.notEqual(after.etag, uploaded.etag, 'replaced');
+  assert.ok((after.contentLength ?? 0) < 1_000, 'by a small, valid ledger');
+  const read = await (await storeFor('oversized.json')).read(undefined, signal());
+  const parsed = parseLedger(read.kind === 'document' ? read.text : '', Date.now());
+  assert.ok(parsed.ok);
+  assert.deepEqual(
+    parsed.entries.map((e) => e.version),
+    [V2],
+  );
+  ms += 5_000;
+  assert.equal(await ledger.poll(), 'not-modified');
+  assert.equal(ledger.isHealthy(), true);
+  assert.equal(service.cacheTtl().backstop, true);
+
+  // Replaced only at the ETag it could not read: a blob changed meanwhile is not overwritten blindly.
+  await raw.upload(big, big.length);
+  const store = await storeFor('oversized.json');
+  const stale = await store.read(undefined, signal()).catch((error: { etag?: string }) => error.etag);
+  assert.equal(typeof stale, 'string');
+  await raw.upload(big, big.length);
+  assert.equal(await store.write('{"v":1,"entries":[]}', stale as string, signal()), false, 'If-Match refused');
+});
+
+test('a leased blob (412 on every write while nobody changes it): locked, unhealthy, one refused batch per retry', async () => {
+  const vault = vaultAtSeam();
+  const config = configFor('leased.json');
+  const raw = new BlockBlobClient(config.ledger!.blobUrl, await storageCredential(config));
+  await raw.upload('{"v":1,"entries":[]}', 20);
+  const lease = raw.getBlobLeaseClient();
+  await lease.acquireLease(-1); // infinite: someone else's lease
+  try {
+    let ms = 1_000;
+    const clock = { now: () => ms };
+    const service = new KeyVaultService({ config, fetchSecret: vault.fetchSecret, clock });
+    const writes: string[] = [];
+    const ledger = new RotationLedger({
+      store: await storeFor('leased.json'),
+      target: service,
+      pollMs: 5_000,
+      timeoutMs: 30_000,
+      clock,
+      log: { warn: () => undefined, info: () => undefined },
+      events: { write: (o) => writes.push(o) },
+    });
+    await service.read({ vaultUrl: VAULT, name: 'db-password' });
+    assert.equal(await ledger.poll(), 'changed');
+    await assert.rejects(ledger.recordEvent(VAULT, 'db-password', V2), { name: 'LedgerFailure', kind: 'locked' });
+    assert.deepEqual(writes, ['conflict', 'failed:locked'], 'one refused write, one re-read, then it stops');
+    assert.equal(ledger.isHealthy(), false);
+    assert.equal(ledger.status().writeFailure, 'locked');
+    ms += 5_000;
+    assert.equal(await ledger.poll(), 'not-modified', 'reads work; the refused write waits for its backoff');
+    assert.deepEqual(writes, ['conflict', 'failed:locked']);
+  } finally {
+    await lease.releaseLease();
+  }
 });

@@ -179,6 +179,40 @@ describe('the profile line', () => {
   const emulator = example('emulator');
   const azure = { ...example('azure'), KEY_VAULT_URL: 'https://kv-demo.vault.azure.net/' };
 
+  test('the example with the Go pair running: the token path is named, not an unreachable vault', () => {
+    // The facts `npm run vault:start` saves for the Go pair on the default ports.
+    const goPair = {
+      description: 'azure-keyvault-emulator v0.7.0 + entra-emulator v0.9.0 (go install)',
+      vaultUrl: 'https://127.0.0.1:8443/',
+      identityEndpoint: 'http://127.0.0.1:8080/msi/token',
+      identityHeader: 'local-development',
+      tokenAuthority: 'http://127.0.0.1:8080',
+      apiVersion: '7.5',
+      caFile: '/nonexistent/ca.pem',
+      pids: [1],
+    };
+    const r = local.profileReport({ exists: true, values: emulator, env: {}, emulator: goPair });
+    assert.equal(r.warnings.length, 1, r.warnings.join('\n'));
+    assert.match(
+      r.warnings[0]!,
+      /^Warning: IDENTITY_ENDPOINT in local\.settings\.json is http:\/\/127\.0\.0\.1:8080\/metadata\/identity\/oauth2\/token, but the running emulator \(azure-keyvault-emulator .*\) wants http:\/\/127\.0\.0\.1:8080\/msi\/token: no token comes from that path.*npm run vault:status/,
+    );
+    // Lowkey on the default ports matches the example: nothing to say.
+    const lowkey = {
+      ...goPair,
+      description: 'Lowkey Vault 7.3.74 (jar)',
+      identityEndpoint: emulator.IDENTITY_ENDPOINT!,
+    };
+    assert.deepEqual(local.profileReport({ exists: true, values: emulator, env: {}, emulator: lowkey }).warnings, []);
+    // The shell wins, as under func start, and the warning says where the value came from.
+    const shell = { IDENTITY_ENDPOINT: 'http://127.0.0.1:8080/msi/token' };
+    assert.deepEqual(
+      local.profileReport({ exists: true, values: emulator, env: shell, emulator: goPair }).warnings,
+      [],
+    );
+    assert.equal(local.runningVaultEmulator(join(ROOT, 'no-such-project')), undefined);
+  });
+
   test('emulator and azure profiles say so, and where LOCAL_PROFILE came from', () => {
     const e = local.profileReport({ exists: true, values: emulator, env: {} });
     assert.equal(e.profile, 'emulator');

@@ -158,7 +158,11 @@ test('azdRemoteBuild and azdZipFiles follow azd (guards the package emulation)',
 // Build the package the way azd does, in a copy of the project
 // ---------------------------------------------------------------------------------------------
 
-const REGISTERED = ['ping', 'getSecret', 'configCheck', 'secretEvents'];
+/** Every file under src/functions/ registers the function it is named after (test/registration.test.ts). */
+const REGISTERED = readdirSync(join(ROOT, 'src', 'functions'))
+  .filter((file) => file.endsWith('.ts'))
+  .map((file) => file.replace(/\.ts$/, ''))
+  .sort();
 /** Never in the package: the copy's local.settings.json carries it. */
 const PLANTED = `planted-local-setting-${process.pid}-${Date.now()}`;
 /** Working-tree entries a clean checkout does not have, or that azd's build does not read. */
@@ -406,9 +410,12 @@ describe('deployment package, built as azd builds it', () => {
     assert.ok(!existsSync(join(cleanDir, 'node_modules')));
     const run = loadEntry();
 
+    // The bundle's entry is generated from src/functions/: exactly the folder's functions, each once, and the
+    // start-up hook once.
     const names = run.functions.map((f) => f.name);
-    for (const name of REGISTERED)
-      assert.ok(names.includes(name), `${name} is registered (registered: ${names.join(', ')})`);
+    assert.deepEqual([...names].sort(), REGISTERED, 'the bundle registers exactly the files of src/functions/');
+    assert.ok(REGISTERED.includes('ping') && REGISTERED.includes('secretEvents'));
+    assert.deepEqual(run.hooks, ['appStart'], 'the start-up hook (src/startup.ts) is registered once');
     const trigger = (name: string) =>
       Object.values(run.functions.find((f) => f.name === name)!.bindings).find((b) => b.direction === 'in');
     assert.equal(trigger('ping')?.type, 'httpTrigger');

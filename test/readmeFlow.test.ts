@@ -17,13 +17,17 @@ import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/config.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
-import { configureKeyVault, resolveSetting } from '../src/keyVault/index.js';
+import { configureKeyVault, declareSetting, resolveSetting } from '../src/keyVault/index.js';
 import { emulator, skipUnlessEmulator, uniqueName } from './support/emulator.js';
 import { runNode } from './support/runNode.js';
 import { body, capturingContext, get } from '../src/http/testing.js';
 
+// Read with resolveSetting() below, as a function would: declared first.
+declareSetting('DEMO_SECRET_REFERENCE', 'the demo Key Vault reference, read as a function would');
+
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'scripts', 'secrets.js');
+const CALL = join(ROOT, 'dist', 'scripts', 'call.js');
 const EXAMPLE = join(ROOT, 'local.settings.json.example');
 const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
@@ -143,6 +147,13 @@ describe('README local flow (emulator profile, docs/local-development.md) agains
         assert.equal(list.status, 0, list.stderr);
         assert.match(list.stdout, new RegExp(`^${name} `, 'm'));
         assert.equal(list.stdout.includes(value), false);
+
+        // npm run call: a function in this process, with the settings func start would load from local.settings.json.
+        const called = await runNode([CALL, 'GET', `/api/secrets/${name}`], { cwd: dir, env });
+        assert.equal(called.status, 0, called.stderr);
+        assert.match(called.stdout, /^HTTP\/1\.1 200$/m);
+        assert.equal((JSON.parse(called.stdout.split('\n\n')[1]!) as { value: string }).value, value);
+        assert.match(called.stderr, /not a host/);
 
         // npm start: the host loads local.settings.json into its environment; the functions read through the app.
         await asTheHost(env, values, async () => {

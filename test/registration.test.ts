@@ -1,21 +1,55 @@
 /**
- * Every HTTP function file is registered: src/index.ts (the package's `main`, which the bundle follows) imports
- * each file under src/functions/, and each file registers exactly one function named after itself.
+ * A function is registered by being a file under src/functions/: package.json `main` is the glob
+ * `dist/src/{index.js,functions/*.js}` (the form Microsoft's Node.js v4 reference gives for "each function in its own
+ * file, plus a root file for app-level code"), the worker loads every match, and the deployment bundle's entry is
+ * generated from the same folder (scripts/bundle.mjs; test/package.test.ts loads it). Each file registers exactly
+ * one function named after itself; src/index.ts carries the start-up hook and imports no function.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { entryFiles, expandMain, packageMain } from './support/entryFiles.js';
+import { ROOT } from './support/projectRoot.js';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+const functionSources = () => readdirSync(`${SRC}functions`).filter((f) => f.endsWith('.ts'));
 
-test('each file in src/functions/ is imported by the entry and registers the function it is named after', () => {
-  const files = readdirSync(`${SRC}functions`).filter((f) => f.endsWith('.ts'));
+test('expandMain expands one brace group and a * file name (guards the check below)', () => {
+  const main = 'dist/src/{index.js,functions/*.js}';
+  const found = expandMain(main, ROOT).map((f) =>
+    f
+      .slice(ROOT.length + 1)
+      .split('\\')
+      .join('/'),
+  );
+  assert.ok(found.includes('dist/src/index.js'));
+  assert.ok(found.includes('dist/src/functions/ping.js'));
+  assert.ok(
+    found.every((f) => /^dist\/src\/(index|functions\/[^/]+)\.js$/.test(f)),
+    found.join(', '),
+  );
+  assert.deepEqual(expandMain('dist/src/nope/*.js', ROOT), []);
+});
+
+test('package.json main loads the start-up hook and every file in src/functions/, so a new file is registered', () => {
+  assert.equal(packageMain(), 'dist/src/{index.js,functions/*.js}');
+  const loaded = entryFiles().map((f) => basename(f, '.js'));
+  const expected = ['index', ...functionSources().map((f) => f.replace(/\.ts$/, ''))];
+  assert.deepEqual([...loaded].sort(), [...expected].sort(), 'what main loads = src/index.ts + src/functions/*.ts');
+  const index = readFileSync(join(SRC, 'index.ts'), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+  assert.deepEqual(
+    [...index.matchAll(/import\s+'([^']+)'/g)].map((m) => m[1]),
+    ['./startup.js'],
+  );
+});
+
+test('each file in src/functions/ registers exactly one function, named after the file', () => {
+  const files = functionSources();
   assert.ok(files.length >= 3);
-  const entry = readFileSync(`${SRC}index.ts`, 'utf8');
   for (const file of files) {
     const name = file.replace(/\.ts$/, '');
-    assert.match(entry, new RegExp(`import '\\./functions/${name}\\.js';`), `src/index.ts does not import ${file}`);
     const source = readFileSync(`${SRC}functions/${file}`, 'utf8');
     const registrations = [...source.matchAll(/app\.(?:http|timer|eventGrid|generic)\('([^']+)'/g)].map((m) => m[1]);
     assert.deepEqual(registrations, [name], `${file} must register exactly one function, named "${name}"`);
@@ -29,7 +63,7 @@ test('each file in src/functions/ is imported by the entry and registers the fun
 const PUSH_TRIGGERS = new Set(['http', 'eventGrid']);
 
 test('every function is HTTP-pushed (http, eventGrid): the local profiles can leave AzureWebJobsStorage empty', () => {
-  const files = readdirSync(`${SRC}functions`).filter((f) => f.endsWith('.ts'));
+  const files = functionSources();
   const triggers = files.flatMap((file) =>
     [...readFileSync(`${SRC}functions/${file}`, 'utf8').matchAll(/\bapp\.(\w+)\('/g)].map((m) => ({
       file,
@@ -44,9 +78,8 @@ test('every function is HTTP-pushed (http, eventGrid): the local profiles can le
         'profiles (e.g. UseDevelopmentStorage=true with Azurite) and correct docs/configuration.md',
     );
   }
-  const ROOT = fileURLToPath(new URL('../../', import.meta.url));
   for (const example of ['local.settings.json.example', 'local.settings.azure.json.example']) {
-    const values = (JSON.parse(readFileSync(`${ROOT}${example}`, 'utf8')) as { Values: Record<string, string> }).Values;
+    const values = (JSON.parse(readFileSync(join(ROOT, example), 'utf8')) as { Values: Record<string, string> }).Values;
     assert.equal(values.AzureWebJobsStorage, '', `${example}: empty AzureWebJobsStorage, as documented`);
   }
 });

@@ -45,7 +45,7 @@ async function settle(): Promise<void> {
 async function deliver(name: string, version: string): Promise<string[]> {
   const { context, lines } = capturingContext('secretEvents');
   const event = keyVaultEvent('EventGridSchema', { type: SECRET_NEW_VERSION_CREATED, vaultUrl: VAULT, name, version });
-  secretEventsModule.secretEvents(asDelivered(event), context);
+  await secretEventsModule.secretEvents(asDelivered(event), context);
   await settle();
   return lines;
 }

@@ -7,10 +7,17 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LedgerModel } from '../scripts/ledgerModel.js';
 import { parseConfig } from '../src/config.js';
-import { KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
+import { buildConfigReport, reportLogLine } from '../src/diagnostics/configReport.js';
+import { SECRET_NEW_VERSION_CREATED } from '../src/events/keyVaultEvents.js';
+import { secretEvents } from '../src/functions/secretEvents.js';
+import { capturingContext } from '../src/http/testing.js';
+import { configureKeyVault, KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
 import { secretRecord } from '../src/keyVault/testing.js';
 import { LEDGER_MAX_ENTRIES, mergeEntries, parseLedger, serializeLedger } from '../src/ledger/document.js';
+import { rotationLedger, startRotationLedger } from '../src/ledger/index.js';
 import { RotationLedger, type PollOutcome, type RotationLedgerOptions } from '../src/ledger/rotationLedger.js';
+import { LedgerFailure, type LedgerRead } from '../src/ledger/store.js';
+import { keyVaultEvent } from './support/keyVaultEvents.js';
 
 const VAULT = 'https://ledger.vault.azure.net/';
 const V1 = '1'.repeat(32);
@@ -46,11 +53,11 @@ function vaultModel() {
 const settle = () => new Promise((r) => setImmediate(r));
 
 function instance(
-  store: LedgerModel,
+  store: RotationLedgerOptions['store'],
   vault: ReturnType<typeof vaultModel>,
   clock: ReturnType<typeof virtualClock>,
   env: Record<string, string> = {},
-  options: Pick<RotationLedgerOptions, 'schedule' | 'random'> = {},
+  options: Pick<RotationLedgerOptions, 'schedule' | 'random' | 'log'> = {},
 ) {
   const config = parseConfig({
     KEY_VAULT_URL: VAULT,
@@ -78,14 +85,20 @@ function instance(
   return { service, ledger, outcomes };
 }
 
-test('an event on one instance reaches another through the ledger: one GET there, a 304 on every later poll', async () => {
+/** Two instances on one blob and vault, each holding `db` (read once from Key Vault). */
+async function twoInstances(env: Record<string, string> = {}) {
   const clock = virtualClock();
   const store = new LedgerModel(clock.wall);
   const vault = vaultModel();
-  const a = instance(store, vault, clock);
-  const b = instance(store, vault, clock);
+  const a = instance(store, vault, clock, env);
+  const b = instance(store, vault, clock, env);
   await a.service.read({ vaultUrl: VAULT, name: 'db' });
   await b.service.read({ vaultUrl: VAULT, name: 'db' });
+  return { clock, store, vault, a, b };
+}
+
+test('an event on one instance reaches another through the ledger: one GET there, a 304 on every later poll', async () => {
+  const { clock, store, vault, a, b } = await twoInstances();
   assert.equal(await b.ledger.poll(), 'absent', 'nothing written yet');
 
   vault.current.set('db', V2);
@@ -122,13 +135,7 @@ test('an instance that holds no secrets makes no storage request', async () => {
 });
 
 test('a refresh that returns another version records it; a stale or repeated entry costs at most one GET', async () => {
-  const clock = virtualClock();
-  const store = new LedgerModel(clock.wall);
-  const vault = vaultModel();
-  const a = instance(store, vault, clock);
-  const b = instance(store, vault, clock);
-  await a.service.read({ vaultUrl: VAULT, name: 'db' });
-  await b.service.read({ vaultUrl: VAULT, name: 'db' });
+  const { clock, store, vault, a, b } = await twoInstances();
   await b.ledger.poll();
 
   // A lost event: nobody was told, but A's own refresh sees V2 and records it.
@@ -276,13 +283,7 @@ test('document: entries arriving from outside are bounded and validated', () => 
 });
 
 test("a large fleet's share of the budget (0.4 calls per 10 s) still lets a rotation notice re-read, once per refill", async () => {
-  const clock = virtualClock();
-  const store = new LedgerModel(clock.wall);
-  const vault = vaultModel();
-  const a = instance(store, vault, clock, { KEY_VAULT_BUDGET_PER_10S: '0.4' });
-  const b = instance(store, vault, clock, { KEY_VAULT_BUDGET_PER_10S: '0.4' });
-  await a.service.read({ vaultUrl: VAULT, name: 'db' });
-  await b.service.read({ vaultUrl: VAULT, name: 'db' });
+  const { clock, vault, a, b } = await twoInstances({ KEY_VAULT_BUDGET_PER_10S: '0.4' });
   clock.advance(30_000); // the one-call bucket is full again
   vault.current.set('db', V2);
   a.ledger.rotationEvent(VAULT, 'db', V2);
@@ -401,4 +402,201 @@ test('while failing but not yet past the grace period, the next poll falls by it
   assert.equal(ledger.isHealthy(), false);
   // Without backoff: the first 5-s (±20%) poll at or after the 30-s grace period, so by 36 s at the latest.
   assert.ok(elapsed <= 36_000, `unhealthy no later than without backoff (${elapsed} ms)`);
+});
+
+/** The blob as a read-only role, a lease or an immutability policy leaves it: reads work, writes are refused. */
+class RefusingStore extends LedgerModel {
+  /** `lease`: 412 on every write (an immutability policy's 409 looks the same to the app); `denied`: 403. */
+  refuse: 'lease' | 'denied' | undefined;
+
+  override write(text: string, etag: string | undefined): Promise<string | false> {
+    if (this.refuse === undefined) return super.write(text, etag);
+    return Promise.resolve().then(() => {
+      this.writes += 1;
+      if (this.refuse === 'denied') throw new LedgerFailure('denied', 403);
+      return false; // the SDK's 412/409, as for a conflict; the document does not change
+    });
+  }
+}
+
+for (const refuse of ['lease', 'denied'] as const) {
+  test(`writes refused (${refuse}): unhealthy, the normal TTL, the config check and a log line say which, and writes back off`, async () => {
+    const clock = virtualClock();
+    const store = new RefusingStore(clock.wall);
+    store.overwrite(serializeLedger([{ vaultUrl: VAULT, name: 'db', version: V1, seenAt: clock.wall() }]));
+    store.refuse = refuse;
+    const vault = vaultModel();
+    const timers = virtualTimers(clock);
+    const warnings: string[] = [];
+    const log = { warn: (m: string) => warnings.push(m), info: () => undefined };
+    const { service, ledger, outcomes } = instance(store, vault, clock, {}, { schedule: timers.schedule, log });
+    await service.read({ vaultUrl: VAULT, name: 'db' });
+    ledger.start();
+    try {
+      await timers.runFor(10_000);
+      // A rotation this instance sees: an event (awaited by the event function) that cannot be recorded.
+      await assert.rejects(ledger.recordEvent(VAULT, 'db', V2), { name: 'LedgerFailure' });
+      const kind = refuse === 'lease' ? 'locked' : 'denied';
+      assert.equal(ledger.isHealthy(), false, 'a ledger that cannot record what it saw is not healthy');
+      assert.equal(ledger.status().writeFailure, kind);
+      assert.equal(service.cacheTtl().backstop, false, 'back to SECRET_CACHE_TTL_SECONDS');
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, new RegExp(`writes refused: ${kind}`));
+      const { report } = await buildConfigReport(service, Date.now(), ledger);
+      assert.equal(report.rotationLedger.state, 'unhealthy');
+      assert.equal(report.rotationLedger.writeFailure, kind);
+      assert.match(report.rotationLedger.detail, refuse === 'lease' ? /lease/ : /Storage Blob Data Contributor/);
+      assert.match(reportLogLine(report), new RegExp(`rotation ledger unhealthy \\(writes ${kind}\\)`));
+
+      // Ten minutes of polls: each one storage request, the refused write retried on the backoff only.
+      const polls = outcomes.length;
+      const requests = store.reads + store.writes;
+      await timers.runFor(600_000);
+      const pollsDuring = outcomes.length - polls;
+      const requestsDuring = store.reads + store.writes - requests;
+      assert.ok(pollsDuring >= 100, `polling went on (${pollsDuring})`);
+      assert.ok(
+        requestsDuring <= 1.5 * pollsDuring,
+        `${requestsDuring} storage requests for ${pollsDuring} polls (was about 11 per poll)`,
+      );
+      assert.equal(ledger.isHealthy(), false);
+
+      // Writes work again (the lease broken, the role granted): the next retry records it, and the ledger is healthy.
+      store.refuse = undefined;
+      await timers.runFor(120_000);
+      assert.equal(ledger.status().writeFailure, null);
+      assert.equal(ledger.isHealthy(), true);
+      assert.equal(service.cacheTtl().backstop, true);
+      assert.match(store.document ?? '', new RegExp(V2), 'the rotation it saw is recorded');
+    } finally {
+      ledger.stop();
+    }
+  });
+}
+
+test('a poll never waits beyond its timeout, even on a store that ignores the abort signal', async () => {
+  const clock = virtualClock();
+  const timers = virtualTimers(clock);
+  const vault = vaultModel();
+  const store = {
+    read: () => new Promise<LedgerRead>(() => undefined), // never answers, never heeds the signal
+    write: () => new Promise<string | false>(() => undefined),
+  };
+  const { service, ledger } = instance(store, vault, clock, {}, { schedule: timers.schedule });
+  await service.read({ vaultUrl: VAULT, name: 'db' });
+  const poll = ledger.poll();
+  await timers.runFor(1_000); // the ledger's timeout (1 s here), on the virtual clock
+  assert.equal(await poll, 'failed:timeout');
+  const event = ledger.recordEvent(VAULT, 'db', V2);
+  await timers.runFor(3_000);
+  await assert.rejects(event, { name: 'LedgerFailure', kind: 'timeout' });
+});
+
+/** A store whose writes wait until the test opens the gate (a write in flight). */
+class GatedStore extends LedgerModel {
+  private open: (() => void) | undefined;
+  private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
+  release(): void {
+    this.open?.();
+  }
+  override write(text: string, etag: string | undefined): Promise<string | false> {
+    return this.gate.then(() => super.write(text, etag));
+  }
+}
+
+test('every event reaches the blob from an instance that holds no secret: while the ledger starts, while a write is in flight', async () => {
+  const clock = virtualClock();
+  const store = new GatedStore(clock.wall);
+  const vault = vaultModel();
+  const timers = virtualTimers(clock);
+  const config = parseConfig({
+    KEY_VAULT_URL: VAULT,
+    ROTATION_LEDGER_URL: 'https://stapp.blob.core.windows.net/rotation-ledger/app.json',
+  });
+  const quiet = { warn: () => undefined, info: () => undefined };
+  const service = configureKeyVault({ config, fetchSecret: vault.fetchSecret, clock, log: quiet });
+  const deliver = (name: string) =>
+    secretEvents(
+      keyVaultEvent('EventGridSchema', { type: SECRET_NEW_VERSION_CREATED, vaultUrl: VAULT, name, version: V2 }),
+      capturingContext('secretEvents').context,
+    );
+  const seams = { store, clock, wallClock: clock.wall, schedule: timers.schedule, log: quiet };
+  const starting = startRotationLedger(service, config, seams);
+  try {
+    let returned = 0;
+    const first = deliver('db-0').then(() => (returned += 1)); // the ledger is still starting
+    await starting;
+    await settle();
+    // Three more, 10 ms apart, while the first write is in flight.
+    const more = [1, 2, 3].map((i) => {
+      clock.advance(10);
+      return deliver(`db-${i}`).then(() => (returned += 1));
+    });
+    await settle();
+    assert.equal(returned, 0, 'no invocation returns before its write is done');
+    store.release();
+    await Promise.all([first, ...more]);
+    const parsed = parseLedger(store.document ?? '', clock.wall());
+    assert.ok(parsed.ok);
+    assert.deepEqual(parsed.entries.map((e) => e.name).sort(), ['db-0', 'db-1', 'db-2', 'db-3']);
+    assert.equal(store.writes, 2, 'the first event, then the three that arrived meanwhile in one write');
+    assert.equal(await rotationLedger()!.poll(), 'idle', 'this instance holds no secret: it never polls');
+
+    // A write that fails: the invocation fails, so that Event Grid delivers the event again.
+    store.down = true;
+    await assert.rejects(deliver('db-4'), /deliver it again/);
+    store.down = false;
+    await deliver('db-4');
+    assert.match(store.document ?? '', /db-4/, 'the redelivery is recorded');
+  } finally {
+    rotationLedger()?.stop();
+  }
+});
+
+test('an entry dated in the future cannot swallow a later rotation: the next real one is written', async () => {
+  const { clock, store, vault, a, b } = await twoInstances();
+  // A writer with a clock 9 minutes fast (within what a read accepts) records V2.
+  store.overwrite(serializeLedger([{ vaultUrl: VAULT, name: 'db', version: V2, seenAt: clock.wall() + 9 * 60_000 }]));
+  const writes = store.writes;
+  clock.advance(10_000);
+  vault.current.set('db', V3);
+  await a.ledger.recordEvent(VAULT, 'db', V3);
+  assert.equal(store.writes - writes, 1, 'one PUT (was 0: judged unchanged)');
+  assert.match(store.document ?? '', new RegExp(V3));
+  clock.advance(10_000);
+  assert.equal(await b.ledger.poll(), 'changed');
+  await settle();
+  assert.equal((await b.service.read({ vaultUrl: VAULT, name: 'db' })).record.version, V3, 'the fleet gets V3');
+  const e = (version: string, seenAt: number) => ({ vaultUrl: VAULT, name: 'db', version, seenAt });
+  assert.deepEqual(mergeEntries([e(V2, 2_000)], [e(V3, 1_000)], 1_500), [e(V3, 1_000)], 'a future entry yields');
+  assert.equal(mergeEntries([e(V2, 1_200)], [e(V3, 1_000)], 1_500), undefined, 'a later real one does not');
+});
+
+test('a notice for a version that never appears stops after a bound; a notice for the version held settles it', async () => {
+  const clock = virtualClock();
+  const vault = vaultModel();
+  const { service } = instance(new LedgerModel(clock.wall), vault, clock);
+  const readEverySecond = async (seconds: number) => {
+    for (let i = 0; i < seconds; i++) {
+      clock.advance(1_000);
+      await service.read({ vaultUrl: VAULT, name: 'db' });
+      await settle();
+    }
+  };
+  await service.read({ vaultUrl: VAULT, name: 'db' }); // V1
+  clock.advance(10_000);
+  let gets = vault.gets.length;
+  assert.equal(service.secretRotated(VAULT, 'db', V3), 'refreshing'); // V3 never appears
+  await settle();
+  await readEverySecond(30);
+  assert.equal(vault.gets.length - gets, 2, 'the re-read and one more after the window (was 7 in 30 s: one every 5 s)');
+
+  // Again, and then a notice naming the version held: nothing more is asked.
+  clock.advance(10_000);
+  gets = vault.gets.length;
+  service.secretRotated(VAULT, 'db', '4'.repeat(32));
+  await settle();
+  assert.equal(service.secretRotated(VAULT, 'db', V1), 'current');
+  await readEverySecond(30);
+  assert.equal(vault.gets.length - gets, 1, 'only the first re-read (was 7 in 30 s)');
 });

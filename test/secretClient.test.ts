@@ -17,6 +17,7 @@ import { configureKeyVault } from '../src/keyVault/index.js';
 import { FaultProxy, fixtureTls } from './support/faultProxy.js';
 import { body, capturingContext, get, header } from '../src/http/testing.js';
 import { captureConsole } from './support/captureConsole.js';
+import { entryFiles } from './support/entryFiles.js';
 
 let closedPort = 0;
 let blackhole: Server;
@@ -94,7 +95,7 @@ test('cold start: loading the app and calling ping loads no Key Vault SDK, cache
     import { register } from 'node:module';
     register(${JSON.stringify(hooks)});
     const { ping } = await import(${JSON.stringify(pathToFileURL(join(dist, 'functions/ping.js')).href)});
-    await import(${JSON.stringify(pathToFileURL(join(dist, 'index.js')).href)});
+    for (const file of ${JSON.stringify(entryFiles().map((f) => pathToFileURL(f).href))}) await import(file);
     const { InvocationContext, HttpRequest } = (await import('@azure/functions')).default;
     const r = await ping(new HttpRequest({ method: 'GET', url: 'http://localhost/api/ping' }), new InvocationContext());
     const fs = await import('node:fs');

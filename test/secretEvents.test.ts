@@ -50,7 +50,7 @@ beforeEach(() => {
 async function deliver(event: unknown): Promise<string[]> {
   const { context, lines } = capturingContext('secretEvents');
   const { output } = await captureConsole(async () => {
-    secretEventsModule.secretEvents(event, context);
+    await secretEventsModule.secretEvents(event, context);
     await settle();
   });
   contexts.push(lines);

@@ -24,7 +24,7 @@
  * /admin/api (clock, faults, tokens forge).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { hasProgram, oneLine, ROOT, serverCertificatePem, tryFetch, waitUntil } from './common.mjs';
@@ -44,6 +44,40 @@ export const GO_ENTRA = {
 };
 export const GO_BIN_ROOT = join(ROOT, '.emulators', 'bin');
 const INSTALL_TIMEOUT_MS = Number(process.env.GO_INSTALL_TIMEOUT_MS ?? 300_000);
+/**
+ * A failed `go install` is remembered here (target, reason, when) so that every `npm test`, and every single test
+ * file run, does not ask the module proxy again for `GO_INSTALL_RETRY_HOURS` (default 6); `node
+ * scripts/emulators/install.mjs` always asks again. Git-ignored, like everything under .emulators/.
+ */
+export const INSTALL_FAILURES = join(ROOT, '.emulators', 'install-failures.json');
+const RETRY_MS = Number(process.env.GO_INSTALL_RETRY_HOURS ?? 6) * 3_600_000;
+
+function readFailures() {
+  try {
+    return JSON.parse(readFileSync(INSTALL_FAILURES, 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+/** Record (reason) or forget (undefined) the failure of `target`. */
+function rememberFailure(target, reason) {
+  const failures = readFailures();
+  if (reason === undefined) delete failures[target];
+  else failures[target] = { reason, at: new Date().toISOString() };
+  mkdirSync(join(ROOT, '.emulators'), { recursive: true });
+  writeFileSync(INSTALL_FAILURES, `${JSON.stringify(failures, null, 2)}\n`);
+}
+
+/** A failure of `target` remembered less than RETRY_MS ago, as one line, or undefined. */
+export function rememberedFailure(target, now = Date.now()) {
+  const failure = readFailures()[target];
+  if (!failure || !(now - Date.parse(failure.at) < RETRY_MS)) return undefined;
+  return (
+    `${failure.reason} (a failure remembered for ${RETRY_MS / 3_600_000} h in .emulators/install-failures.json; ` +
+    '`node scripts/emulators/install.mjs` retries now)'
+  );
+}
 /** entra-emulator's documented default tenant, set explicitly so the issuer does not depend on its defaults. */
 const TENANT_ID = '11111111-1111-1111-1111-111111111111';
 const VAULT_AUDIENCE = 'https://vault.azure.net';
@@ -75,8 +109,11 @@ function reportedVersion(bin) {
   return /\bv\d+\.\d+\.\d+\S*/.exec(r.stdout ?? '')?.[0];
 }
 
-/** { bin, how } or { error } for one tool: its prebuilt binary setting, else .emulators/bin, else `go install`. */
-function locate(tool, hasGo) {
+/**
+ * { bin, how } or { error } for one tool: its prebuilt binary setting, else .emulators/bin, else `go install` (unless
+ * it failed recently and `retry` is false).
+ */
+function locate(tool, hasGo, retry) {
   const named = process.env[tool.binSetting]?.trim();
   if (named) {
     return existsSync(named)
@@ -88,24 +125,27 @@ function locate(tool, hasGo) {
   if (existsSync(bin)) return { bin, how: 'go install' };
   if (!hasGo) return { error: `no ${tool.binSetting}, and no Go toolchain for go install` };
   const target = `${tool.module}/cmd/${tool.name}@${tool.version}`;
+  const remembered = retry ? undefined : rememberedFailure(target);
+  if (remembered) return { error: remembered };
   const r = spawnSync('go', ['install', target], {
     env: { ...process.env, GOBIN: gobin },
     encoding: 'utf8',
     timeout: INSTALL_TIMEOUT_MS,
   });
-  if (r.error) return { error: `go install: ${r.error.message}` };
-  if (r.status !== 0 || !existsSync(bin))
-    return { error: `go install: ${goInstallReason(r.stderr || r.stdout || '')}` };
-  return { bin, how: 'go install' };
+  let error;
+  if (r.error) error = `go install: ${r.error.message}`;
+  else if (r.status !== 0 || !existsSync(bin)) error = `go install: ${goInstallReason(r.stderr || r.stdout || '')}`;
+  rememberFailure(target, error);
+  return error ? { error } : { bin, how: 'go install' };
 }
 
 /**
  * Both binaries: { bins: { [name]: path }, versions, how }; or throws one Error whose message is one line naming
  * each tool that is missing and why (one shared cause said once).
  */
-export function installGoPair() {
+export function installGoPair({ retry = false } = {}) {
   const hasGo = hasProgram('go', ['version']);
-  const found = [GO_VAULT, GO_ENTRA].map((tool) => ({ tool, ...locate(tool, hasGo) }));
+  const found = [GO_VAULT, GO_ENTRA].map((tool) => ({ tool, ...locate(tool, hasGo, retry) }));
   const failed = found.filter((f) => f.error);
   if (failed.length > 0) {
     const label = (f) => `${f.tool.name} ${f.tool.version}`;

@@ -3,66 +3,51 @@
  * token endpoint, in one Java app. It accepts any bearer token, so token validation, RBAC and token expiry are not
  * tested against it; everything else the integration and fault suites prove is.
  *
- * The app jar is the one LOWKEY_VAULT_JAR names, else the pinned one (com.github.nagyesta.lowkey-vault:
- * lowkey-vault-app, below) from the local Maven repository, fetched from Maven Central with `mvn dependency:get`
- * when missing; it runs with the newest JDK found. No other jar is ever picked up. Without a jar (or Java) it falls
- * back to the Docker image nagyesta/lowkey-vault when a Docker engine answers.
+ * Two ways to run it, in this order:
+ *   - the app jar LOWKEY_VAULT_JAR names (one you built from Lowkey's source: Maven Central publishes only
+ *     lowkey-vault-client, never lowkey-vault-app), run with the newest JDK found; Lowkey 7.x needs Java 25;
+ *   - else Lowkey's Docker image nagyesta/lowkey-vault:<LOWKEY_VERSION>, when a Docker engine answers.
+ * No other jar is ever picked up, and nothing is fetched from Maven (the app is not there to fetch).
  *
- * Binding: the HTTPS (vault) port binds 127.0.0.1 through Spring Boot's `server.address`; the token port is an extra
- * Tomcat connector Lowkey creates without an address, so it listens on every interface (with Docker, both are
- * published on 127.0.0.1 only).
+ * Binding: the HTTPS (vault) port binds 127.0.0.1 through Spring Boot's `server.address`; the token port
+ * (`app.token.port`, default 8080) is an extra Tomcat connector Lowkey creates without an address, so it listens on
+ * every interface (with Docker, both are published on 127.0.0.1 only).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
-import { hasProgram, oneLine, serverCertificatePem, tryFetch, waitUntil } from './common.mjs';
+import { hasProgram, serverCertificatePem, tryFetch, waitUntil } from './common.mjs';
 
-export const LOWKEY_VERSION = process.env.LOWKEY_VERSION || '3.4.33';
-export const LOWKEY_COORDINATES = ['com.github.nagyesta.lowkey-vault', 'lowkey-vault-app'];
-/** Highest Key Vault API version the pinned Lowkey serves (the SDK default, 2025-07-01, is newer). */
-export const LOWKEY_API_VERSION = process.env.LOWKEY_API_VERSION || '7.5';
-const MVN_TIMEOUT_MS = Number(process.env.LOWKEY_MVN_TIMEOUT_MS ?? 180_000);
-
-/** The Maven coordinates of the pinned app jar. */
-export const LOWKEY_ARTIFACT = `${LOWKEY_COORDINATES.join(':')}:${LOWKEY_VERSION}`;
-
+/** The pinned Lowkey release (v7.3.74, nagyesta/lowkey-vault), for the Docker image tag and the facts. */
+export const LOWKEY_VERSION = process.env.LOWKEY_VERSION || '7.3.74';
+/** The Java release Lowkey 7.x is built for (its app's Gradle toolchain). */
+export const LOWKEY_JAVA = 25;
 /**
- * Why `mvn dependency:get` did not fetch the jar, in one line: "artifact not found" with the repository Maven
- * asked, or Maven's own "Could not ..." sentence.
+ * The Key Vault API version the tests use against Lowkey: the SDK's default, which Lowkey 7.x serves for secrets
+ * (its README: secrets 7.3 to 2025-07-01).
  */
-export function mavenReason(output) {
-  const text = oneLine(output);
-  const notFound = /Could not find artifact \S+ in (\S+) \(([^)]+)\)/.exec(text);
-  if (notFound) return `artifact not found: ${LOWKEY_ARTIFACT} is not in ${notFound[1]} (${notFound[2]})`;
-  const why = /(Could(?:n't| not) [^[]*)/.exec(text)?.[1]?.trim() ?? text.slice(0, 300);
-  return `mvn dependency:get ${LOWKEY_ARTIFACT}: ${why || 'failed without a message'}`;
-}
+export const LOWKEY_API_VERSION = process.env.LOWKEY_API_VERSION || '2025-07-01';
+/** Lowkey's Docker image at the pinned version. */
+export const LOWKEY_IMAGE = `nagyesta/lowkey-vault:${LOWKEY_VERSION}`;
 
-/** { jar } or { error } (one line): LOWKEY_VAULT_JAR, else the local Maven repository, fetched with mvn if needed. */
+/** { jar } or { error } (one line): the jar LOWKEY_VAULT_JAR names; there is no other source of the app jar. */
 export function resolveJar() {
   const named = process.env.LOWKEY_VAULT_JAR?.trim();
   if (named) return existsSync(named) ? { jar: named } : { error: `LOWKEY_VAULT_JAR=${named} does not exist` };
-  const [group, artifact] = LOWKEY_COORDINATES;
-  const m2Dir = join(homedir(), '.m2', 'repository', ...group.split('.'), artifact, LOWKEY_VERSION);
-  const jarFile = join(m2Dir, `${artifact}-${LOWKEY_VERSION}.jar`);
-  if (existsSync(jarFile)) return { jar: jarFile };
-  // -U: ask the repository again instead of trusting a cached "not found".
-  const mvn = spawnSync(
-    'mvn',
-    ['-U', '-q', '-B', 'dependency:get', `-Dartifact=${LOWKEY_ARTIFACT}`, '-Dtransitive=false'],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: MVN_TIMEOUT_MS },
-  );
-  if (mvn.error?.code === 'ENOENT')
-    return { error: `no LOWKEY_VAULT_JAR, and no Maven (mvn) to fetch ${LOWKEY_ARTIFACT}` };
-  if (mvn.error) return { error: `mvn dependency:get ${LOWKEY_ARTIFACT}: ${mvn.error.message}` };
-  if (existsSync(jarFile)) return { jar: jarFile };
-  return { error: mavenReason(`${mvn.stdout}\n${mvn.stderr}`) };
+  return { error: 'no LOWKEY_VAULT_JAR (lowkey-vault-app is not on Maven Central: name a jar you built)' };
 }
 
 /** The Lowkey version a jar's file name states (lowkey-vault-app-<version>.jar), else the pinned one. */
 function jarVersion(jar) {
   return /^lowkey-vault-app-(\d[\w.-]*)\.jar$/.exec(basename(jar))?.[1] ?? LOWKEY_VERSION;
+}
+
+/** The major version `java -version` reports (17, 25), or undefined. */
+export function javaMajor(java) {
+  const r = spawnSync(java, ['-version'], { encoding: 'utf8', timeout: 10_000 });
+  const version = /version "(\d+)(?:\.(\d+))?/.exec(`${r.stderr}${r.stdout}`);
+  if (!version) return undefined;
+  return version[1] === '1' ? Number(version[2]) : Number(version[1]);
 }
 
 /** The newest java binary: $JAVA_HOME, then /usr/lib/jvm/* (highest version), then PATH. */
@@ -82,10 +67,14 @@ export function findJava() {
 /** How Lowkey can run here: { command, args } or throws with why not (one line). */
 function launcher(vaultPort, identityPort) {
   const reasons = [];
-  const java = findJava();
-  if (java) {
-    const { jar, error } = resolveJar();
-    if (jar) {
+  const { jar, error } = resolveJar();
+  if (jar) {
+    const java = findJava();
+    const major = java && javaMajor(java);
+    if (!java) reasons.push(`no Java (${LOWKEY_JAVA}+) found to run ${jar}`);
+    else if (major !== undefined && major < LOWKEY_JAVA) {
+      reasons.push(`Lowkey 7.x needs Java ${LOWKEY_JAVA}+; the newest Java found (${java}) is ${major}`);
+    } else {
       const args = [`--server.address=127.0.0.1`, `--server.port=${vaultPort}`, `--app.token.port=${identityPort}`];
       return {
         how: 'jar',
@@ -94,9 +83,8 @@ function launcher(vaultPort, identityPort) {
         args: ['-Xmx512m', '-jar', jar, ...args, '--LOWKEY_VAULT_RELAXED_PORTS=true'],
       };
     }
-    reasons.push(error);
   } else {
-    reasons.push('no Java (17+) found');
+    reasons.push(error);
   }
   if (hasProgram('docker', ['info'])) {
     return {
@@ -112,11 +100,11 @@ function launcher(vaultPort, identityPort) {
         `127.0.0.1:${identityPort}:8080`,
         '-e',
         'LOWKEY_ARGS=--LOWKEY_VAULT_RELAXED_PORTS=true',
-        `nagyesta/lowkey-vault:${LOWKEY_VERSION}`,
+        LOWKEY_IMAGE,
       ],
     };
   }
-  reasons.push('no Docker engine answers');
+  reasons.push(`no Docker engine answers (for ${LOWKEY_IMAGE})`);
   throw new Error(reasons.join('; '));
 }
 

@@ -7,12 +7,13 @@
  *   Key Vault authorises before it looks up, so a 404 proves `get` permission without any value crossing the wire);
  * - `settings`: each setting in CONFIG_CHECK_SETTINGS, loaded / missing / empty / an unresolved or invalid Key Vault
  *   reference (read with the app's own identity to tell platform resolution from access);
- * - `configuration`, `secrets`, `cache`: setting problems, the secrets held and their expiry, the service's stats;
+ * - `configuration`, `secrets`, `cache`: setting problems (a malformed value; a setting the code declares required,
+ *   with declareSetting(), that is not set), the secrets held and their expiry, the service's stats;
  * - `rotationLedger`: whether the ledger is configured and answering, the cache TTL in force, the last good poll's
  *   age and the last failure as a kind word. Information only: an unhealthy ledger means the cache refreshes on
  *   SECRET_CACHE_TTL_SECONDS, exactly as without one, so it never makes the report degraded.
  */
-import type { ConfigProblem } from '../config.js';
+import { type AppConfig, type ConfigProblem, declaredSettings } from '../config.js';
 import {
   type ReportedExpiryNotice,
   isTransient,
@@ -97,8 +98,9 @@ export interface RotationLedgerReport {
   configured: boolean;
   /**
    * `off`: ROTATION_LEDGER_URL not set (or invalid); `starting`: set, but the ledger is not running on this instance
-   * (yet, or it could not start: the start-up log says why); `healthy`: it answers (or no poll was due yet);
-   * `unhealthy`: no good answer for the grace period, or a malformed blob.
+   * (yet, or it could not start: the start-up log says why); `healthy`: it reads and writes (or no poll was due
+   * yet); `unhealthy`: no good answer for the grace period, a read that cannot succeed (malformed or oversized blob,
+   * denied, refused token), or writes refused (`writeFailure`).
    */
   state: 'off' | 'starting' | 'healthy' | 'unhealthy';
   /** The blob (no query: a SAS is refused as a setting). */
@@ -113,6 +115,8 @@ export interface RotationLedgerReport {
   pollIntervalSeconds: number | null;
   entries: number | null;
   pendingWrites: number | null;
+  /** Why writes are refused (`denied`, `locked`, `too-large`, `token-refused`, …); null while they work. */
+  writeFailure: string | null;
   detail: string;
 }
 
@@ -270,10 +274,18 @@ function secretsReport(service: KeyVaultService, now: number): ConfigReport['sec
 const LEDGER_HINTS: Record<string, string> = {
   denied:
     "Storage refused the app's identity: grant it Storage Blob Data Contributor on the ledger's container " +
-    '(infra/app/rbac.bicep does).',
+    '(infra/app/rbac.bicep does; a Reader role can read the ledger but not write it).',
   'container-missing': "The ledger's container does not exist: create it (azd up does).",
   invalid: 'The blob is not a ledger: the next rotation this instance records replaces it.',
-  'too-large': 'The blob is larger than a ledger can be: the next rotation this instance records replaces it.',
+  'too-large':
+    'The blob is larger than a ledger can be: the next rotation this instance records replaces it (or delete the ' +
+    'blob).',
+  locked:
+    'The blob refuses writes while nobody changes it: break its lease, or remove the immutability policy (or ' +
+    "legal hold) on the ledger's container.",
+  'token-refused':
+    'Storage answered with a bearer challenge for another tenant or resource, which the app refuses: check that ' +
+    "ROTATION_LEDGER_URL names a storage account in the app's own tenant.",
 };
 
 function ledgerReport(service: KeyVaultService, ledger: LedgerStatusSource | undefined): RotationLedgerReport {
@@ -297,6 +309,7 @@ function ledgerReport(service: KeyVaultService, ledger: LedgerStatusSource | und
       pollIntervalSeconds: null,
       entries: null,
       pendingWrites: null,
+      writeFailure: null,
       detail:
         settings !== undefined
           ? `ROTATION_LEDGER_URL is set, but the ledger is not running on this instance (starting, or it could not ` +
@@ -308,7 +321,13 @@ function ledgerReport(service: KeyVaultService, ledger: LedgerStatusSource | und
   }
   const status = ledger.status();
   let detail: string;
-  if (!status.healthy) {
+  if (!status.healthy && status.writeFailure !== null && status.consecutiveFailures === 0) {
+    detail =
+      `The ledger can be read but this instance's writes are refused (${status.writeFailure}; ${status.pendingWrites} ` +
+      `waiting, retried with backoff): the rotations it sees reach no other instance. Reads are not affected: ` +
+      `secrets are refreshed every ${normalTtl}, as without a ledger, until writes work again.` +
+      (LEDGER_HINTS[status.writeFailure] ? ` ${LEDGER_HINTS[status.writeFailure]}` : '');
+  } else if (!status.healthy) {
     detail =
       `No good answer from the ledger (last: ${status.lastFailure ?? 'unknown'}, ${status.consecutiveFailures} ` +
       `failed poll(s) in a row; polling every ${status.pollIntervalSeconds} s while it fails). Reads are not ` +
@@ -333,6 +352,7 @@ function ledgerReport(service: KeyVaultService, ledger: LedgerStatusSource | und
     pollIntervalSeconds: status.pollIntervalSeconds,
     entries: status.entries,
     pendingWrites: status.pendingWrites,
+    writeFailure: status.writeFailure,
     detail,
   };
 }
@@ -377,6 +397,19 @@ export interface LedgerStatusSource {
  * Build the report from the service: probe the vault and resolve the listed settings concurrently. Throws only when
  * the service itself breaks its contract; every Key Vault or identity failure is part of the report.
  */
+/**
+ * One problem per setting the code declares required (declareSetting) that this configuration leaves unset: in
+ * Azure that is a setting infra/main.bicep does not set, and the function reading it would see undefined.
+ */
+export function missingDeclaredSettings(config: AppConfig): ConfigProblem[] {
+  return declaredSettings()
+    .filter((d) => d.required && !config.setting(d.name)?.trim())
+    .map((d) => ({
+      setting: d.name,
+      message: `${d.name} is not set: the code that reads it declares it required (${d.meaning}).`,
+    }));
+}
+
 export async function buildConfigReport(
   service: KeyVaultService,
   now = Date.now(),
@@ -389,7 +422,7 @@ export async function buildConfigReport(
   const partial = {
     keyVault: keyVaultPart.value,
     settings: settingParts.map((p) => p.value),
-    configuration: { problems: [...service.config.problems] },
+    configuration: { problems: [...service.config.problems, ...missingDeclaredSettings(service.config)] },
     secrets: secretsReport(service, now),
     cache: service.stats(),
     rotationLedger: ledgerReport(service, ledger),
@@ -419,9 +452,9 @@ export function reportSummary(report: ConfigReport): string {
 export function reportLogLine(report: ConfigReport): string {
   const settings = report.settings.map((s) => `${s.name}=${s.state}`).join(', ') || 'no settings listed';
   const problems = report.configuration.problems.length;
-  const ledger =
-    report.rotationLedger.state === 'unhealthy'
-      ? `; rotation ledger unhealthy (${report.rotationLedger.lastFailure ?? 'unknown'})`
-      : '';
+  const { state, lastFailure, writeFailure, consecutiveFailures } = report.rotationLedger;
+  const why =
+    writeFailure !== null && consecutiveFailures === 0 ? `writes ${writeFailure}` : (lastFailure ?? 'unknown');
+  const ledger = state === 'unhealthy' ? `; rotation ledger unhealthy (${why})` : '';
   return `Config check: ${report.status}; ${settings}${problems ? `; ${problems} setting problem(s)` : ''}${ledger}.`;
 }

@@ -27,9 +27,12 @@ function describe(event: SecretEvent): string {
  *   an expired secret the app uses degrades health.
  * - Anything else (other event types, malformed events, a vault the app does not read): one log line, nothing else.
  *
- * Never throws for a bad event: Event Grid would only retry it. Logs names, hosts, versions and dates; never a value.
+ * With a rotation ledger, SecretNewVersionCreated returns only once the ledger holds the version (on any instance,
+ * whether it holds secrets or not, waiting for a ledger still starting): if that write fails or times out it throws,
+ * so the invocation fails and Event Grid delivers the event again. Never throws for a bad event: Event Grid would
+ * only retry it. Logs names, hosts, versions and dates; never a value.
  */
-export function secretEvents(input: unknown, context: InvocationContext): void {
+export async function secretEvents(input: unknown, context: InvocationContext): Promise<void> {
   const service = keyVault();
   const parsed = parseKeyVaultEvent(input, { isAppVault: (url) => service.isAppVault(url) });
   if (!parsed.ok) {
@@ -41,10 +44,19 @@ export function secretEvents(input: unknown, context: InvocationContext): void {
   const { event } = parsed;
   switch (event.kind) {
     case 'new-version': {
-      // The other instances learn of it from the rotation ledger (when configured), within a poll interval.
-      recordRotationEvent(event.vaultUrl, event.name, event.version);
       const outcome = service.secretRotated(event.vaultUrl, event.name, event.version ?? undefined);
       context.log(`Key Vault: new version of ${describe(event)}; ${ROTATION_OUTCOME[outcome]}`);
+      // The other instances learn of it from the rotation ledger (when configured), within a poll interval.
+      try {
+        if (await recordRotationEvent(event.vaultUrl, event.name, event.version)) {
+          context.log(`Rotation ledger: recorded ${describe(event)} for the other instances.`);
+        }
+      } catch (error) {
+        const kind = (error as { kind?: unknown }).kind;
+        const why = typeof kind === 'string' && /^[a-z-]{1,30}$/.test(kind) ? kind : 'not running';
+        context.warn(`Rotation ledger: could not record ${describe(event)} (${why}); Event Grid delivers it again.`);
+        throw new Error(`The rotation ledger could not record this event (${why}); deliver it again.`);
+      }
       return;
     }
     case 'near-expiry':

@@ -11,7 +11,7 @@
  * The module knows nothing of HTTP: a function turns a failure into a response with `src/http/failureResponse.ts`.
  */
 import type { TokenCredential } from '@azure/identity';
-import { appConfig } from '../config.js';
+import { appConfig, isDeclaredSetting } from '../config.js';
 import { type CacheState, isValidSecretName, isValidSecretVersion, type SecretRecord } from './contract.js';
 import { KeyVaultFailure } from './failure.js';
 import { KeyVaultService, type KeyVaultOptions } from './service.js';
@@ -38,6 +38,8 @@ export {
 export { type FailureKind, isTransient, KeyVaultFailure, referenceStatusWord } from './failure.js';
 export type { IdentityChoice } from './identity.js';
 export { KeyVaultService };
+/** Declare a setting your code reads with resolveSetting(), next to that code (src/config.ts). */
+export { declareSetting } from '../config.js';
 export { classifyError } from './classify.js';
 
 let shared: KeyVaultService | undefined;
@@ -86,13 +88,28 @@ export async function readSecret(
   return { ...record, cache };
 }
 
+const undeclaredReported = new Set<string>();
+
 /**
  * An app setting's value. A Key Vault reference (`@Microsoft.KeyVault(...)`) the host left unresolved — always
  * the case under local `func start` — is resolved through the same cache; plain values are returned as they are.
+ * Only a declared setting is read (one of APP_SETTINGS, or declared with `declareSetting()` next to the code that
+ * reads it): the declaration is what the infra drift test and the config check see.
  * @returns undefined when the setting is not set.
  * @throws {KeyVaultFailure} when the reference is malformed or cannot be read.
+ * @throws {Error} when `name` is not declared (and logs that once: a programming error, not a Key Vault one).
  */
 export async function resolveSetting(name: string): Promise<string | undefined> {
+  if (!isDeclaredSetting(name)) {
+    const message =
+      `App setting ${name} is read with resolveSetting() but not declared: add ` +
+      `declareSetting('${name}', '<what it holds>') next to the code that reads it (docs/your-own-function.md).`;
+    if (!undeclaredReported.has(name)) {
+      undeclaredReported.add(name);
+      console.error(message);
+    }
+    throw new Error(message);
+  }
   const resolution = await keyVault().resolveSetting(name);
   switch (resolution.kind) {
     case 'missing':

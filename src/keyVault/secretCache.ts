@@ -68,6 +68,8 @@ interface RotationState {
   pending: boolean;
   /** The newest version a notice named, when it named one. */
   version?: string;
+  /** Key Vault answers since a notice named `version` that were not it (bounded by MAX_ROTATION_REREADS). */
+  attempts?: number;
 }
 
 /**
@@ -106,6 +108,12 @@ const REFRESH_AHEAD_JITTER = 0.2;
  */
 const BACKSTOP_REFRESH_FROM = 0.25;
 const BACKSTOP_REFRESH_JITTER = 0.7;
+/**
+ * Key Vault answers without the version a notice named before that notice is given up on: the re-read it caused, and
+ * one more after SECRET_CACHE_MIN_REFRESH_SECONDS (that re-read may have joined one started before the version
+ * existed). A version that never appears (an old event delivered again, a wrong or forged ledger entry) costs that.
+ */
+export const MAX_ROTATION_REREADS = 2;
 /** While serving stale, how long before Key Vault is asked again (one call per key per interval). */
 const STALE_RETRY_MS = 5_000;
 
@@ -260,15 +268,26 @@ export class SecretCache {
     const held = this.values.peek(key, { allowStale: true });
     if (held === undefined) return 'not-cached';
     const wanted = version?.toLowerCase();
-    if (wanted !== undefined && held.record.version?.toLowerCase() === wanted) return 'current';
     const state = this.rotations.get(key);
+    if (wanted !== undefined && held.record.version?.toLowerCase() === wanted) {
+      // The version named is held: any notice still waiting (for another version) is settled by this one.
+      if (state !== undefined) this.rotations.set(key, { attemptedAt: state.attemptedAt, pending: false });
+      return 'current';
+    }
     const now = this.clock.now();
+    // A repeated notice for a version still awaited keeps its count (one given up on costs at most the bound again).
+    const attempts = wanted !== undefined && state?.version === wanted ? state.attempts : undefined;
     if (!this.rotationWindowOpen(held, state, now)) {
       this.rotationsMerged += 1;
-      this.rotations.set(key, { attemptedAt: state?.attemptedAt ?? -Infinity, pending: true, version: wanted });
+      this.rotations.set(key, {
+        attemptedAt: state?.attemptedAt ?? -Infinity,
+        pending: true,
+        version: wanted,
+        attempts,
+      });
       return 'deferred';
     }
-    this.rotations.set(key, { attemptedAt: now, pending: false, version: wanted });
+    this.rotations.set(key, { attemptedAt: now, pending: false, version: wanted, attempts });
     // A re-read already in flight is joined (lru-cache single flight); reads meanwhile get the value held.
     void this.values
       .fetch(key, {
@@ -456,8 +475,17 @@ export class SecretCache {
     const rotationState = this.rotations.get(key);
     if (rotationState?.version !== undefined) {
       // The version a notice named is in hand (nothing more to do), or not yet (this read may have started before
-      // it was created): then one more re-read after the window.
-      rotationState.pending = record.version?.toLowerCase() !== rotationState.version;
+      // it was created): then one more re-read after the window, up to MAX_ROTATION_REREADS answers in all.
+      const settled = record.version?.toLowerCase() === rotationState.version;
+      rotationState.attempts = settled ? 0 : (rotationState.attempts ?? 0) + 1;
+      rotationState.pending = !settled && rotationState.attempts < MAX_ROTATION_REREADS;
+      if (!settled && !rotationState.pending) {
+        this.log.info(
+          `Key Vault returned another version of ${what} than the rotation notice named (${rotationState.version}) ` +
+            `${rotationState.attempts} time(s); keeping the version Key Vault returns and not asking again for that one.`,
+        );
+        rotationState.version = undefined;
+      }
     }
     const entry = this.fresh(ref, record);
     setTtl(entry.softTtlMs);

@@ -6,15 +6,48 @@
  *
  * Bounded: a body larger than LEDGER_MAX_BYTES is not read (the stream is dropped after the headers say so), every
  * request is cut at the timeout, and the SDK retries at most once.
+ *
+ * A bearer challenge is answered without a new token (`ChallengeBoundCredential`, hand-written, a few lines): the SDK
+ * answers a 401 naming another tenant or resource by asking its token cycler for that scope, and while the cycler
+ * holds a current token it retries a refused request every 3 s until that token expires (an hour or more), ignoring
+ * the request's abort signal. Handed the token the request already carried, the SDK sends it once more, gets the
+ * same 401, and the request ends there (`token-refused`); the next request asks for the storage token afresh.
  */
-import type { TokenCredential } from '@azure/identity';
-import { BlockBlobClient, RestError, type StoragePipelineOptions } from '@azure/storage-blob';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
+import { BlockBlobClient, RestError, StorageBlobAudience, type StoragePipelineOptions } from '@azure/storage-blob';
 import { LEDGER_MAX_BYTES } from './document.js';
 import { LedgerFailure, type LedgerRead, type LedgerStore } from './store.js';
 
-function failureOf(error: unknown): LedgerFailure {
+/**
+ * The storage token only, for the blob's own host: a challenge for another scope or tenant gets the token the request
+ * already carried (the host had it; nothing new is asked for or sent anywhere), so the SDK's retry ends at once.
+ */
+class ChallengeBoundCredential implements TokenCredential {
+  private last: AccessToken | undefined;
+  /** Challenges refused so far (a 401 after one of these is `token-refused`). */
+  refusals = 0;
+
+  constructor(private readonly inner: TokenCredential) {}
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    const list = Array.isArray(scopes) ? scopes : [scopes];
+    const storageScope: string = StorageBlobAudience.StorageOAuthScopes;
+    const own = list.every((s) => s === storageScope) && options?.tenantId === undefined;
+    if (own) {
+      const token = await this.inner.getToken(scopes, options);
+      this.last = token ?? undefined;
+      return token;
+    }
+    this.refusals += 1;
+    if (this.last !== undefined && this.last.expiresOnTimestamp > Date.now()) return this.last;
+    throw new LedgerFailure('token-refused');
+  }
+}
+
+function failureOf(error: unknown, refused = false): LedgerFailure {
   if (error instanceof LedgerFailure) return error;
   const status = error instanceof RestError ? error.statusCode : undefined;
+  if (refused && (status === 401 || status === undefined)) return new LedgerFailure('token-refused', status);
   if (status === 401 || status === 403) return new LedgerFailure('denied', status);
   if (status === 404) return new LedgerFailure('container-missing', status); // the blob's own 404 is handled
   if (status !== undefined) return new LedgerFailure('failed', status);
@@ -22,7 +55,7 @@ function failureOf(error: unknown): LedgerFailure {
   return new LedgerFailure('unreachable');
 }
 
-async function readCapped(stream: NodeJS.ReadableStream | undefined): Promise<string> {
+async function readCapped(stream: NodeJS.ReadableStream | undefined, etag: string | undefined): Promise<string> {
   if (stream === undefined) return '';
   const chunks: Buffer[] = [];
   let size = 0;
@@ -30,7 +63,7 @@ async function readCapped(stream: NodeJS.ReadableStream | undefined): Promise<st
     size += chunk.length;
     if (size > LEDGER_MAX_BYTES) {
       (stream as { destroy?: () => void }).destroy?.();
-      throw new LedgerFailure('too-large');
+      throw new LedgerFailure('too-large', undefined, etag);
     }
     chunks.push(chunk);
   }
@@ -39,15 +72,18 @@ async function readCapped(stream: NodeJS.ReadableStream | undefined): Promise<st
 
 export class BlobLedgerStore implements LedgerStore {
   private readonly blob: BlockBlobClient;
+  private readonly credential: ChallengeBoundCredential;
 
   constructor(blobUrl: string, credential: TokenCredential, timeoutMs: number) {
     const options: StoragePipelineOptions = {
       retryOptions: { maxTries: 2, tryTimeoutInMs: timeoutMs, retryDelayInMs: 200, maxRetryDelayInMs: 1_000 },
     };
-    this.blob = new BlockBlobClient(blobUrl, credential, options);
+    this.credential = new ChallengeBoundCredential(credential);
+    this.blob = new BlockBlobClient(blobUrl, this.credential, options);
   }
 
   async read(etag: string | undefined, signal: AbortSignal): Promise<LedgerRead> {
+    const refusals = this.credential.refusals;
     try {
       const response = await this.blob.download(0, undefined, {
         abortSignal: signal,
@@ -56,22 +92,23 @@ export class BlobLedgerStore implements LedgerStore {
       if (response._response.status === 304) return { kind: 'not-modified' };
       if ((response.contentLength ?? 0) > LEDGER_MAX_BYTES) {
         (response.readableStreamBody as { destroy?: () => void } | undefined)?.destroy?.();
-        throw new LedgerFailure('too-large');
+        throw new LedgerFailure('too-large', undefined, response.etag);
       }
-      const text = await readCapped(response.readableStreamBody);
+      const text = await readCapped(response.readableStreamBody, response.etag);
       return { kind: 'document', etag: response.etag ?? '', text };
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 304) return { kind: 'not-modified' };
       if (error instanceof RestError && error.statusCode === 404 && error.code === 'BlobNotFound') {
         return { kind: 'absent' };
       }
-      throw failureOf(error);
+      throw failureOf(error, this.credential.refusals !== refusals);
     }
   }
 
   async write(text: string, etag: string | undefined, signal: AbortSignal): Promise<string | false> {
     const body = Buffer.from(text, 'utf8');
     if (body.length > LEDGER_MAX_BYTES) throw new LedgerFailure('too-large');
+    const refusals = this.credential.refusals;
     try {
       const response = await this.blob.upload(body, body.length, {
         abortSignal: signal,
@@ -81,8 +118,9 @@ export class BlobLedgerStore implements LedgerStore {
       return response.etag ?? '';
     } catch (error) {
       // 412: someone wrote since our read; 409: someone created it first.
+      // (A lease or an immutability policy answers 412/409 too: the ledger tells them apart by re-reading.)
       if (error instanceof RestError && (error.statusCode === 412 || error.statusCode === 409)) return false;
-      throw failureOf(error);
+      throw failureOf(error, this.credential.refusals !== refusals);
     }
   }
 }

@@ -89,20 +89,23 @@ export function parseLedger(text: string, nowMs: number): ParsedLedger {
 }
 
 /**
- * The ledger with `updates` applied: an update replaces the entry for its secret only when it is newer (a later
- * `seenAt`) and names another version. Oldest entries are dropped beyond LEDGER_MAX_ENTRIES. Returns undefined when
- * nothing changes (no write needed).
+ * The ledger with `updates` applied: an update replaces the entry for its secret when it names another version and is
+ * newer (a later `seenAt`), or the entry is dated after `nowMs` (the writer's clock): an entry from the future is not
+ * evidence of anything later, and must not swallow a real rotation seen now. Oldest entries are dropped beyond
+ * LEDGER_MAX_ENTRIES. Returns undefined when nothing changes (no write needed).
  */
 export function mergeEntries(
   current: readonly LedgerEntry[],
   updates: readonly LedgerEntry[],
+  nowMs = Infinity,
 ): LedgerEntry[] | undefined {
   const byKey = new Map(current.map((e) => [entryKey(e), e]));
   let changed = false;
   for (const update of updates) {
     const key = entryKey(update);
     const known = byKey.get(key);
-    if (known !== undefined && (known.seenAt >= update.seenAt || known.version === update.version)) continue;
+    const knownIsLater = known !== undefined && known.seenAt >= update.seenAt && known.seenAt <= nowMs;
+    if (known !== undefined && (knownIsLater || known.version === update.version)) continue;
     byKey.delete(key); // re-inserted last: Map order is the eviction order
     byKey.set(key, update);
     changed = true;

@@ -5,11 +5,26 @@
  */
 import type { AppConfig } from '../config.js';
 import type { KeyVaultService } from '../keyVault/index.js';
-import type { LedgerStatus, RotationLedger } from './rotationLedger.js';
+import type { LedgerStatus, RotationLedger, RotationLedgerOptions } from './rotationLedger.js';
 
 export type { LedgerStatus };
 
 let shared: RotationLedger | undefined;
+/** The ledger being started (resolves to it, or undefined when it could not start): events wait for it. */
+let starting: Promise<RotationLedger | undefined> | undefined;
+let settleStarting: ((ledger: RotationLedger | undefined) => void) | undefined;
+
+/**
+ * The app will start its ledger (called by the start-up hook before anything it awaits): an event that arrives
+ * meanwhile waits for the ledger instead of being dropped.
+ */
+export function ledgerStarting(): void {
+  if (starting !== undefined) return;
+  starting = new Promise((resolve) => (settleStarting = resolve));
+}
+
+/** Test seams: the store, clocks and timers (by default the blob, the process clocks and unref'd timers). */
+export type LedgerSeams = Partial<Pick<RotationLedgerOptions, 'store' | 'clock' | 'wallClock' | 'schedule' | 'log'>>;
 
 /** The process's ledger, or undefined (not configured, or not started yet). */
 export function rotationLedger(): RotationLedger | undefined {
@@ -23,8 +38,32 @@ export function rotationLedger(): RotationLedger | undefined {
 export async function startRotationLedger(
   service: KeyVaultService,
   config: AppConfig = service.config,
+  seams: LedgerSeams = {},
 ): Promise<RotationLedger | undefined> {
   if (config.ledger === undefined) return undefined;
+  ledgerStarting();
+  const settle = settleStarting;
+  try {
+    const ledger = await createLedger(service, config, config.ledger, seams);
+    settle?.(ledger);
+    return ledger;
+  } catch (error) {
+    settle?.(undefined);
+    throw error;
+  } finally {
+    if (settleStarting === settle) {
+      starting = undefined;
+      settleStarting = undefined;
+    }
+  }
+}
+
+async function createLedger(
+  service: KeyVaultService,
+  config: AppConfig,
+  settings: NonNullable<AppConfig['ledger']>,
+  seams: LedgerSeams,
+): Promise<RotationLedger> {
   shared?.stop();
   const [{ RotationLedger }, { BlobLedgerStore }, { ledgerTelemetry }, { storageCredential }] = await Promise.all([
     import('./rotationLedger.js'),
@@ -32,14 +71,16 @@ export async function startRotationLedger(
     import('./telemetry.js'),
     import('../keyVault/index.js'),
   ]);
-  const credential = await storageCredential(config);
+  const store =
+    seams.store ?? new BlobLedgerStore(settings.blobUrl, await storageCredential(config), config.calls.timeoutMs);
   const ledger = new RotationLedger({
-    store: new BlobLedgerStore(config.ledger.blobUrl, credential, config.calls.timeoutMs),
     target: service,
-    pollMs: config.ledger.pollMs,
+    pollMs: settings.pollMs,
     timeoutMs: config.calls.timeoutMs,
     log: { warn: (m) => console.warn(m), info: (m) => console.info(m) },
     events: ledgerTelemetry(),
+    ...seams,
+    store,
   });
   service.onVersionSeen((vaultUrl, name, version) => ledger.versionSeen(vaultUrl, name, version));
   ledger.start();
@@ -47,9 +88,19 @@ export async function startRotationLedger(
   return ledger;
 }
 
-/** A SecretNewVersionCreated event: record its version for the other instances (no-op without a ledger). */
-export function recordRotationEvent(vaultUrl: string, name: string, version: string | null): boolean {
-  if (shared === undefined || version === null) return false;
-  shared.rotationEvent(vaultUrl, name, version);
+/**
+ * A SecretNewVersionCreated event: record its version for the other instances. Resolves true once the ledger holds
+ * it (waiting for a ledger still starting), false when there is no ledger here (not configured) or no version; throws
+ * when the write failed or timed out, or the ledger could not start, so that the event is delivered again.
+ */
+export async function recordRotationEvent(vaultUrl: string, name: string, version: string | null): Promise<boolean> {
+  if (version === null) return false;
+  const wasStarting = shared === undefined && starting !== undefined;
+  const ledger = shared ?? (await starting);
+  if (ledger === undefined) {
+    if (wasStarting) throw new Error('Rotation ledger: could not start on this instance; the event is not recorded.');
+    return false;
+  }
+  await ledger.recordEvent(vaultUrl, name, version);
   return true;
 }

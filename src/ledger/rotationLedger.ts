@@ -10,9 +10,16 @@
  *   refresh returns another version than it held, or than a ledger entry older than the skew allowance, records
  *   that. Writes are merged into one pending batch and made with If-Match (If-None-Match: * to create), re-read and
  *   retried on a conflict: no lost update, no lock.
- * - Health: a ledger answering (200, 304, or no blob yet) is healthy, and then the cache uses the backstop TTL. No
- *   good answer for max(3 polls, 30 s), or a ledger that is malformed, and the cache goes back to
- *   SECRET_CACHE_TTL_SECONDS, exactly as without a ledger, until the ledger answers again.
+ *   A write that finishes resolves the `recordEvent` promises of the entries it carried, and entries recorded
+ *   while it was in flight are written next (an instance that holds no secret never polls, so nothing else would).
+ * - Health: healthy means the ledger does its job, reads and writes. A ledger answering (200, 304, or no blob yet)
+ *   whose writes are not refused is healthy, and then the cache uses the backstop TTL. No good answer for max(3
+ *   polls, 30 s), a read that cannot succeed by retrying (malformed or oversized blob, denied, no container, a refused
+ *   token), or a write refused for a reason other than another writer (403, a lease or an immutability policy, a
+ *   refused token), and the cache goes back to SECRET_CACHE_TTL_SECONDS, exactly as without a ledger, until it
+ *   works again. A refused write is retried on the poll backoff below, not on every poll.
+ * - Refusal or conflict: a conditional write that fails (412/409) while a re-read shows the document unchanged was
+ *   not beaten by another writer: the blob is leased or immutable (`locked`), and retrying cannot help.
  * - Backoff: after consecutive failed polls (no answer, or a malformed blob) the interval doubles, jittered, up to
  *   MAX_BACKOFF_MS (or the poll interval, if longer), so a fleet does not hammer a storage account that is down; but
  *   while still within the grace period the next poll falls by its end, so an outage is noticed on time. One good
@@ -22,6 +29,7 @@
  * Never a value: the ledger, logs and telemetry carry vault hosts, names, version ids and times.
  */
 import type { Clock, Logger, RotationOutcome } from '../keyVault/index.js';
+import type { LedgerRead } from './store.js';
 import {
   entryKey,
   type LedgerEntry,
@@ -88,6 +96,8 @@ export interface LedgerStatus {
   entries: number;
   /** Entries waiting to be written (at most LEDGER_MAX_ENTRIES). */
   pendingWrites: number;
+  /** Why writes are refused (`denied`, `locked`, `too-large`, `token-refused`, …); null while they work. */
+  writeFailure: string | null;
 }
 
 /** Clocks of two instances may differ by this much; a sighting this close to an entry is not proof either way. */
@@ -96,6 +106,24 @@ export const CLOCK_SKEW_MS = 60_000;
 const WRITE_ATTEMPTS = 5;
 /** The longest wait between polls after consecutive failures (unless the poll interval itself is longer). */
 export const MAX_BACKOFF_MS = 60_000;
+/** How long a `recordEvent` waits for its write, in storage timeouts: one in flight ahead of it, a read, a write. */
+const EVENT_WAIT_TIMEOUTS = 3;
+/** Read failures retrying cannot cure: unhealthy at once, not after the grace period. */
+const PERSISTENT_READ: ReadonlySet<string> = new Set([
+  'invalid',
+  'failed:too-large',
+  'failed:denied',
+  'failed:container-missing',
+  'failed:token-refused',
+]);
+/** Write failures retrying cannot cure (as `failed` with a 4xx status): unhealthy, and writes back off. */
+const PERSISTENT_WRITE: ReadonlySet<string> = new Set([
+  'denied',
+  'container-missing',
+  'too-large',
+  'locked',
+  'token-refused',
+]);
 /** Versions remembered per secret this instance read (bounded like the ledger itself). */
 const MAX_SEEN = 10 * LEDGER_MAX_ENTRIES;
 
@@ -111,6 +139,15 @@ export class RotationLedger {
   /** When polls began to fail (undefined while they succeed). */
   private failingSince: number | undefined;
   private healthy = true;
+  /** Whether the reads are healthy (the writes are when `writeFailure` is undefined). */
+  private readHealthy = true;
+  private writeFailure: string | undefined;
+  private writeFailures = 0;
+  /** Before this (monotonic ms), polls and sightings do not retry a refused write (events do). */
+  private writeRetryAt = -Infinity;
+  /** `recordEvent` callers waiting for their entry's write, per secret. */
+  private readonly waiters = new Map<string, Array<(failure?: LedgerFailure) => void>>();
+  private readonly schedule: (run: () => void, ms: number) => () => void;
   private failureLogged = false;
   /** Failed polls since the last good answer, and the last one's kind. */
   private failures = 0;
@@ -127,6 +164,7 @@ export class RotationLedger {
     this.wallClock = options.wallClock ?? Date.now;
     this.random = options.random ?? Math.random;
     this.graceMs = Math.max(3 * options.pollMs, 30_000);
+    this.schedule = options.schedule ?? unrefTimeout;
     // Optimistic until the first poll says otherwise: secrets read at start-up get the backstop TTL, and a ledger
     // that turns out unreachable lowers it again within the grace period.
     options.target.useBackstopTtl(true);
@@ -148,6 +186,7 @@ export class RotationLedger {
       pollIntervalSeconds: Math.round(this.delayMs(1) / 100) / 10,
       entries: this.entries.size,
       pendingWrites: this.pending.size,
+      writeFailure: this.writeFailure ?? null,
     };
   }
 
@@ -171,7 +210,7 @@ export class RotationLedger {
   /** Poll on a timer (jittered, backing off while failing), unref'd so it never keeps the process alive. */
   start(): void {
     if (this.cancelTimer !== undefined) return;
-    const schedule = this.options.schedule ?? unrefTimeout;
+    const schedule = this.schedule;
     const next = () => {
       if (this.cancelTimer === undefined) return; // stopped while a poll was in flight
       this.cancelTimer = schedule(() => void this.poll().finally(next), this.nextPollDelayMs());
@@ -199,13 +238,17 @@ export class RotationLedger {
       this.failingSince = undefined;
       this.failures = 0;
       this.lastGoodAt = now;
-      this.setHealthy(true);
-      if (this.pending.size > 0) void this.flush();
+      this.readHealthy = true;
+      this.setHealthy(this.writeFailure === undefined, `writes refused: ${this.writeFailure}`);
+      if (this.pending.size > 0 && now >= this.writeRetryAt) void this.flush();
     } else {
       this.failingSince ??= now;
       this.failures += 1;
       this.lastFailure = outcome.replace(/^failed:/, '');
-      if (outcome === 'invalid' || now - this.failingSince >= this.graceMs) this.setHealthy(false, outcome);
+      if (PERSISTENT_READ.has(outcome) || now - this.failingSince >= this.graceMs) {
+        this.readHealthy = false;
+        this.setHealthy(false, `no good answer: ${this.lastFailure}`);
+      }
     }
     return this.report(outcome);
   }
@@ -225,10 +268,35 @@ export class RotationLedger {
     if (changedHere || ledgerBehind) this.record({ vaultUrl, name, version, seenAt: at });
   }
 
-  /** A SecretNewVersionCreated event named this version: record it for the other instances. */
+  /** A SecretNewVersionCreated event named this version: record it for the other instances (not waiting). */
   rotationEvent(vaultUrl: string, name: string, version: string): void {
-    this.acted.set(entryKey({ vaultUrl, name }), version);
-    this.record({ vaultUrl, name, version, seenAt: this.wallClock() });
+    void this.recordEvent(vaultUrl, name, version);
+  }
+
+  /**
+   * As `rotationEvent`, and resolves when the ledger holds it (written now, or already there); rejects (a
+   * LedgerFailure) when the write failed or took longer than EVENT_WAIT_TIMEOUTS storage timeouts, so that the event
+   * function can fail and Event Grid deliver the event again.
+   */
+  recordEvent(vaultUrl: string, name: string, version: string): Promise<void> {
+    const key = entryKey({ vaultUrl, name });
+    this.acted.set(key, version);
+    const written = new Promise<void>((resolve, reject) => {
+      let cancel = () => undefined as void;
+      const done = (failure?: LedgerFailure) => {
+        cancel();
+        const list = this.waiters.get(key)?.filter((w) => w !== done) ?? [];
+        if (list.length > 0) this.waiters.set(key, list);
+        else this.waiters.delete(key);
+        if (failure) reject(failure);
+        else resolve();
+      };
+      this.waiters.set(key, [...(this.waiters.get(key) ?? []), done]);
+      cancel = this.schedule(() => done(new LedgerFailure('timeout')), EVENT_WAIT_TIMEOUTS * this.options.timeoutMs);
+      if (!this.record({ vaultUrl, name, version, seenAt: this.wallClock() }, true)) done(new LedgerFailure('busy'));
+    });
+    written.catch(() => undefined); // a caller that does not wait (`rotationEvent`) leaves no unhandled rejection
+    return written;
   }
 
   /** Resolves when the writes pending now are made (or have failed and wait for the next poll). For tests. */
@@ -236,11 +304,47 @@ export class RotationLedger {
     while (this.flushing) await this.flushing;
   }
 
-  private record(entry: LedgerEntry): void {
+  /** Queue an entry; written now unless refused writes are backing off (an event's entry is written now anyway). */
+  private record(entry: LedgerEntry, now = false): boolean {
     const key = entryKey(entry);
-    if (!this.pending.has(key) && this.pending.size >= LEDGER_MAX_ENTRIES) return;
+    if (!this.pending.has(key) && this.pending.size >= LEDGER_MAX_ENTRIES) return false;
     this.pending.set(key, entry);
-    void this.flush();
+    if (now || this.clock.now() >= this.writeRetryAt) void this.flush();
+    return true;
+  }
+
+  /** Tell the `recordEvent` callers waiting on these entries' secrets (when each is no longer pending). */
+  private release(batch: readonly LedgerEntry[], failure?: LedgerFailure): void {
+    for (const entry of batch) {
+      const key = entryKey(entry);
+      if (failure === undefined && this.pending.has(key)) continue; // a newer entry of that secret waits still
+      for (const waiter of this.waiters.get(key) ?? []) waiter(failure);
+    }
+  }
+
+  /** A batch's write failed: its callers are told; a failure retrying cannot cure makes the ledger unhealthy. */
+  private writeFailed(batch: readonly LedgerEntry[], failure: LedgerFailure | undefined): void {
+    const kind = failure?.kind ?? 'unexpected';
+    this.options.events?.write?.(`failed:${kind}`);
+    this.release(batch, failure ?? new LedgerFailure('failed'));
+    const persistent =
+      PERSISTENT_WRITE.has(kind) ||
+      (kind === 'failed' && failure?.statusCode !== undefined && failure.statusCode < 500);
+    if (!persistent) return;
+    this.writeFailure = kind;
+    this.writeFailures += 1;
+    const { pollMs } = this.options;
+    const backoff = Math.min(Math.max(MAX_BACKOFF_MS, pollMs), pollMs * 2 ** this.writeFailures);
+    this.writeRetryAt = this.clock.now() + backoff * (0.8 + 0.4 * this.random());
+    this.setHealthy(false, `writes refused: ${kind}`);
+  }
+
+  private writeSucceeded(): void {
+    if (this.writeFailure === undefined) return;
+    this.writeFailure = undefined;
+    this.writeFailures = 0;
+    this.writeRetryAt = -Infinity;
+    this.setHealthy(this.readHealthy);
   }
 
   private report(outcome: PollOutcome): PollOutcome {
@@ -255,21 +359,21 @@ export class RotationLedger {
     if (!healthy && !this.failureLogged) {
       this.failureLogged = true;
       this.options.log?.warn(
-        `Rotation ledger: no good answer (${why ?? 'unknown'}); secrets are refreshed every ` +
-          'SECRET_CACHE_TTL_SECONDS, as without a ledger, until it answers again.',
+        `Rotation ledger unhealthy (${why ?? 'unknown'}); secrets are refreshed every ` +
+          'SECRET_CACHE_TTL_SECONDS, as without a ledger, until it reads and writes again (the config check says what to do).',
       );
     } else if (healthy && this.failureLogged) {
       this.failureLogged = false;
-      this.options.log?.info('Rotation ledger: answering again; the cache TTL is the backstop TTL again.');
+      this.options.log?.info('Rotation ledger: reading and writing again; the cache TTL is the backstop TTL again.');
     }
   }
 
   /** A bounded conditional read; applies a changed document. */
   private async refresh(): Promise<PollOutcome> {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
+    const cancel = this.schedule(() => controller.abort(), this.options.timeoutMs);
     try {
-      const read = await this.options.store.read(this.etag, controller.signal);
+      const read = await bounded(this.options.store.read(this.etag, controller.signal), controller.signal);
       if (read.kind === 'not-modified') return 'not-modified';
       if (read.kind === 'absent') {
         this.etag = undefined;
@@ -282,7 +386,7 @@ export class RotationLedger {
       this.apply(parsed.entries);
       return 'changed';
     } finally {
-      clearTimeout(timer);
+      cancel();
     }
   }
 
@@ -316,14 +420,28 @@ export class RotationLedger {
     return this.flushing;
   }
 
-  /** Read, merge, write with If-Match; again on a conflict. Pending entries stay pending after a failure. */
+  /**
+   * Read, merge, write with If-Match; again on a conflict (up to WRITE_ATTEMPTS), and again while entries recorded
+   * meanwhile wait. Pending entries stay pending after a failure. A blob too large to read is replaced (If-Match on
+   * its ETag): nothing in it could be acted on.
+   */
   private async writePending(): Promise<void> {
-    for (let attempt = 0; attempt < WRITE_ATTEMPTS && this.pending.size > 0; attempt++) {
+    let conflicts = 0;
+    /** The ETag a conditional write was refused at (undefined: the create), or false after none. */
+    let refusedAt: string | undefined | false = false;
+    while (this.pending.size > 0) {
       const batch = [...this.pending.values()];
+      if (conflicts >= WRITE_ATTEMPTS) return this.writeFailed(batch, new LedgerFailure('conflict'));
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
+      const cancel = this.schedule(() => controller.abort(), this.options.timeoutMs);
       try {
-        const read = await this.options.store.read(this.etag, controller.signal);
+        let read: LedgerRead;
+        try {
+          read = await bounded(this.options.store.read(this.etag, controller.signal), controller.signal);
+        } catch (error) {
+          if (!(error instanceof LedgerFailure && error.kind === 'too-large' && error.etag)) throw error;
+          read = { kind: 'document', etag: error.etag, text: '' };
+        }
         if (read.kind === 'absent') {
           this.etag = undefined;
           this.entries = new Map();
@@ -334,15 +452,26 @@ export class RotationLedger {
           if (parsed.ok) this.apply(parsed.entries);
           else this.entries = new Map();
         }
-        const merged = mergeEntries([...this.entries.values()], batch);
-        if (merged === undefined) {
-          for (const entry of batch) this.pending.delete(entryKey(entry));
-          this.options.events?.write?.('unchanged');
-          return;
+        if (refusedAt !== false && (read.kind === 'absent' ? refusedAt === undefined : this.etag === refusedAt)) {
+          throw new LedgerFailure('locked'); // refused, yet nobody wrote: a lease or an immutability policy
         }
-        const written = await this.options.store.write(serializeLedger(merged), this.etag, controller.signal);
+        const merged = mergeEntries([...this.entries.values()], batch, this.wallClock());
+        if (merged === undefined) {
+          for (const entry of batch) {
+            if (this.pending.get(entryKey(entry)) === entry) this.pending.delete(entryKey(entry));
+          }
+          this.options.events?.write?.('unchanged');
+          this.release(batch);
+          continue;
+        }
+        const written = await bounded(
+          this.options.store.write(serializeLedger(merged), this.etag, controller.signal),
+          controller.signal,
+        );
         if (written === false) {
           this.options.events?.write?.('conflict');
+          conflicts += 1;
+          refusedAt = this.etag;
           this.etag = undefined; // read the whole document again
           continue;
         }
@@ -353,15 +482,27 @@ export class RotationLedger {
         }
         this.entries = new Map(merged.map((e) => [entryKey(e), e]));
         this.options.events?.write?.('written');
-        return;
+        this.writeSucceeded();
+        this.release(batch);
+        conflicts = 0;
+        refusedAt = false;
       } catch (error) {
-        this.options.events?.write?.(`failed:${error instanceof LedgerFailure ? error.kind : 'unexpected'}`);
-        return;
+        return this.writeFailed(batch, error instanceof LedgerFailure ? error : undefined);
       } finally {
-        clearTimeout(timer);
+        cancel();
       }
     }
   }
+}
+
+/** `pending`, or a `timeout` failure as soon as `signal` aborts, whether or not whatever `pending` waits on heeds it. */
+function bounded<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new LedgerFailure('timeout'));
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function unrefTimeout(run: () => void, ms: number): () => void {

@@ -17,12 +17,28 @@ export interface LedgerStore {
 }
 
 /** Why the ledger could not be read or written: a word for logs and telemetry, and the HTTP status if any. */
-export type LedgerFailureKind = 'denied' | 'container-missing' | 'failed' | 'timeout' | 'unreachable' | 'too-large';
+export type LedgerFailureKind =
+  | 'denied'
+  | 'container-missing'
+  | 'failed'
+  | 'timeout'
+  | 'unreachable'
+  | 'too-large'
+  /** Writes are refused while the document stays as it was: a lease, or an immutability policy (412/409). */
+  | 'locked'
+  /** Storage answered with a bearer challenge for another resource or tenant, which the app refuses. */
+  | 'token-refused'
+  /** Other writers won every attempt of a batch. */
+  | 'conflict'
+  /** LEDGER_MAX_ENTRIES writes are waiting already. */
+  | 'busy';
 
 export class LedgerFailure extends Error {
   constructor(
     readonly kind: LedgerFailureKind,
     readonly statusCode?: number,
+    /** `too-large`: the ETag of the blob that could not be read (a write replaces it with If-Match on it). */
+    readonly etag?: string,
   ) {
     super(`rotation ledger: ${kind}${statusCode !== undefined ? ` (${statusCode})` : ''}`);
     this.name = 'LedgerFailure';
