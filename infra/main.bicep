@@ -283,15 +283,6 @@ module api 'app/api.bicep' = {
   }
 }
 
-// The settings the app reads (src/config.ts APP_SETTINGS).
-var appOwnSettings = {
-  KEY_VAULT_URL: keyVault.outputs.uri
-  SECRETS_ALLOWED: secretsAllowed
-  CONFIG_CHECK_SETTINGS: configCheckSettings
-  SECRET_CACHE_TTL_SECONDS: string(secretCacheTtlSeconds)
-  ROTATION_LEDGER_URL: '${storage.outputs.blobEndpoint}${rotationLedgerContainerName}/${functionAppName}.json'
-}
-
 // The demo's platform Key Vault reference: public deployment only. With vnetEnabled the vault takes no public traffic
 // and Flex Consumption cannot resolve references to a network-restricted vault (see configCheckSettings above), so the
 // setting would stay unresolved and the postdeploy check would wait for it in vain.
@@ -311,7 +302,14 @@ module apiSettings 'app/api-settings.bicep' = {
     storageBlobEndpoint: storage.outputs.blobEndpoint
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     userAssignedClientId: apiIdentity.outputs.clientId
-    appSettings: union(appOwnSettings, platformReferenceSettings)
+    appSettings: {
+      KEY_VAULT_URL: keyVault.outputs.uri
+      SECRETS_ALLOWED: secretsAllowed
+      CONFIG_CHECK_SETTINGS: configCheckSettings
+      SECRET_CACHE_TTL_SECONDS: string(secretCacheTtlSeconds)
+      ROTATION_LEDGER_URL: '${storage.outputs.blobEndpoint}${rotationLedgerContainerName}/${functionAppName}.json'
+    }
+    referenceSettings: platformReferenceSettings
   }
 }
 

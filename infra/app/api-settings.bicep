@@ -9,8 +9,11 @@ param applicationInsightsConnectionString string
 @description('Client id of the user-assigned identity the app uses (its only identity).')
 param userAssignedClientId string
 
-@description('Settings the app itself reads (KEY_VAULT_URL, SECRETS_ALLOWED, ...), plus Key Vault references.')
+@description('Settings the app itself reads (KEY_VAULT_URL, SECRETS_ALLOWED, ...).')
 param appSettings object
+
+@description('Key Vault references the platform resolves (empty in the private deployment: Flex cannot resolve them there).')
+param referenceSettings object = {}
 
 // AzureWebJobsStorage over Entra ID with the user-assigned identity (credential + clientId) and the blob service only,
 // as Microsoft's quickstart sets it (Azure-Samples/functions-quickstart-typescript-azd infra/app/api.bicep: blob
@@ -43,5 +46,5 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
 resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: functionApp
   name: 'appsettings'
-  properties: union(appSettings, hostStorageSettings, monitoringSettings, identitySettings)
+  properties: union(appSettings, referenceSettings, hostStorageSettings, monitoringSettings, identitySettings)
 }
