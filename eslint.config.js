@@ -4,7 +4,17 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-bundle/**', 'node_modules/**', '.lowkey/**', '.emulators/**', 'coverage/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'dist-bundle/**',
+      'node_modules/**',
+      '.lowkey/**',
+      '.emulators/**',
+      'coverage/**',
+      '.venv-checkov/**',
+    ],
+  },
   js.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -88,8 +88,13 @@ param keyVaultSoftDeleteRetentionInDays int = 7
 @description('SECRETS_ALLOWED: comma-separated secret names the /api/secrets endpoint may return.')
 param secretsAllowed string = 'demo-secret'
 
-@description('CONFIG_CHECK_SETTINGS: comma-separated app-setting names /api/config/check reports on (e.g. Key Vault references).')
-param configCheckSettings string = 'DEMO_SECRET_REFERENCE'
+// The private deployment sets no platform Key Vault reference, so by default its config check reports on none: Flex
+// Consumption cannot resolve Key Vault references when the vault's network access is restricted, even with VNet
+// integration (Microsoft Learn, "Azure Functions Flex Consumption plan hosting", Considerations). The app's own
+// resolveSetting reads a reference through the private endpoint instead (docs/deployment-reference.md, "Private deployment").
+// A parameter's default may use other parameters (Microsoft Learn, "Parameters in Bicep", default values).
+@description('CONFIG_CHECK_SETTINGS: comma-separated app-setting names /api/config/check reports on (e.g. Key Vault references). Default: DEMO_SECRET_REFERENCE, none in the private deployment.')
+param configCheckSettings string = vnetEnabled ? '' : 'DEMO_SECRET_REFERENCE'
 
 @description('SECRET_CACHE_TTL_SECONDS: how long the app caches a secret value.')
 @minValue(0)
@@ -127,6 +132,8 @@ var demoSecretName = 'demo-secret'
 var publicNetworkAccess = vnetEnabled ? 'Disabled' : 'Enabled'
 // Dead-lettering writes to the storage account from Event Grid, over the public endpoint: not in the private deployment.
 var deadLetterEnabled = keyVaultEventsDeadLetter && !vnetEnabled
+// The storage account's containers: the deployment package and the rotation ledger, always; dead letters when on.
+var storageContainerNames = deadLetterEnabled ? [deploymentContainerName, rotationLedgerContainerName, deadLetterContainerName] : [deploymentContainerName, rotationLedgerContainerName]
 
 resource rg 'Microsoft.Resources/resourceGroups@2021-04-01' = {
   name: 'rg-${environmentName}'
@@ -152,9 +159,7 @@ module storage 'core/storage/storage-account.bicep' = {
     location: location
     tags: tags
     name: 'st${resourceToken}'
-    containerNames: deadLetterEnabled
-      ? [deploymentContainerName, rotationLedgerContainerName, deadLetterContainerName]
-      : [deploymentContainerName, rotationLedgerContainerName]
+    containerNames: storageContainerNames
     publicNetworkAccess: publicNetworkAccess
   }
 }
@@ -278,6 +283,13 @@ module api 'app/api.bicep' = {
   }
 }
 
+// The demo's platform Key Vault reference: public deployment only. With vnetEnabled the vault takes no public traffic
+// and Flex Consumption cannot resolve references to a network-restricted vault (see configCheckSettings above), so the
+// setting would stay unresolved and the postdeploy check would wait for it in vain.
+var platformReferenceSettings = vnetEnabled ? {} : {
+  DEMO_SECRET_REFERENCE: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${demoSecretName}/)'
+}
+
 // App settings, on the site created above: the Key Vault reference and the identity-based storage connection resolve
 // on first start because the grants precede the site and the referenced secret precedes the setting.
 module apiSettings 'app/api-settings.bicep' = {
@@ -287,7 +299,7 @@ module apiSettings 'app/api-settings.bicep' = {
   dependsOn: [demoSecret]
   params: {
     functionAppName: api.outputs.name
-    storageAccountName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.blobEndpoint
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     userAssignedClientId: apiIdentity.outputs.clientId
     appSettings: {
@@ -296,8 +308,8 @@ module apiSettings 'app/api-settings.bicep' = {
       CONFIG_CHECK_SETTINGS: configCheckSettings
       SECRET_CACHE_TTL_SECONDS: string(secretCacheTtlSeconds)
       ROTATION_LEDGER_URL: '${storage.outputs.blobEndpoint}${rotationLedgerContainerName}/${functionAppName}.json'
-      DEMO_SECRET_REFERENCE: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${demoSecretName}/)'
     }
+    referenceSettings: platformReferenceSettings
   }
 }
 

@@ -1,9 +1,10 @@
 /** Types for scripts/key-vault-events-subscription.mjs (plain JavaScript, so the azd hook runs without a build). */
+import type { WebAppsKeys } from './function-keys.mjs';
 
 export const FUNCTION_NAME: string;
 export const EVENT_TYPES: readonly string[];
 export const SUBSCRIPTION_NAME: string;
-export const API_VERSION: string;
+export const SYSTEM_KEY_NAME: string;
 export const PUT_ATTEMPTS: number;
 
 export interface DeadLetter {
@@ -15,6 +16,7 @@ export interface SubscribeSettings {
   subscriptionId: string;
   resourceGroup: string;
   appName: string;
+  topicName: string;
   pingUrl: string;
   functionHost: string;
   subscriptionResourceId: string;
@@ -48,11 +50,25 @@ export interface SubscribeResult {
 
 export interface SubscribeOptions {
   settings: SubscribeSettings;
-  az: (args: string[]) => string;
+  /** @azure/arm-appservice WebSiteManagementClient.webApps (listHostKeys). */
+  webApps: WebAppsKeys;
+  /** @azure/arm-eventgrid EventGridManagementClient.systemTopicEventSubscriptions. */
+  eventSubscriptions: {
+    beginCreateOrUpdateAndWait(
+      resourceGroup: string,
+      topicName: string,
+      name: string,
+      model: object,
+      options?: { updateIntervalInMs?: number; abortSignal?: AbortSignal },
+    ): Promise<unknown>;
+    get(resourceGroup: string, topicName: string, name: string): Promise<{ provisioningState?: string }>;
+  };
   env?: Record<string, string | undefined>;
   fetchImpl?: typeof fetch;
   timeoutMs?: number;
   intervalMs?: number;
+  /** Between the SDK poller's status requests. */
+  pollIntervalMs?: number;
   log?: (line: string) => void;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -62,6 +78,7 @@ export function shouldSkip(env: Record<string, string | undefined>): boolean;
 export function settingsFrom(env: Record<string, string | undefined>): SubscribeSettings;
 export function webhookUrl(functionHost: string, systemKey: string): string;
 export function subscriptionBody(endpointUrl: string, deadLetter?: DeadLetter): SubscriptionBody;
-export function armError(json: unknown): string;
+export function subscriptionModel(endpointUrl: string, deadLetter?: DeadLetter): Record<string, unknown>;
+export function withoutCodeParameter(text: string): string;
 export function isValidationFailure(text: unknown): boolean;
 export function runSubscribe(options: SubscribeOptions): Promise<SubscribeResult>;

@@ -8,19 +8,21 @@
  * azd provisions before it deploys, and Event Grid validates the endpoint when the subscription is created, so on a
  * first `azd up` the function does not exist yet (Azure/bicep#11656: "Destination endpoint not found").
  *
- * The subscription goes to ARM over HTTPS from this process (not `az rest`, which neither polls a long-running
- * operation nor shows its headers): PUT, then the operation's `Azure-AsyncOperation` status until it is final, whose
- * `error` is what Event Grid says went wrong (e.g. the webhook validation handshake), then a GET of the subscription
- * (Microsoft.EventGrid 2022-06-15: PUT answers 201 and is long-running; provisioning states Creating, Updating,
- * Deleting, Succeeded, Canceled, Failed, AwaitingManualAction). The ARM endpoint and a token come from az (`az cloud
- * show`, `az account get-access-token`), so the signed-in account and cloud are the ones az uses.
+ * Through the Azure SDK, signed in as azd is (scripts/arm.mjs): the system key from @azure/arm-appservice
+ * (`webApps.listHostKeys`), the subscription with @azure/arm-eventgrid (`systemTopicEventSubscriptions
+ * .beginCreateOrUpdateAndWait`, whose long-running-operation poller follows the PUT to its end and throws what Event
+ * Grid says went wrong, e.g. the webhook validation handshake; then `get`: Microsoft.EventGrid provisioning states
+ * Creating, Updating, Deleting, Succeeded, Canceled, Failed, AwaitingManualAction). The SDK clients never send the ARM
+ * token to another host (scripts/arm.mjs armOnlyPolicy), and this module never holds it.
  *
- * No process, az or environment access here beyond what the caller passes in; test/keyVaultEventsHook.test.ts runs it
- * with a stand-in for az and stubs of the ping endpoint and of ARM on 127.0.0.1. The system key and the ARM token are
- * never printed and never put on a command line, and are redacted from every message that could echo them (Event
- * Grid's validation errors name the endpoint URL).
+ * No process, environment or network access here beyond the clients and the fetch the caller passes in;
+ * test/keyVaultEventsHook.test.ts runs it with the real Event Grid client against an HTTPS stub of ARM on 127.0.0.1.
+ * The system key is never printed: it travels only in the subscription's request body, and every message that could
+ * echo the webhook URL (Event Grid's validation errors name it) is redacted of every spelling of the key (raw,
+ * percent-encoded in either case, encoded twice) and of any `code=` query value.
  */
-import { ARM_NAMES, checkAzAccount, envValue } from './az-cli.mjs';
+import { ARM_NAMES, envValue, hookError, oneLine } from './arm.mjs';
+import { systemKey } from './function-keys.mjs';
 import { checkedUrl, redact } from './postdeploy-gate.mjs';
 
 /** The function the subscription delivers to (src/functions/secretEvents.ts registers it). */
@@ -32,16 +34,13 @@ export const EVENT_TYPES = Object.freeze([
   'Microsoft.KeyVault.SecretExpired',
 ]);
 export const SUBSCRIPTION_NAME = 'secret-events-to-function';
-/** Microsoft.EventGrid API version for the system topic's event subscription (GA). */
-export const API_VERSION = '2022-06-15';
+/** The Event Grid trigger's system key (the host creates it on first start with the extension loaded). */
+export const SYSTEM_KEY_NAME = 'eventgrid_extension';
 /**
  * PUTs per run when Event Grid's validation of the webhook fails: on Flex Consumption the secretEvents function
  * (not HTTP) scales on its own instances, so the first validation request can meet a cold instance and time out.
  */
 export const PUT_ATTEMPTS = 3;
-const OPERATION_FINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
-/** Larger ARM answers are cut: nothing the hook reads is bigger. */
-const MAX_ARM_BODY = 64 * 1024;
 
 /** SKIP_KEY_VAULT_EVENTS=true (also 1/yes, any case) skips the hook. */
 export function shouldSkip(env) {
@@ -50,7 +49,7 @@ export function shouldSkip(env) {
 
 /**
  * What the hook needs, from the azd environment: the subscription's ARM id (under the system topic), the function
- * host (from PING_URL, https only: the system key is sent to it), the app's name and group for `az`, and the optional
+ * host (from PING_URL, https only: the system key is sent to it), the app's name and group, and the optional
  * dead-letter destination (outputs of infra/main.bicep; both empty = none).
  */
 export function settingsFrom(env) {
@@ -79,6 +78,7 @@ export function settingsFrom(env) {
     subscriptionId,
     resourceGroup,
     appName,
+    topicName,
     pingUrl: ping.href,
     functionHost: ping.host,
     subscriptionResourceId:
@@ -127,10 +127,32 @@ export function subscriptionBody(endpointUrl, deadLetter) {
   };
 }
 
-function oneLine(text) {
-  return String(text ?? '')
-    .replace(/\s+/g, ' ')
-    .trim();
+/**
+ * The same subscription as the Azure SDK's EventSubscription model (@azure/arm-eventgrid serializes it into the body
+ * above: `destination`, `filter`, ... under `properties`; the destination's own fields flattened into it).
+ */
+export function subscriptionModel(endpointUrl, deadLetter) {
+  const { destination, deadLetterWithResourceIdentity, ...rest } = subscriptionBody(endpointUrl, deadLetter).properties;
+  return {
+    ...rest,
+    destination: { endpointType: destination.endpointType, ...destination.properties },
+    ...(deadLetterWithResourceIdentity
+      ? {
+          deadLetterWithResourceIdentity: {
+            identity: deadLetterWithResourceIdentity.identity,
+            deadLetterDestination: {
+              endpointType: 'StorageBlob',
+              ...deadLetterWithResourceIdentity.deadLetterDestination.properties,
+            },
+          },
+        }
+      : {}),
+  };
+}
+
+/** `text` without the value of any `code=` query parameter (the webhook URL's key, in whatever spelling). */
+export function withoutCodeParameter(text) {
+  return String(text).replace(/([?&](?:amp;)?code(?:=|%3D))[^&\s"'<>]*/gi, '$1***');
 }
 
 async function pingOnce(fetchImpl, url, timeoutMs) {
@@ -146,38 +168,33 @@ async function pingOnce(fetchImpl, url, timeoutMs) {
   }
 }
 
-/** `code: message` of an ARM error body ({ error: { code, message } }), or '' when there is none. */
-export function armError(json) {
-  const error = json?.error ?? json?.properties?.error;
-  if (!error || typeof error !== 'object') return '';
-  return oneLine([error.code, error.message].filter(Boolean).join(': '));
-}
-
 /** Whether an Event Grid error is the webhook validation failing (worth another PUT). */
 export function isValidationFailure(text) {
   return /validation|handshake/i.test(String(text ?? ''));
 }
 
 /**
- * Creates or updates the subscription. Resolves to { ok, summary, diagnosis }; never throws for az or HTTP failures.
+ * Creates or updates the subscription. Resolves to { ok, summary, diagnosis }; never throws for ARM or HTTP failures.
  *
- *   az(args): string   runs the Azure CLI, returns stdout, throws (an AzError marked `final` when waiting cannot help)
- *   env                the azd environment (AZURE_TENANT_ID, AZURE_SUBSCRIPTION_ID) for the up-front az check
+ *   webApps               @azure/arm-appservice WebSiteManagementClient.webApps (listHostKeys)
+ *   eventSubscriptions    @azure/arm-eventgrid EventGridManagementClient.systemTopicEventSubscriptions
  *
- * Steps, within timeoutMs: az can act for this deployment (`az account show`, once: a final failure stops at once);
- * the ping answers 200 (the host runs, so the Event Grid extension has created its system key); the
- * `eventgrid_extension` system key is readable (it can lag behind the first start, so it is polled, as Microsoft's
- * Event Grid quickstart template does); PUT the subscription to ARM and follow its asynchronous operation to the end
- * (a failed validation is retried up to PUT_ATTEMPTS PUTs); GET it: Succeeded passes, a 404 after a successful PUT or
- * AwaitingManualAction fails.
+ * Steps, within timeoutMs (the caller has checked the sign-in once): the ping answers 200 (the host runs, so the Event
+ * Grid extension has created its system key); the `eventgrid_extension` system key is readable (it can lag behind the
+ * first start, so it is polled, as Microsoft's Event Grid quickstart template does); create or update the
+ * subscription and follow its long-running operation to the end (a failed validation is retried up to PUT_ATTEMPTS
+ * PUTs); get it: Succeeded passes, a 404 after a successful PUT or AwaitingManualAction fails. A final failure (not
+ * signed in, another tenant, no permission) stops at once with its fix.
  */
 export async function runSubscribe({
   settings,
-  az,
+  webApps,
+  eventSubscriptions,
   env = {},
   fetchImpl = globalThis.fetch,
   timeoutMs = 300_000,
   intervalMs = 10_000,
+  pollIntervalMs = 5_000,
   log = () => undefined,
   now = () => Date.now(),
   sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
@@ -185,11 +202,12 @@ export async function runSubscribe({
   const started = now();
   const deadline = started + timeoutMs;
   const secrets = [];
-  const clean = (text) => redact(oneLine(text), secrets);
+  const clean = (text) => redact(withoutCodeParameter(oneLine(text)), secrets);
   const fail = (summary, diagnosis = []) => ({ ok: false, summary: clean(summary), diagnosis: diagnosis.map(clean) });
   const finalFailure = (error) =>
     fail(error?.message ?? String(error), error?.fix ? [`Fix: ${error.fix}`] : ['Waiting would not change this.']);
   const elapsed = () => Math.round((now() - started) / 1000);
+  const remaining = () => Math.max(1000, deadline - now());
   /** Waits for `attempt` to return a value (undefined + a reason string means "not yet"; `final` means stop). */
   const poll = async (what, attempt) => {
     for (let n = 1; ; n++) {
@@ -203,19 +221,15 @@ export async function runSubscribe({
       await sleep(intervalMs);
     }
   };
-  const azValue = (args) => {
+  /** An SDK call: { value } or { reason } (may clear) or { final } (a HookError with its fix). */
+  const attemptSdk = async (call) => {
     try {
-      return { value: oneLine(az(args)) };
+      return { value: await call() };
     } catch (error) {
-      return error?.final ? { final: error } : { reason: error?.message ?? String(error) };
+      const failure = hookError(error, env);
+      return failure.final ? { final: failure } : { reason: failure.message };
     }
   };
-
-  try {
-    checkAzAccount(az, env);
-  } catch (error) {
-    return finalFailure(error);
-  }
 
   const pinged = await poll('waiting for the deployed app', async () => {
     const reason = await pingOnce(fetchImpl, settings.pingUrl, Math.min(15_000, Math.max(0, deadline - now())));
@@ -223,171 +237,84 @@ export async function runSubscribe({
   });
   if (pinged.reason) return fail(pinged.reason, ['The deployed ping never answered 200, so the host is not running.']);
 
-  const scope = [
-    '--resource-group',
-    settings.resourceGroup,
-    '--name',
-    settings.appName,
-    '--subscription',
-    settings.subscriptionId,
-  ];
-  const keyed = await poll('waiting for the eventgrid_extension system key', async () => {
-    const answer = azValue([
-      'functionapp',
-      'keys',
-      'list',
-      ...scope,
-      '--query',
-      'systemKeys.eventgrid_extension',
-      '--output',
-      'tsv',
-    ]);
-    if (answer.value) secrets.push(answer.value, encodeURIComponent(answer.value));
+  const scope = { resourceGroup: settings.resourceGroup, appName: settings.appName };
+  const keyed = await poll(`waiting for the ${SYSTEM_KEY_NAME} system key`, async () => {
+    const answer = await attemptSdk(() => systemKey(webApps, scope, SYSTEM_KEY_NAME, env));
+    if (answer.value) secrets.push(answer.value);
     return answer.value === '' ? { reason: 'the host has not created it yet' } : answer;
   });
   if (keyed.final) return finalFailure(keyed.final);
   if (keyed.reason) {
     return fail(keyed.reason, [
-      `No eventgrid_extension system key: is ${FUNCTION_NAME} deployed (az functionapp function list), and may you ` +
-        'list the host keys (Microsoft.Web/sites/host/listkeys/action)?',
+      `No ${SYSTEM_KEY_NAME} system key: is ${FUNCTION_NAME} deployed (the portal lists the app's functions), and ` +
+        'may you list the host keys (Microsoft.Web/sites/host/listkeys/action)?',
     ]);
   }
 
-  // ARM endpoint of az's cloud, and a token for it (kept out of every message).
-  const endpoint = azValue(['cloud', 'show', '--query', 'endpoints.resourceManager', '--output', 'tsv']);
-  if (endpoint.final || endpoint.reason) return endpoint.final ? finalFailure(endpoint.final) : fail(endpoint.reason);
-  let arm;
-  try {
-    arm = checkedUrl(endpoint.value, 'the ARM endpoint of az');
-  } catch (error) {
-    return fail(error.message);
-  }
-  // --resource-type arm: the ARM audience of az's cloud; --subscription: a token from the deployment's tenant.
-  const token = azValue([
-    'account',
-    'get-access-token',
-    '--resource-type',
-    'arm',
-    '--subscription',
-    settings.subscriptionId,
-    '--query',
-    'accessToken',
-    '--output',
-    'tsv',
-  ]);
-  if (token.value) secrets.push(token.value);
-  if (token.final || token.reason || !token.value) {
-    return token.final ? finalFailure(token.final) : fail(token.reason ?? 'az returned no ARM token');
-  }
-
-  const resourceUrl = new URL(`${settings.subscriptionResourceId}?api-version=${API_VERSION}`, arm).href;
-  const request = async (method, url, body) => {
-    try {
-      const response = await fetchImpl(url, {
-        method,
-        headers: {
-          authorization: `Bearer ${token.value}`,
-          accept: 'application/json',
-          ...(body ? { 'content-type': 'application/json' } : {}),
-        },
-        body: body ? JSON.stringify(body) : undefined,
-        redirect: 'error',
-        signal: AbortSignal.timeout(Math.max(1000, Math.min(60_000, deadline - now()))),
-      });
-      const text = (await response.text()).slice(0, MAX_ARM_BODY);
-      let json;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      return { status: response.status, headers: response.headers, json, text };
-    } catch (error) {
-      return { error: String(error?.cause?.code ?? error?.name ?? 'error') };
-    }
-  };
-  /** The Azure-AsyncOperation URL, only on the ARM endpoint the token is for. */
-  const operationUrl = (headers) => {
-    const header = headers?.get('azure-asyncoperation');
-    if (!header) return undefined;
-    try {
-      const url = new URL(header);
-      return url.origin === arm.origin ? url.href : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-
-  const body = subscriptionBody(webhookUrl(settings.functionHost, keyed.value), settings.deadLetter);
+  const notFound = () =>
+    fail('the event subscription does not exist after a successful PUT', [
+      'Event Grid removes a subscription whose endpoint validation failed; run `azd deploy` again, and check the ' +
+        "system topic's DeliveryFailures log in Log Analytics (and that the topic exists: `azd provision`).",
+    ]);
+  const model = subscriptionModel(webhookUrl(settings.functionHost, keyed.value), settings.deadLetter);
   for (let put = 1; ; put++) {
-    const created = await request('PUT', resourceUrl, body);
-    if (created.error || created.status >= 300) {
-      const reason = created.error ?? (armError(created.json) || `HTTP ${created.status}`);
-      const final = created.status === 401 || created.status === 403 || created.status === 404;
-      const diagnosis = final
+    const created = await attemptSdk(() =>
+      eventSubscriptions.beginCreateOrUpdateAndWait(
+        settings.resourceGroup,
+        settings.topicName,
+        SUBSCRIPTION_NAME,
+        model,
+        { updateIntervalInMs: pollIntervalMs, abortSignal: AbortSignal.timeout(remaining()) },
+      ),
+    );
+    if (created.final) {
+      const diagnosis = /write|AuthorizationFailed|403/i.test(created.final.message)
         ? [
-            'ARM refused the event subscription: you need Microsoft.EventGrid/systemTopics/eventSubscriptions/write on ' +
-              'the system topic (Contributor on the resource group has it).',
+            'ARM refused the event subscription: you need Microsoft.EventGrid/systemTopics/eventSubscriptions/write ' +
+              'on the system topic (Contributor on the resource group has it).',
           ]
         : [];
-      if (!final && isValidationFailure(reason) && put < PUT_ATTEMPTS && now() + intervalMs <= deadline) {
+      return fail(`creating the event subscription failed: ${created.final.message}`, [
+        ...diagnosis,
+        ...(created.final.fix ? [`Fix: ${created.final.fix}`] : []),
+      ]);
+    }
+    if (created.reason !== undefined) {
+      const reason = created.reason;
+      // The SDK's poller reads the subscription once its operation succeeded: a 404 then means Event Grid removed it.
+      if (/\bResourceNotFound\b/.test(reason)) return notFound();
+      if (isValidationFailure(reason) && put < PUT_ATTEMPTS && now() + intervalMs <= deadline) {
         log(
           `key vault events: ${clean(reason)}; the endpoint may have been cold, trying again (PUT ${put + 1} of ${PUT_ATTEMPTS})`,
         );
         await sleep(intervalMs);
         continue;
       }
+      const diagnosis = isValidationFailure(reason)
+        ? [
+            'Event Grid could not validate the webhook: check that the host runs the deployed package ' +
+              `(${FUNCTION_NAME} among the app's functions) and answers ${settings.pingUrl}.`,
+          ]
+        : [];
       return fail(`creating the event subscription failed: ${reason}`, diagnosis);
-    }
-
-    // Follow the long-running operation to its end, and read its error.
-    const operation = operationUrl(created.headers);
-    let operationError = '';
-    if (operation) {
-      const done = await poll('waiting for Event Grid to validate the endpoint', async () => {
-        const status = await request('GET', operation);
-        if (status.error || status.status >= 300)
-          return { reason: status.error ?? `operation status HTTP ${status.status}` };
-        const state = String(status.json?.status ?? '');
-        return OPERATION_FINAL.has(state)
-          ? { value: { state, error: armError(status.json) } }
-          : { reason: `operation ${state || 'unknown'}` };
-      });
-      if (done.reason) return fail(done.reason);
-      if (done.value.state !== 'Succeeded') {
-        operationError = done.value.error || `the operation ended ${done.value.state}`;
-        if (isValidationFailure(operationError) && put < PUT_ATTEMPTS && now() + intervalMs <= deadline) {
-          log(
-            `key vault events: ${clean(operationError)}; the endpoint may have been cold, trying again ` +
-              `(PUT ${put + 1} of ${PUT_ATTEMPTS})`,
-          );
-          await sleep(intervalMs);
-          continue;
-        }
-        return fail(`the event subscription failed: ${operationError}`, [
-          'Event Grid could not validate the webhook: check that the host runs the deployed package ' +
-            `(${FUNCTION_NAME} listed by az functionapp function list) and answers ${settings.pingUrl}.`,
-        ]);
-      }
     }
 
     // The subscription itself: it must exist and be Succeeded.
     const state = await poll('waiting for the event subscription', async () => {
-      const got = await request('GET', resourceUrl);
-      if (got.status === 404) return { value: 'NotFound' };
-      if (got.error || got.status >= 300) return { reason: got.error ?? (armError(got.json) || `HTTP ${got.status}`) };
-      const value = String(got.json?.properties?.provisioningState ?? '');
+      const got = await attemptSdk(() =>
+        eventSubscriptions.get(settings.resourceGroup, settings.topicName, SUBSCRIPTION_NAME),
+      );
+      if (got.final) return got;
+      if (got.reason !== undefined)
+        return /ResourceNotFound|NotFound|404/i.test(got.reason) ? { value: 'NotFound' } : got;
+      const value = String(got.value?.provisioningState ?? '');
       return ['Succeeded', 'Failed', 'Canceled', 'AwaitingManualAction'].includes(value)
         ? { value }
         : { reason: `provisioning state ${value || 'unknown'}` };
     });
+    if (state.final) return finalFailure(state.final);
     if (state.reason) return fail(state.reason);
-    if (state.value === 'NotFound') {
-      return fail('the event subscription does not exist after a successful PUT', [
-        'Event Grid removes a subscription whose endpoint validation failed; run `azd deploy` again, and check the ' +
-          "system topic's DeliveryFailures log in Log Analytics.",
-      ]);
-    }
+    if (state.value === 'NotFound') return notFound();
     if (state.value === 'AwaitingManualAction') {
       return fail('the event subscription is AwaitingManualAction', [
         'Event Grid is waiting for a manual validation of the webhook: the function host did not answer the ' +

@@ -1,7 +1,7 @@
 /**
  * Decision logic of the azd postdeploy gate (scripts/postdeploy.mjs): call the deployed ping, then the config check
  * with a function key, wait (bounded) while the platform is still starting or resolving Key Vault references, and
- * decide. No process, az or environment access here beyond what the caller passes in; test/postdeploy.test.ts runs it
+ * decide. No process, network client or environment access here beyond what the caller passes in; test/postdeploy.test.ts runs it
  * against a stub of the two endpoints on 127.0.0.1.
  *
  * Nothing printed here carries a value: only setting names, state words, the config check's own detail texts (which
@@ -47,10 +47,28 @@ export function endpointsFrom(env) {
   return { pingUrl: ping.href, configCheckUrl: new URL('config/check', ping).href };
 }
 
-/** `text` with every occurrence of each secret replaced, and cut to a printable length. */
+/**
+ * A pattern for every spelling of `secret` a URL or an error message may carry: as written, or with any of its
+ * characters percent-encoded, in either hex case, encoded more than once (`%2B`, `%2b`, `%252B`, ...), and `+` for a
+ * space. Hand-written (no library redacts encodings): a key that travels in a query string (the Event Grid webhook's
+ * `code=`) comes back in a service's error message in whichever spelling that service wrote it.
+ */
+export function secretPattern(secret) {
+  const chars = [...String(secret)].map((ch) => {
+    const literal = ch.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+    const encoded = [...Buffer.from(ch, 'utf8')]
+      .map((byte) => `%(?:25)*${byte.toString(16).toUpperCase().padStart(2, '0')}`)
+      .join('');
+    return `(?:${[literal, encoded, ...(ch === ' ' ? ['\\+'] : [])].join('|')})`;
+  });
+  // Case-insensitive for the hex digits; a case variant of the secret itself is redacted too, which costs nothing.
+  return new RegExp(chars.join(''), 'gi');
+}
+
+/** `text` with every spelling of each secret replaced (secretPattern), and cut to a printable length. */
 export function redact(text, secrets = []) {
   let out = String(text);
-  for (const secret of secrets) if (secret && secret.length >= 4) out = out.split(secret).join('***');
+  for (const secret of secrets) if (secret && secret.length >= 4) out = out.replace(secretPattern(secret), '***');
   return out.length > MAX_DETAIL ? `${out.slice(0, MAX_DETAIL)}…` : out;
 }
 
@@ -83,7 +101,7 @@ export function classifyConfigCheck(response) {
     return {
       verdict: 'wait',
       reason: `the config check refused the function key (HTTP ${status})`,
-      diagnosis: [`The config check answered HTTP ${status} to the function key obtained through az.`],
+      diagnosis: [`The config check answered HTTP ${status} to the function key read through ARM.`],
     };
   }
   let report;
@@ -153,7 +171,7 @@ async function request(fetchImpl, url, headers, timeoutMs) {
  *
  * getKey(): Promise<string> | string, called after the first good ping and again when the key is refused; a throw
  * means "not available yet" (its message is redacted and shown), unless the error is marked `final` (an AzError from
- * scripts/az-cli.mjs that waiting cannot clear): then the gate fails at once with the error's `fix`.
+ * scripts/arm.mjs that waiting cannot clear): then the gate fails at once with the error's `fix`.
  */
 export async function runGate({
   pingUrl,
@@ -183,13 +201,13 @@ export async function runGate({
       if (key === undefined) {
         try {
           key = String(await getKey()).trim();
-          if (!key) throw new Error('az returned an empty key');
+          if (!key) throw new Error('ARM returned an empty key');
           secrets.push(key);
         } catch (error) {
           key = undefined;
           const message = redact(oneLine(error?.message ?? error), secrets);
           if (error?.final) {
-            // Waiting cannot clear it (az missing, not signed in, wrong tenant, no permission): say so at once.
+            // Waiting cannot clear it (azd missing, not signed in, wrong tenant, no permission): say so at once.
             const diagnosis = [`No function key: ${message}`];
             if (error.fix) diagnosis.push(`Fix: ${redact(oneLine(error.fix), secrets)}`);
             return { ok: false, attempts: attempt, elapsedMs: now() - started, summary: message, diagnosis };

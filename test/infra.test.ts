@@ -20,7 +20,7 @@ const KEY_VAULT_SECRETS_OFFICER = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7';
 const DEMO_REFERENCE_SETTING = 'DEMO_SECRET_REFERENCE';
 /** Platform settings Bicep may set besides the app's own (identity-based only: no connection strings with keys). */
 const PLATFORM_SETTINGS = new Set([
-  'AzureWebJobsStorage__accountName',
+  'AzureWebJobsStorage__blobServiceUri',
   'AzureWebJobsStorage__credential',
   'AzureWebJobsStorage__clientId',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
@@ -379,7 +379,7 @@ test('outputs of conditional modules are read only behind their own condition (w
       );
     }
   }
-  assert.ok(modules > 0, 'main.bicep declares the conditional user-assigned identity module');
+  assert.ok(modules > 0, "main.bicep declares conditional modules (the private deployment's VNet and endpoints)");
 });
 
 test('every module path referenced in Bicep exists', () => {
@@ -570,7 +570,7 @@ test('Bicep sets every app setting the app requires', () => {
     /vaultUri|outputs\.uri/,
     'KEY_VAULT_URL comes from the vault',
   );
-  setting('AzureWebJobsStorage__accountName');
+  setting('AzureWebJobsStorage__blobServiceUri');
   setting(APP_SETTINGS.SECRET_CACHE_TTL_SECONDS);
 });
 
@@ -605,6 +605,27 @@ test('Bicep sets no app setting the app does not know (typos, stale names, key-b
   }
 });
 
+/**
+ * Default of CONFIG_CHECK_SETTINGS per deployment mode: its value is the `configCheckSettings` param, whose default is
+ * `vnetEnabled ? '<private>' : '<public>'`.
+ */
+function configCheckDefaults(): { public: string; private: string } {
+  const configCheck = setting(APP_SETTINGS.CONFIG_CHECK_SETTINGS);
+  assert.equal(
+    configCheck.value,
+    'configCheckSettings',
+    'CONFIG_CHECK_SETTINGS comes from the configCheckSettings param',
+  );
+  const expr = mainParamDefault('configCheckSettings') ?? '';
+  const m = /^vnetEnabled \? '([^'$]*)' : '([^'$]*)'$/.exec(expr);
+  assert.ok(m, `configCheckSettings default ${expr} must be vnetEnabled ? '<private>' : '<public>'`);
+  return { private: m[1]!, public: m[2]! };
+}
+
+function publicConfigCheckDefault(): string {
+  return configCheckDefaults().public;
+}
+
 test('the demo Key Vault reference is real and is what /api/config/check reports on', () => {
   const reference = setting(DEMO_REFERENCE_SETTING);
   assert.match(
@@ -613,12 +634,8 @@ test('the demo Key Vault reference is real and is what /api/config/check reports
     'DEMO_SECRET_REFERENCE must be @Microsoft.KeyVault(SecretUri=...)',
   );
 
-  const configCheck = setting(APP_SETTINGS.CONFIG_CHECK_SETTINGS);
-  const configCheckDefault = resolveLiteral(configCheck.value, configCheck.file.code);
-  assert.ok(
-    configCheckDefault !== undefined,
-    `CONFIG_CHECK_SETTINGS value ${configCheck.value} must be a literal or a param with a default`,
-  );
+  // The public deployment's config check reports on it (the private one sets no platform reference, see below).
+  const configCheckDefault = publicConfigCheckDefault();
   assert.ok(
     configCheckDefault
       .split(',')
@@ -994,9 +1011,13 @@ test('rotation ledger: its container, the app identity’s Storage Blob Data Con
 
   // main.bicep: the container exists in the app's storage account, rbac gets its name, the app gets the blob URL.
   assert.match(mainBicep.code, /^var rotationLedgerContainerName = '([a-z0-9-]{3,63})'$/m);
-  const containers =
+  const containerExpr =
     /containerNames:\s*([^\n]+(?:\n\s+[?:][^\n]+)*)/.exec(mainModule('core/storage/storage-account.bicep').body)?.[1] ??
     '';
+  // Written inline or as a `var` (one line: the parser of the IaC scan takes no ternary broken before `?`).
+  const containers = /^\w+$/.test(containerExpr.trim())
+    ? (new RegExp(`^var ${containerExpr.trim()} = (.+)$`, 'm').exec(mainBicep.code)?.[1] ?? '')
+    : containerExpr;
   assert.match(containers, /\brotationLedgerContainerName\b/, 'the storage module creates the ledger container');
   for (const branch of containers.split(/[?:]/).slice(1)) {
     assert.match(branch, /\brotationLedgerContainerName\b/, 'created whether or not dead-lettering is on');
@@ -1006,5 +1027,51 @@ test('rotation ledger: its container, the app identity’s Storage Blob Data Con
     setting(APP_SETTINGS.ROTATION_LEDGER_URL).value,
     "'${storage.outputs.blobEndpoint}${rotationLedgerContainerName}/${functionAppName}.json'",
     'the URL names the container the role is on, one blob per app',
+  );
+});
+
+test('private deployment: no platform Key Vault reference, and the config check reports on none by default', () => {
+  // Flex Consumption cannot resolve Key Vault references to a vault whose network access is restricted, even with VNet
+  // integration: with one set, every private `azd up` waited 300 s at the postdeploy check and failed.
+  const reference = setting(DEMO_REFERENCE_SETTING);
+  const declaration = /^var\s+(\w+)\s*=\s*vnetEnabled \? \{\} : \{/m.exec(reference.file.code);
+  assert.ok(
+    declaration,
+    `${DEMO_REFERENCE_SETTING} is set only when vnetEnabled is false (var x = vnetEnabled ? {} : {...})`,
+  );
+  const open = reference.file.code.indexOf('{', declaration.index + declaration[0].length - 1);
+  assert.ok(
+    reference.file.code.slice(open, matchingClose(reference.file.code, open)).includes(DEMO_REFERENCE_SETTING),
+    'the reference lives in the public branch',
+  );
+  assert.match(
+    mainModule('app/api-settings.bicep').body,
+    new RegExp(`referenceSettings:\\s*${declaration[1]}\\b`),
+    'the conditional settings reach the site',
+  );
+  assert.match(bicep('infra/app/api-settings.bicep').code, /properties:\s*union\([^)]*\breferenceSettings\b/);
+  const defaults = configCheckDefaults();
+  assert.equal(defaults.private, '', 'the private deployment checks no reference by default');
+  assert.ok(defaults.public.split(',').includes(DEMO_REFERENCE_SETTING));
+});
+
+test('host storage: identity-based, the blob service only, from the account\u2019s own endpoint (no __accountName)', () => {
+  // __accountName makes the host derive queue and table endpoints (its diagnostic writer then gets 403s,
+  // Azure/azure-functions-host#10995, #10163) and builds public-cloud host names.
+  const hostSettings = appSettings.filter((s) => s.name.startsWith('AzureWebJobsStorage'));
+  assert.deepEqual(hostSettings.map((s) => s.name).sort(), [
+    'AzureWebJobsStorage__blobServiceUri',
+    'AzureWebJobsStorage__clientId',
+    'AzureWebJobsStorage__credential',
+  ]);
+  assert.equal(setting('AzureWebJobsStorage__blobServiceUri').value, 'storageBlobEndpoint');
+  assert.match(
+    mainModule('app/api-settings.bicep').body,
+    /storageBlobEndpoint:\s*storage\.outputs\.blobEndpoint\b/,
+    'the blob endpoint the account reports (right in every cloud)',
+  );
+  assert.match(
+    bicep('infra/core/storage/storage-account.bicep').code,
+    /^output blobEndpoint string = storage\.properties\.primaryEndpoints\.blob$/m,
   );
 });

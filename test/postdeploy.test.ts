@@ -3,22 +3,26 @@
  * endpoints on 127.0.0.1: ping, and the config check (200/503 with the report src/diagnostics/configReport.ts builds).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { WebSiteManagementClient } from '@azure/arm-appservice';
+import type { TokenCredential } from '@azure/identity';
 import { parse } from 'yaml';
-import type * as AzCli from '../scripts/az-cli.mjs';
+import type * as ArmModule from '../scripts/arm.mjs';
+import type * as KeysModule from '../scripts/function-keys.mjs';
 import type * as GateModule from '../scripts/postdeploy-gate.mjs';
+import { type ArmStub, armStubAvailable, fakeAzd, hookEnv, startArmStub } from './support/armStub.js';
 import { ROOT } from './support/projectRoot.js';
+import { runNode } from './support/runNode.js';
 
 const HOOK = join(ROOT, 'scripts', 'postdeploy.mjs');
 const gate = (await import(pathToFileURL(join(ROOT, 'scripts', 'postdeploy-gate.mjs')).href)) as typeof GateModule;
-const azCli = (await import(pathToFileURL(join(ROOT, 'scripts', 'az-cli.mjs')).href)) as typeof AzCli;
+const arm = (await import(pathToFileURL(join(ROOT, 'scripts', 'arm.mjs')).href)) as typeof ArmModule;
+const keys = (await import(pathToFileURL(join(ROOT, 'scripts', 'function-keys.mjs')).href)) as typeof KeysModule;
 
 const KEY = 'stub-function-key-7f3a9c';
 const TENANT = '11111111-1111-1111-1111-111111111111';
@@ -332,14 +336,14 @@ describe('runGate against a stub of ping and the config check on 127.0.0.1', () 
     assert.equal(calls, 3);
   });
 
-  test('an az error waiting cannot clear fails the gate at once, with its fix', async () => {
+  test('an ARM error waiting cannot clear fails the gate at once, with its fix', async () => {
     const s = await make({ ping: [{ status: 200 }], check: [{ status: 200, body: healthy }] });
     let calls = 0;
     const { result, lines } = await runAgainst(s, {
       timeoutMs: 60_000,
       getKey: () => {
         calls += 1;
-        throw new azCli.AzError('az functionapp function keys failed: (AuthorizationFailed) no permission', {
+        throw new arm.HookError('AuthorizationFailed: no permission to list the function keys', {
           final: true,
           fix: 'grant Contributor',
         });
@@ -367,265 +371,188 @@ describe('runGate against a stub of ping and the config check on 127.0.0.1', () 
 });
 
 // ---------------------------------------------------------------------------------------------
-// scripts/az-cli.mjs: final vs. can-become-ready failures, and the Windows command line
+// scripts/arm.mjs: final vs. can-become-ready failures; the environment values that go into ARM paths
 // ---------------------------------------------------------------------------------------------
 
-test('az failures: not installed, not signed in, wrong tenant, AuthorizationFailed, no subscription are final', () => {
-  const final: [string, RegExp][] = [
-    ["'az' is not recognized as an internal or external command,", /install the Azure CLI/],
-    ['/bin/sh: 1: az: not found', /install the Azure CLI/],
-    ["ERROR: Please run 'az login' to setup account.", /az login/],
-    ['AADSTS700082: The refresh token has expired due to inactivity.', /az login/],
-    ['(InvalidAuthenticationTokenTenant) The access token is from the wrong issuer', /az login --tenant/],
-    ["(AuthorizationFailed) The client 'x' does not have authorization to perform action", /permission/],
-    ["(SubscriptionNotFound) The subscription '0000' could not be found.", /AZURE_SUBSCRIPTION_ID/],
-  ];
-  for (const [stderr, fix] of final) {
-    const verdict = azCli.classifyAzFailure(stderr);
-    assert.equal(verdict.final, true, stderr);
-    assert.match(verdict.fix, fix, stderr);
+const SUB = '00000000-0000-0000-0000-000000000000';
+
+test('ARM failures: azd missing or signed out, another tenant, AuthorizationFailed, no subscription are final', () => {
+  const named = (name: string, message: string) => Object.assign(new Error(message), { name });
+  const rest = (statusCode: number, code: string, message = code) =>
+    Object.assign(new Error(message), { name: 'RestError', statusCode, code });
+  for (const [error, fix] of [
+    [named('CredentialUnavailableError', "Azure Developer CLI couldn't be found."), /install the Azure Developer CLI/],
+    [named('CredentialUnavailableError', "Please run 'azd auth login' from a command prompt"), /`azd auth login`/],
+    [rest(401, 'InvalidAuthenticationTokenTenant', 'The access token is from the wrong issuer'), /--tenant-id 1{8}-/],
+    [rest(403, 'AuthorizationFailed'), /lacks a permission/],
+    [rest(404, 'SubscriptionNotFound'), /AZURE_SUBSCRIPTION_ID/],
+  ] as const) {
+    const verdict = arm.classifyArmFailure(error, { AZURE_TENANT_ID: TENANT });
+    assert.equal(verdict.final, true, error.message);
+    assert.match(verdict.fix, fix);
   }
-  for (const stderr of [
-    '(NotFound) The function app was not found yet',
-    'ERROR: (ServiceUnavailable) The service is unavailable',
-    'Operation returned an invalid status code: Too Many Requests',
-    '',
-  ]) {
-    assert.equal(azCli.classifyAzFailure(stderr).final, false, `can become ready: ${stderr}`);
+  for (const error of [rest(404, 'ResourceNotFound'), rest(500, 'InternalServerError'), new Error('ECONNRESET')]) {
+    assert.equal(arm.classifyArmFailure(error).final, false, `can become ready: ${error.message}`);
   }
 });
 
-test('az(): a failure carries final and fix; on Windows cmd.exe runs one quoted command line', () => {
-  const calls: { command: string; args: readonly string[]; shell: unknown }[] = [];
-  const spawn = (answer: { status: number | null; stdout?: string; stderr?: string; error?: Error }) =>
-    ((command: string, args: readonly string[], options: { shell?: unknown }) => {
-      calls.push({ command, args, shell: options.shell });
-      return answer;
-    }) as Parameters<typeof azCli.az>[1] extends infer O
-      ? NonNullable<O> extends { spawn?: infer S }
-        ? S
-        : never
-      : never;
-
-  assert.equal(azCli.az(['account', 'show'], { platform: 'linux', spawn: spawn({ status: 0, stdout: '{}' }) }), '{}');
-  assert.deepEqual(calls.pop(), { command: 'az', args: ['account', 'show'], shell: undefined }, 'no shell on POSIX');
-
-  const missing = Object.assign(new Error('spawnSync az ENOENT'), { code: 'ENOENT' });
-  assert.throws(
-    () => azCli.az(['account', 'show'], { platform: 'linux', spawn: spawn({ status: null, error: missing }) }),
-    (error: AzCli.AzError) => error.final && /install the Azure CLI/.test(error.fix),
+test('the ARM endpoint is an https origin; the app scope is validated before it goes into a path', () => {
+  assert.equal(arm.armEndpoint({}), 'https://management.azure.com');
+  assert.equal(
+    arm.armEndpoint({ AZURE_RESOURCE_MANAGER_ENDPOINT: 'https://management.usgovcloudapi.net/' }),
+    'https://management.usgovcloudapi.net',
   );
-  assert.throws(
-    () => azCli.az(['account', 'show'], { platform: 'win32', spawn: spawn({ status: 9009, stderr: '' }) }),
-    (error: AzCli.AzError) => error.final && /install the Azure CLI/.test(error.fix),
-    'cmd.exe exit 9009: az is not on PATH',
-  );
-  assert.throws(
-    () =>
-      azCli.az(['account', 'show'], {
-        platform: 'linux',
-        spawn: spawn({ status: 1, stderr: "WARNING: x\nERROR: Please run 'az login' to setup account.\n" }),
-      }),
-    (error: AzCli.AzError) => error.final && /Please run 'az login'/.test(error.message),
-  );
-  assert.throws(
-    () =>
-      azCli.az(['functionapp', 'keys', 'list'], {
-        platform: 'linux',
-        spawn: spawn({ status: 1, stderr: 'ERROR: (NotFound) x' }),
-      }),
-    (error: AzCli.AzError) => !error.final,
-  );
-
-  azCli.az(['rest', '--url', '/subscriptions/x?api-version=1&y=2'], { platform: 'win32', spawn: spawn({ status: 0 }) });
-  const windows = calls.pop()!;
-  assert.equal(windows.shell, true);
-  assert.deepEqual(windows.args, [], 'one command line, no argument list for Node to join');
-  assert.equal(windows.command, 'az rest --url "/subscriptions/x?api-version=1&y=2"');
-});
-
-/**
- * How cmd.exe reads a command line: outside double quotes `& | < > ( ) ^` are operators; `%` and `!` expand even
- * inside quotes. Returns the characters that would act as operators, and whether a quote is left open.
- */
-function cmdOperatorsOutsideQuotes(line: string): { operators: string[]; unbalanced: boolean } {
-  const operators: string[] = [];
-  let quoted = false;
-  for (const ch of line) {
-    if (ch === '"') quoted = !quoted;
-    else if (ch === '%' || ch === '!') operators.push(ch);
-    else if (!quoted && '&|<>()^'.includes(ch)) operators.push(ch);
+  for (const bad of ['http://management.azure.com', 'https://x/path', 'https://u:p@x', 'not a url']) {
+    assert.throws(() => arm.armEndpoint({ AZURE_RESOURCE_MANAGER_ENDPOINT: bad }), /AZURE_RESOURCE_MANAGER_ENDPOINT/);
   }
-  return { operators, unbalanced: quoted };
-}
-
-test('Windows quoting: no cmd.exe operator ends up outside quotes, whatever the argument', () => {
-  assert.deepEqual(
-    cmdOperatorsOutsideQuotes('a & b "c & d"'),
-    { operators: ['&'], unbalanced: false },
-    'the checker sees operators',
-  );
-  const hostile = [
-    'rg&calc',
-    'rg|whoami',
-    'a>out.txt',
-    'a<in.txt',
-    '(x)',
-    'x^y',
-    'two words',
-    '/subscriptions/x/eventSubscriptions/y?api-version=2022-06-15&z=1',
-    'C:\\Users\\me\\AppData\\Local\\Temp\\kv events\\',
-    'trailing\\\\',
-    '',
-    'rg-(prod).v2',
-    'systemKeys.eventgrid_extension',
-    '--subscription',
-    'a=b,c;d',
-  ];
-  for (const arg of hostile) {
-    const line = azCli.windowsCommandLine(['functionapp', 'keys', 'list', '--name', arg]);
-    const { operators, unbalanced } = cmdOperatorsOutsideQuotes(line);
-    assert.deepEqual(operators, [], `${JSON.stringify(arg)} -> ${line}`);
-    assert.equal(unbalanced, false, `${JSON.stringify(arg)} -> ${line}`);
-    // The quoted form reaches the program as the same argument (MSVC rule: 2n backslashes before " give n).
-    const last = line.slice(line.indexOf('--name ') + '--name '.length);
-    const unquoted = last.startsWith('"') ? last.slice(1, -1).replace(/(\\+)$/, (m) => m.slice(0, m.length / 2)) : last;
-    assert.equal(unquoted, arg, `round trip of ${JSON.stringify(arg)}`);
-  }
-  for (const arg of ['a"&calc&"', '%PATH%', '!x!', 'line\nbreak', 'nul\0']) {
-    assert.throws(
-      () => azCli.windowsCommandLine(['functionapp', '--name', arg]),
-      (error: AzCli.AzError) => error.final && /refusing to pass an argument/.test(error.message),
-      JSON.stringify(arg),
-    );
-  }
-});
-
-test('checkAzAccount: once, up front; another tenant or an unseen subscription is final', () => {
-  const sub = '00000000-0000-0000-0000-000000000000';
-  const seen: string[][] = [];
-  const ok = azCli.checkAzAccount(
-    (args) => {
-      seen.push(args);
-      return JSON.stringify({ id: sub, tenantId: TENANT.toUpperCase() });
-    },
-    { AZURE_SUBSCRIPTION_ID: sub, AZURE_TENANT_ID: TENANT },
-  );
-  assert.deepEqual(ok, { subscriptionId: sub, tenantId: TENANT.toUpperCase() });
-  assert.deepEqual(seen, [['account', 'show', '--output', 'json', '--subscription', sub]]);
-  assert.throws(
-    () => azCli.checkAzAccount(() => JSON.stringify({ id: sub, tenantId: sub }), { AZURE_TENANT_ID: TENANT }),
-    (error: AzCli.AzError) => error.final && error.fix.includes(`az login --tenant ${TENANT}`),
-  );
-  assert.throws(
-    () =>
-      azCli.checkAzAccount(
-        () => {
-          throw new azCli.AzError(`az account show failed: Subscription '${sub}' not found.`);
-        },
-        { AZURE_SUBSCRIPTION_ID: sub },
-      ),
-    (error: AzCli.AzError) => error.final && /AZURE_SUBSCRIPTION_ID/.test(error.fix),
-  );
-  assert.deepEqual(azCli.functionAppScope({ AZURE_RESOURCE_GROUP: 'rg-a', AZURE_FUNCTION_APP_NAME: 'func-a' }), [
-    '--resource-group',
-    'rg-a',
-    '--name',
-    'func-a',
-  ]);
+  const env = {
+    AZURE_RESOURCE_GROUP: 'rg-a',
+    AZURE_FUNCTION_APP_NAME: 'func-a',
+    AZURE_SUBSCRIPTION_ID: SUB,
+    AZURE_TENANT_ID: TENANT,
+  };
+  assert.deepEqual(arm.functionAppScope(env), { subscriptionId: SUB, resourceGroup: 'rg-a', appName: 'func-a' });
   for (const [name, value] of [
-    ['AZURE_RESOURCE_GROUP', 'rg"&calc'],
-    ['AZURE_FUNCTION_APP_NAME', 'app & del'],
-    ['AZURE_SUBSCRIPTION_ID', '%COMSPEC%'],
+    ['AZURE_RESOURCE_GROUP', 'rg/../other'],
+    ['AZURE_FUNCTION_APP_NAME', 'func?x=1'],
+    ['AZURE_SUBSCRIPTION_ID', 'not-a-guid'],
     ['AZURE_TENANT_ID', 'not-a-tenant'],
   ] as const) {
-    assert.throws(
-      () =>
-        azCli.functionAppScope({
-          AZURE_RESOURCE_GROUP: 'rg-a',
-          AZURE_FUNCTION_APP_NAME: 'func-a',
-          AZURE_SUBSCRIPTION_ID: sub,
-          AZURE_TENANT_ID: TENANT,
-          [name]: value,
-        }),
-      new RegExp(`${name} is not a valid name`),
-    );
+    assert.throws(() => arm.functionAppScope({ ...env, [name]: value }), new RegExp(`${name} is not a valid name`));
   }
 });
 
 // ---------------------------------------------------------------------------------------------
-// The hook as azd runs it, with a stand-in `az` on PATH
+// The function key through @azure/arm-appservice, against an HTTPS stub of ARM
 // ---------------------------------------------------------------------------------------------
 
-function runHook(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [HOOK], { env: { ...process.env, ...env }, cwd: ROOT });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('close', (code) => done({ code, out }));
+const skipArm = armStubAvailable ? false : 'needs openssl (the HTTPS stub of ARM)';
+const SITE = `/subscriptions/${SUB}/resourceGroups/rg-test/providers/Microsoft.Web/sites/func-api-test`;
+const credential: TokenCredential = {
+  getToken: async () => ({ token: 'stub-arm-token', expiresOnTimestamp: Date.now() + 3_600_000 }),
+};
+
+/** An ARM stub for the two key operations: `functionKeys` answers listkeys of configCheck, `hostKeys` the host's. */
+async function keysStub(
+  functionKeys: { status: number; body?: unknown },
+  hostKeys: { status: number; body?: unknown },
+) {
+  return startArmStub((req, reply) => {
+    if (req.method === 'POST' && req.path === `${SITE}/functions/configCheck/listkeys`) {
+      return reply(functionKeys.status, functionKeys.body);
+    }
+    if (req.method === 'POST' && req.path === `${SITE}/host/default/listkeys`)
+      return reply(hostKeys.status, hostKeys.body);
+    return reply(404, { error: { code: 'NotFound', message: req.path } });
   });
 }
 
+const scope = { resourceGroup: 'rg-test', appName: 'func-api-test' };
+const webAppsAt = (origin: string) => new WebSiteManagementClient(credential, SUB, arm.clientOptions(origin)).webApps;
+
+test(
+  'functionKey: the configCheck key in either answer shape, else the host key; a 403 is final',
+  { skip: skipArm },
+  async () => {
+    const stubs: ArmStub[] = [];
+    try {
+      const topLevel = await keysStub({ status: 200, body: { default: KEY } }, { status: 500 });
+      stubs.push(topLevel);
+      assert.equal(await keys.functionKey(webAppsAt(topLevel.origin), scope), KEY);
+      assert.equal(topLevel.requests[0]!.authorization, 'Bearer stub-arm-token');
+
+      const wrapped = await keysStub({ status: 200, body: { properties: { default: KEY } } }, { status: 500 });
+      stubs.push(wrapped);
+      assert.equal(await keys.functionKey(webAppsAt(wrapped.origin), scope), KEY);
+
+      const hostOnly = await keysStub(
+        { status: 404, body: { error: { code: 'NotFound', message: 'no function' } } },
+        { status: 200, body: { masterKey: 'm', functionKeys: { default: `${KEY}-host` }, systemKeys: {} } },
+      );
+      stubs.push(hostOnly);
+      assert.equal(await keys.functionKey(webAppsAt(hostOnly.origin), scope), `${KEY}-host`);
+
+      const denied = await keysStub(
+        { status: 403, body: { error: { code: 'AuthorizationFailed', message: 'no listkeys' } } },
+        { status: 200, body: { functionKeys: { default: 'never-read' } } },
+      );
+      stubs.push(denied);
+      await assert.rejects(keys.functionKey(webAppsAt(denied.origin), scope), (error: ArmModule.HookError) => {
+        assert.equal(error.final, true);
+        assert.match(error.fix, /lacks a permission/);
+        return true;
+      });
+      assert.equal(denied.requests.length, 1, 'a final failure is not followed by the host key');
+    } finally {
+      await Promise.all(stubs.map((s) => s.close()));
+    }
+  },
+);
+
+// ---------------------------------------------------------------------------------------------
+// The hook as azd runs it: a stand-in `azd` on PATH (AzureDeveloperCliCredential), ARM and the app stubbed
+// ---------------------------------------------------------------------------------------------
+
 describe(
   'scripts/postdeploy.mjs (the azd hook)',
-  { skip: process.platform === 'win32' && 'the stand-in az is a sh script' },
+  { skip: process.platform === 'win32' ? 'the stand-in azd is a sh script' : skipArm },
   () => {
-    let bin: string;
-    let azLog: string;
-    const stubs: Stub[] = [];
-    before(() => {
-      bin = mkdtempSync(join(tmpdir(), 'kv-fake-az-'));
-      azLog = join(bin, 'az.log');
-      writeFileSync(
-        join(bin, 'az'),
-        [
-          '#!/bin/sh',
-          `echo "$*" >> "${azLog}"`,
-          'case "$*" in',
-          '  "account show"*)',
-          '    if [ -n "$FAKE_AZ_LOGGED_OUT" ]; then echo "ERROR: Please run \'az login\' to setup account." >&2; exit 1; fi',
-          `    echo '{"id":"00000000-0000-0000-0000-000000000000","tenantId":"${TENANT}"}' ;;`,
-          `  *"function keys list"*) echo "${KEY}" ;;`,
-          '  *) echo "unexpected az call" >&2; exit 2 ;;',
-          'esac',
-          '',
-        ].join('\n'),
-      );
-      chmodSync(join(bin, 'az'), 0o755);
+    const TOKEN = 'stub-azd-arm-token-91c2';
+    const stubs: { close(): Promise<void> }[] = [];
+    let armStub: ArmStub;
+    let azd: ReturnType<typeof fakeAzd>;
+    let signedOut: ReturnType<typeof fakeAzd>;
+    let tenantRefused = false;
+    before(async () => {
+      azd = fakeAzd(TOKEN);
+      signedOut = fakeAzd('unused', { signedOut: true });
+      armStub = await startArmStub((req, reply) => {
+        if (tenantRefused) {
+          return reply(401, {
+            error: { code: 'InvalidAuthenticationTokenTenant', message: 'The access token is from the wrong issuer' },
+          });
+        }
+        if (req.method === 'POST' && req.path === `${SITE}/functions/configCheck/listkeys`) {
+          return reply(200, { default: KEY });
+        }
+        return reply(404, { error: { code: 'NotFound', message: req.path } });
+      });
     });
     after(async () => {
       await Promise.all(stubs.map((s) => s.close()));
-      rmSync(bin, { recursive: true, force: true });
+      await armStub.close();
+      azd.cleanup();
+      signedOut.cleanup();
     });
 
-    const envFor = (s: Stub) => ({
-      PATH: `${bin}${delimiter}${process.env.PATH ?? ''}`,
+    const envFor = (s: Stub, bin = azd.dir) => ({
+      ...hookEnv(bin, armStub.origin),
       PING_URL: `${s.url}/api/ping`,
       AZURE_FUNCTION_APP_NAME: 'func-api-test',
       AZURE_RESOURCE_GROUP: 'rg-test',
-      AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
+      AZURE_SUBSCRIPTION_ID: SUB,
       AZURE_TENANT_ID: TENANT,
-      FAKE_AZ_LOGGED_OUT: '',
       // Every case here ends on the first attempt; the limit only matters if one did not.
       POSTDEPLOY_CHECK_TIMEOUT_SECONDS: '60',
       POSTDEPLOY_CHECK_INTERVAL_SECONDS: '0.05',
-      SKIP_POSTDEPLOY_CHECK: '',
     });
+    const runHook = async (env: Record<string, string>) => {
+      const { status, stdout, stderr } = await runNode([HOOK], { cwd: ROOT, env });
+      return { code: status, out: stdout + stderr };
+    };
 
-    test('passes against a healthy app, reading the configCheck key through az', async () => {
+    test('passes against a healthy app, reading the configCheck key through ARM, signed in as azd is', async () => {
       const s = await stub({ ping: [{ status: 200 }], check: [{ status: 200, body: healthy }] });
       stubs.push(s);
+      armStub.requests.length = 0;
       const { code, out } = await runHook(envFor(s));
       assert.equal(code, 0, out);
       assert.match(out, /postdeploy check: passed/);
-      assert.ok(!out.includes(KEY), 'the key is not printed');
-      const call = readFileSync(azLog, 'utf8').trim().split('\n').pop()!;
-      assert.match(
-        call,
-        /functionapp function keys list --resource-group rg-test --name func-api-test --subscription 0{8}-/,
+      assert.ok(!out.includes(KEY) && !out.includes(TOKEN), 'neither the key nor the token is printed');
+      assert.deepEqual(
+        armStub.requests.map((r) => `${r.method} ${r.path} ${r.authorization}`),
+        [`POST ${SITE}/functions/configCheck/listkeys Bearer ${TOKEN}`],
       );
-      assert.match(call, /--function-name configCheck --query default --output tsv/);
     });
 
     test('fails the deployment (exit 1) with the diagnosis when a setting is missing', async () => {
@@ -638,42 +565,41 @@ describe(
       assert.ok(!out.includes(KEY));
     });
 
-    test('az not signed in fails at once with the fix, before any request or wait', async () => {
+    test('azd not signed in fails at once with the fix, before any request or wait', async () => {
       const s = await stub({ ping: [{ status: 200 }], check: [{ status: 200, body: healthy }] });
       stubs.push(s);
-      writeFileSync(azLog, '');
-      const { code, out } = await runHook({
-        ...envFor(s),
-        FAKE_AZ_LOGGED_OUT: '1',
-        POSTDEPLOY_CHECK_TIMEOUT_SECONDS: '300',
-      });
+      armStub.requests.length = 0;
+      const { code, out } = await runHook({ ...envFor(s, signedOut.dir), POSTDEPLOY_CHECK_TIMEOUT_SECONDS: '300' });
       assert.equal(code, 1, out);
-      assert.match(out, /postdeploy check FAILED: az account show failed: ERROR: Please run 'az login'/);
-      assert.match(out, /Fix: sign the Azure CLI in: `az login`/);
+      assert.match(out, /postdeploy check FAILED: no ARM token from azd/);
+      assert.match(out, /Fix: sign azd in: `azd auth login`/);
       assert.doesNotMatch(out, /attempt \d/, 'no waiting');
       assert.equal(s.requests.length, 0, 'nothing called');
-      assert.deepEqual(readFileSync(azLog, 'utf8').trim().split('\n'), [
-        'account show --output json --subscription 00000000-0000-0000-0000-000000000000',
-      ]);
+      assert.equal(armStub.requests.length, 0);
     });
 
-    test('signed in to another tenant fails at once, naming the tenant to sign in to', async () => {
+    test('a token for another tenant fails at once, naming the tenant to sign in to', async () => {
       const s = await stub({ ping: [{ status: 200 }], check: [{ status: 200, body: healthy }] });
       stubs.push(s);
-      const { code, out } = await runHook({ ...envFor(s), AZURE_TENANT_ID: '22222222-2222-2222-2222-222222222222' });
-      assert.equal(code, 1, out);
-      assert.match(out, /az login --tenant 22222222-2222-2222-2222-222222222222/);
-      assert.equal(s.requests.length, 0);
+      tenantRefused = true;
+      try {
+        const { code, out } = await runHook(envFor(s));
+        assert.equal(code, 1, out);
+        assert.match(out, new RegExp(`azd auth login --tenant-id ${TENANT}`));
+        assert.doesNotMatch(out, /attempt \d/, 'no waiting');
+      } finally {
+        tenantRefused = false;
+      }
     });
 
-    test('an azd environment value with a shell operator is refused before az runs', async () => {
+    test('an azd environment value that is not an ARM name is refused before anything is sent', async () => {
       const s = await stub({ ping: [{ status: 200 }], check: [{ status: 200, body: healthy }] });
       stubs.push(s);
-      writeFileSync(azLog, '');
+      armStub.requests.length = 0;
       const { code, out } = await runHook({ ...envFor(s), AZURE_RESOURCE_GROUP: 'rg-test&calc' });
       assert.equal(code, 1, out);
       assert.match(out, /AZURE_RESOURCE_GROUP is not a valid name: "rg-test&calc"/);
-      assert.equal(readFileSync(azLog, 'utf8'), '', 'az never ran');
+      assert.equal(armStub.requests.length, 0);
       assert.equal(s.requests.length, 0);
     });
 

@@ -40,6 +40,12 @@ module plan '../core/host/flex-consumption-plan.bicep' = {
   }
 }
 
+// siteConfig has no FTPS-state property: Flex Consumption rejects it (BadRequest, ExtendedCode 51021, "The following
+// site configuration property (Site.SiteConfig.FtpsState) for Flex Consumption sites is invalid"), the same check that
+// rejects LinuxFxVersion (Azure/terraform-azurerm-avm-res-web-site#283). Microsoft's Flex samples set no FTP state
+// (Azure-Samples/azure-functions-flex-consumption-samples IaC/bicep/core/host/function.bicep). FTP and SCM basic auth
+// are switched off below with basicPublishingCredentialsPolicies instead. (Written here, not inside the object: the
+// Bicep parser checkov uses, pycep, rejects a long run of comment lines inside an object; docs/deployment-reference.md, "IaC scan".)
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
@@ -56,11 +62,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     // Regional VNet integration for the private deployment (vnetEnabled), as Microsoft's quickstart passes it to the
     // site (Azure-Samples/functions-quickstart-typescript-azd infra/app/api.bicep:102, virtualNetworkSubnetId).
     virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
-    // No FTPS-state property in siteConfig: Flex Consumption rejects it (BadRequest, ExtendedCode 51021, "The following site
-    // configuration property (Site.SiteConfig.FtpsState) for Flex Consumption sites is invalid"), the same check that
-    // rejects LinuxFxVersion (Azure/terraform-azurerm-avm-res-web-site#283). Microsoft's Flex samples set no FTP state
-    // (Azure-Samples/azure-functions-flex-consumption-samples IaC/bicep/core/host/function.bicep). FTP and SCM basic
-    // auth are switched off below with basicPublishingCredentialsPolicies instead.
+    // No FTPS-state property in siteConfig (Flex rejects it; see the note above this resource).
     siteConfig: {
       minTlsVersion: '1.2'
     }

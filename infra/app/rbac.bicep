@@ -1,6 +1,8 @@
 // Every role assignment of the template, each scoped to the single resource it is for. The app's identity is the
 // user-assigned identity `id-api-<token>` (main.bicep): it exists before the Function App, so these grants exist before
-// the site does, and the first `azd deploy` never races them (docs/deployment.md, "The app's identity").
+// the site does. That narrows the first `azd deploy`'s race with them but does not end it: role assignments reach the
+// data planes eventually, and azd retries no 403 (Azure/azure-dev#8026); the cure is in docs/troubleshooting.md
+// ("First deploy fails with 403 on the package upload").
 @description('Principal (object) id of the user-assigned identity the Function App uses.')
 param appPrincipalId string
 param keyVaultName string
@@ -80,8 +82,8 @@ resource userKeyVaultSecretsOfficer 'Microsoft.Authorization/roleAssignments@202
 // ---------------------------------------------------------------------------------------------------------------------
 
 // App identity: Functions host storage (AzureWebJobsStorage) + the Flex deployment package container. Flex uploads the
-// package with this identity (functionAppConfig.deployment.storage.authentication), so this grant must exist before
-// the first deploy: it does, because the identity and this assignment precede the site (main.bicep).
+// package with this identity (functionAppConfig.deployment.storage.authentication), so this grant must reach the
+// storage data plane before the first deploy: it is created before the site (main.bicep), usually early enough.
 resource appStorageBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, appPrincipalId, storageBlobDataOwnerRoleId)
   scope: storage

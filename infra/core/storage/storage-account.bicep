@@ -33,16 +33,20 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
       bypass: 'None'
     }
   }
-
-  resource blobServices 'blobServices' = {
-    name: 'default'
-
-    resource containers 'containers' = [for containerName in containerNames: {
-      name: containerName
-      properties: { publicAccess: 'None' }
-    }]
-  }
 }
+
+// Top-level child resources with `parent` (the same resources as nested declarations): pycep, the Bicep parser checkov
+// uses, cannot parse a loop on a nested child resource.
+resource blobServices 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for containerName in containerNames: {
+  parent: blobServices
+  name: containerName
+  properties: { publicAccess: 'None' }
+}]
 
 output name string = storage.name
 output id string = storage.id
