@@ -7,6 +7,8 @@ export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      'packages/*/dist/**',
+      'packages/*/temp/**',
       'dist-bundle/**',
       'node_modules/**',
       '.lowkey/**',
@@ -27,6 +29,25 @@ export default tseslint.config(
     },
   },
   {
+    // The template reaches the package by its name (test/layering.test.ts also checks dynamic imports).
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/packages/**'], message: "Import the package by its name, 'functions-keyvault'." },
+            {
+              group: ['functions-keyvault/*', '!functions-keyvault/handlers', '!functions-keyvault/testing'],
+              message:
+                'Only the public entries: functions-keyvault, functions-keyvault/handlers, functions-keyvault/testing.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       'no-console': 'off',
@@ -41,7 +62,7 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
-    files: ['**/*.mjs', '**/*.js'],
+    files: ['**/*.mjs', '**/*.js', '**/*.cjs'],
     languageOptions: { globals: { ...globals.node } },
   },
 );

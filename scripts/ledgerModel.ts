@@ -5,7 +5,12 @@
  * simulation's storage account, and the tests' fast stand-in. The real store, against Azurite, is tested in
  * test/ledger.azurite.test.ts.
  */
-import { type LeaseStore, LedgerFailure, type LedgerRead, type LedgerStore } from '../src/ledger/store.js';
+import {
+  type LeaseStore,
+  LedgerFailure,
+  type LedgerRead,
+  type LedgerStore,
+} from 'functions-keyvault/internal/ledger/store.js';
 
 export class LedgerModel implements LedgerStore, LeaseStore {
   private lease: { id: string; until: number } | undefined;

@@ -4,9 +4,13 @@
  * a failure only logs a warning.
  */
 import { app } from '@azure/functions';
-import { appConfig, type ConfigProblem } from './config.js';
-import { isValidSecretName, KeyVaultFailure, keyVault, readSecret } from './keyVault/index.js';
-import { ledgerStarting, startRotationLedger } from './ledger/index.js';
+import { appConfig, type ConfigProblem } from 'functions-keyvault';
+import { isValidSecretName, KeyVaultFailure, keyVault, readSecret } from 'functions-keyvault';
+import { configureRotationLedger, ledgerStarting, startRotationLedger } from 'functions-keyvault';
+
+// The deployment bundle carries no node_modules: hand the package the Storage SDK (an optional peer it loads only
+// when ROTATION_LEDGER_URL is set) with a literal import, so esbuild puts it in a chunk of its own.
+configureRotationLedger({ loadStorageSdk: () => import('@azure/storage-blob') });
 
 /** One warning line per malformed or out-of-range setting. */
 export function logConfigProblems(

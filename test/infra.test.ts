@@ -10,8 +10,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import type * as EventsHookModule from '../scripts/key-vault-events-subscription.mjs';
-import { REQUIRED_DEPLOYMENT_SETTINGS, APP_SETTINGS } from '../src/config.js';
-import { KEY_VAULT_SECRET_EVENT_TYPES } from '../src/events/keyVaultEvents.js';
+import { REQUIRED_DEPLOYMENT_SETTINGS, APP_SETTINGS } from 'functions-keyvault/internal/config.js';
+import { KEY_VAULT_SECRET_EVENT_TYPES } from 'functions-keyvault/internal/events/keyVaultEvents.js';
 import { declaringFile, loadFunctionModules, missingFromBicep } from './support/declaredSettings.js';
 import { ROOT } from './support/projectRoot.js';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../src/config.js';
-import { configureKeyVault } from '../src/keyVault/index.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { configureKeyVault } from 'functions-keyvault/internal/keyVault/index.js';
 import { prefetchSecrets } from '../src/startup.js';
-import { InMemoryVault, keyVaultError } from '../src/keyVault/testing.js';
+import { InMemoryVault, keyVaultError } from 'functions-keyvault/testing';
 
 test('SECRET_PREFETCH warms the cache; bad names and failures only log, never reject', async () => {
   const vault = new InMemoryVault();

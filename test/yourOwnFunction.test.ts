@@ -99,6 +99,7 @@ let project: string;
 const childEnv: Record<string, string> = {
   PATH: process.env.PATH ?? '',
   HOME: process.env.HOME ?? '',
+  NODE_OPTIONS: process.env.NODE_OPTIONS ?? '',
   IDENTITY_ENDPOINT: 'http://127.0.0.1:9/metadata/identity/oauth2/token',
   IDENTITY_HEADER: 'unit-tests',
   IMDS_ENDPOINT: 'http://127.0.0.1:9',

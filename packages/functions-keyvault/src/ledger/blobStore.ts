@@ -19,7 +19,23 @@
  * Contributor) allows leases (they are blob writes).
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
-import { BlockBlobClient, RestError, StorageBlobAudience, type StoragePipelineOptions } from '@azure/storage-blob';
+import type * as StorageSdk from '@azure/storage-blob';
+import type { BlockBlobClient as BlockBlobClientType, StoragePipelineOptions } from '@azure/storage-blob';
+
+// The Storage SDK (an optional peer dependency), bound by bindStorageSdk() before the first store is made: this module
+// never names it in an import a bundler follows, so an app without the ledger neither installs nor bundles it.
+let BlockBlobClient: typeof StorageSdk.BlockBlobClient;
+let RestError: typeof StorageSdk.RestError;
+let StorageBlobAudience: typeof StorageSdk.StorageBlobAudience;
+
+/** Binds the Storage SDK module this file uses (the ledger's start does, with the app's loader or its own). */
+export function bindStorageSdk(sdk: typeof StorageSdk): void {
+  ({ BlockBlobClient, RestError, StorageBlobAudience } = sdk);
+}
+
+const STORAGE_SDK = '@azure/storage-blob';
+/** The default loader: a specifier in a variable, which bundlers leave alone (resolved from node_modules at run time). */
+export const loadStorageSdk = (): Promise<typeof StorageSdk> => import(STORAGE_SDK) as Promise<typeof StorageSdk>;
 import { LEDGER_MAX_BYTES } from './document.js';
 import { type LeaseStore, LedgerFailure, type LedgerRead, type LedgerStore } from './store.js';
 
@@ -86,9 +102,9 @@ const isStatus = (error: unknown, ...statuses: number[]) =>
   error instanceof RestError && statuses.includes(error.statusCode ?? 0);
 
 export class BlobLedgerStore implements LedgerStore, LeaseStore {
-  private readonly blob: BlockBlobClient;
+  private readonly blob: BlockBlobClientType;
   private readonly credential: ChallengeBoundCredential;
-  private readonly leaseBlob: BlockBlobClient;
+  private readonly leaseBlob: BlockBlobClientType;
 
   constructor(blobUrl: string, credential: TokenCredential, timeoutMs: number) {
     const options: StoragePipelineOptions = {
