@@ -15,6 +15,8 @@ export default tseslint.config(
       '.emulators/**',
       'coverage/**',
       '.venv-checkov/**',
+      // The consumer apps compile with their own tsconfig against the packed package (npm run test:consumers).
+      'examples/**',
     ],
   },
   js.configs.recommended,
