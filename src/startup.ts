@@ -64,7 +64,7 @@ export async function startTelemetry(log: (message: string) => void = (m) => con
 export async function startLedger(log: (message: string) => void = (m) => console.warn(m)): Promise<boolean> {
   if (appConfig().ledger === undefined) return false;
   try {
-    return (await startRotationLedger(keyVault())) !== undefined;
+    return await startRotationLedger(keyVault());
   } catch (error) {
     log(`Rotation ledger: could not start (${error instanceof Error ? error.name : 'error'}); TTL refresh only.`);
     return false;

@@ -100,3 +100,20 @@ test('the template (src/) reaches the package by its name and public entries onl
   }
   assert.ok(byName >= 5, `the template imports the package (${byName} imports)`);
 });
+
+test("the package's main entry (functions-keyvault) reaches no @azure/functions and nothing of HTTP, however deep", () => {
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const spec of imports(file)) {
+      assert.doesNotMatch(spec, /^@azure\/functions$/, `${relative(SRC, file)} imports ${spec}`);
+      if (!spec.startsWith('.')) continue;
+      const target = join(file, '..', spec.replace(/\.js$/, '.ts'));
+      assert.doesNotMatch(relative(SRC, target), /^(?:http|handlers)\//, `${relative(SRC, file)} imports ${spec}`);
+      visit(target);
+    }
+  };
+  visit(join(SRC, 'index.ts'));
+  assert.ok(seen.size >= 20, `the main entry's graph (${seen.size} modules)`);
+});
