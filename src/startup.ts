@@ -4,6 +4,7 @@
  * a failure only logs a warning.
  */
 import { app } from '@azure/functions';
+import { parseMonitoring } from './appSettings.js';
 import { appConfig, type ConfigProblem } from 'functions-keyvault';
 import { isValidSecretName, KeyVaultFailure, keyVault, readSecret } from 'functions-keyvault';
 import { configureRotationLedger, ledgerStarting, startRotationLedger } from 'functions-keyvault';
@@ -45,7 +46,7 @@ export function prefetchSecrets(log: (message: string) => void = (m) => console.
 
 /** Starts the export to Application Insights when it is configured; never throws (telemetry must not stop the app). */
 export async function startTelemetry(log: (message: string) => void = (m) => console.warn(m)): Promise<boolean> {
-  const monitoring = appConfig().monitoring;
+  const monitoring = parseMonitoring(process.env);
   if (monitoring === undefined) return false;
   try {
     const { startAzureMonitor } = await import('./monitoring.js');

@@ -65,7 +65,6 @@ export type {
   IdentitySettings,
   KeyVaultApiVersion,
   LedgerSettings,
-  MonitoringSettings,
   NumericSetting,
   NumericSettingName,
 } from './config.js';
