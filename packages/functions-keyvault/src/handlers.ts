@@ -4,11 +4,13 @@
  *
  * ```ts
  * import { app } from '@azure/functions';
- * import { configCheck, keyVaultEvents } from 'functions-keyvault/handlers';
+ * import { configCheck, keyVaultEvents, onAppStart } from 'functions-keyvault/handlers';
+ * app.hook.appStart(onAppStart); // config problems logged, rotation ledger, SECRET_PREFETCH: in the background
  * app.eventGrid('secretEvents', { handler: keyVaultEvents });
  * app.http('configCheck', { route: 'config/check', methods: ['GET'], authLevel: 'function', handler: configCheck });
  * ```
  */
+export { onAppStart, startKeyVault, type KeyVaultStart } from './handlers/appStart.js';
 export { configCheck } from './handlers/configCheck.js';
 export { secretEvents as keyVaultEvents } from './handlers/keyVaultEvents.js';
 export { failureResponse } from './http/failureResponse.js';
