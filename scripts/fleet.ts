@@ -25,7 +25,7 @@
  * FLEET_WARMUP_SHARE changes the 0.8). SECRETS_ALLOWED lists the M names exactly (the names the fleet is known to use).
  * In the ledger designs each instance also has the app's real warm-up slots (src/ledger/warmupSlots.ts) on the
  * model's slot leases: with a slot it warms at SLOT_PER_10S, without one it waits (ledger-down: the slots are
- * unavailable, so the per-instance pace applies).
+ * unavailable, so the per-instance pace applies); FLEET_SLOTS changes how many slots there are.
  *
  * One `FLEET {...}` JSON line per scenario and design. FLEET_FULL=true runs the whole matrix; the default runs the
  * corners the targets name. `--check` (or FLEET_CHECK=true) compares the run with the targets (FLEET_TARGETS below),
@@ -40,7 +40,7 @@ import { secretRecord } from '../src/keyVault/testing.js';
 import { CHECK_PER_10S } from '../src/keyVault/callPolicy.js';
 import { RotationLedger } from '../src/ledger/rotationLedger.js';
 import { VersionChecker } from '../src/ledger/versionCheck.js';
-import { WarmupSlots } from '../src/ledger/warmupSlots.js';
+import { WARMUP_SLOTS, WarmupSlots } from '../src/ledger/warmupSlots.js';
 
 const VAULT = 'https://fleet.vault.azure.net/';
 const LEDGER_URL = 'https://stfleet.blob.core.windows.net/rotation-ledger/fleet.json';
@@ -65,6 +65,8 @@ const SCALE_OUT_S = 600;
 const START_WALL = Date.UTC(2026, 0, 5);
 const GRID_MS = 100;
 const WARMUP_SHARE = Number(process.env.FLEET_WARMUP_SHARE ?? 0.8);
+/** The fleet's warm-up slots (FLEET_SLOTS changes WARMUP_SLOTS, to see a worse setting fail the check). */
+const SLOTS = Number(process.env.FLEET_SLOTS ?? WARMUP_SLOTS);
 
 export type Design = 'today' | 'ledger' | 'ledger-down';
 export type Scenario = 'cold-fleet' | 'scale-out';
@@ -378,7 +380,9 @@ export async function simulate(
       : undefined;
     checker?.start();
     if (withLedger) {
-      service.useWarmupSlots(new WarmupSlots({ store, timeoutMs: 5_000, clock, schedule: timers.schedule, random }));
+      service.useWarmupSlots(
+        new WarmupSlots({ store, timeoutMs: 5_000, clock, schedule: timers.schedule, random, slots: SLOTS }),
+      );
     }
     loading.push(service.checkVersions([]));
     return {
