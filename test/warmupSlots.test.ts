@@ -60,6 +60,11 @@ async function instance(w: ReturnType<typeof world>, id: string, { slots = true,
 test('with a slot, one first read warms every name the fleet uses at the slot pace, then the slot is released', async () => {
   const w = world();
   const a = await instance(w, 'a');
+  // The ledger is outside input: a name it lists that this app does not use, or in another vault, is never read.
+  a.service.noteFleetSecrets([
+    { vaultUrl: VAULT, name: 'not-allowed' },
+    { vaultUrl: 'https://other.vault.azure.net/', name: 's1' },
+  ]);
   const first = a.read('s7');
   await w.timers.advance(0);
   assert.equal(w.store.slotHolder(0), 'a', 'the first read took the slot');
@@ -68,6 +73,7 @@ test('with a slot, one first read warms every name the fleet uses at the slot pa
   assert.equal(a.calls[0], 's7', 'the name asked for first');
   await w.timers.advance(1_400);
   assert.equal(a.calls.length, NAMES.length, '20 names within 1.5 s (SLOT_PER_10S = 20 per second)');
+  assert.deepEqual([...a.calls].sort(), [...NAMES].sort(), 'every name of SECRETS_ALLOWED, once; nothing else');
   assert.equal(w.store.slotHolder(0), undefined, 'released once warm');
   const before = w.store.slotRequests;
   for (const name of NAMES) assert.equal((await a.read(name)).cache, 'hit');

@@ -228,7 +228,10 @@ export class KeyVaultService {
     }
   }
 
-  /** The names the fleet is known to use (see {@link isFleetSecret}), at most MAX_FLEET_NAMES + the settings' names. */
+  /**
+   * The names the fleet is known to use (see {@link isFleetSecret}) that this app may read: at most MAX_FLEET_NAMES
+   * from the ledger and the names in the settings.
+   */
   private fleetSecrets(): SecretReference[] {
     const out = new Map<string, SecretReference>();
     const add = (vaultUrl: string, name: string) => out.set(`${vaultUrl}|${name.toLowerCase()}`, { vaultUrl, name });
@@ -240,7 +243,8 @@ export class KeyVaultService {
       const at = key.lastIndexOf('|');
       add(key.slice(0, at), key.slice(at + 1));
     }
-    return [...out.values()];
+    // Never a name this app does not use or a vault it does not read (a ledger entry is outside input).
+    return [...out.values()].filter((r) => this.isAppVault(r.vaultUrl) && this.usesSecret(r.vaultUrl, r.name));
   }
 
   /**
