@@ -23,6 +23,9 @@
  * Every instance's budget is KEY_VAULT_BUDGET_PER_10S = 400 / N (10% of the vault, docs/configuration.md) and its
  * warm-up pace KEY_VAULT_WARMUP_PER_10S = 3,200 / N (80% of the vault for a whole fleet warming at once;
  * FLEET_WARMUP_SHARE changes the 0.8). SECRETS_ALLOWED lists the M names exactly (the names the fleet is known to use).
+ * In the ledger designs each instance also has the app's real warm-up slots (src/ledger/warmupSlots.ts) on the
+ * model's slot leases: with a slot it warms at SLOT_PER_10S, without one it waits (ledger-down: the slots are
+ * unavailable, so the per-instance pace applies); FLEET_SLOTS changes how many slots there are.
  *
  * One `FLEET {...}` JSON line per scenario and design. FLEET_FULL=true runs the whole matrix; the default runs the
  * corners the targets name. `--check` (or FLEET_CHECK=true) compares the run with the targets (FLEET_TARGETS below),
@@ -37,6 +40,7 @@ import { secretRecord } from 'functions-keyvault/testing';
 import { CHECK_PER_10S } from 'functions-keyvault/internal/keyVault/callPolicy.js';
 import { RotationLedger } from 'functions-keyvault/internal/ledger/rotationLedger.js';
 import { VersionChecker } from 'functions-keyvault/internal/ledger/versionCheck.js';
+import { WARMUP_SLOTS, WarmupSlots } from 'functions-keyvault/internal/ledger/warmupSlots.js';
 
 const VAULT = 'https://fleet.vault.azure.net/';
 const LEDGER_URL = 'https://stfleet.blob.core.windows.net/rotation-ledger/fleet.json';
@@ -61,6 +65,8 @@ const SCALE_OUT_S = 600;
 const START_WALL = Date.UTC(2026, 0, 5);
 const GRID_MS = 100;
 const WARMUP_SHARE = Number(process.env.FLEET_WARMUP_SHARE ?? 0.8);
+/** The fleet's warm-up slots (FLEET_SLOTS changes WARMUP_SLOTS, to see a worse setting fail the check). */
+const SLOTS = Number(process.env.FLEET_SLOTS ?? WARMUP_SLOTS);
 
 export type Design = 'today' | 'ledger' | 'ledger-down';
 export type Scenario = 'cold-fleet' | 'scale-out';
@@ -100,6 +106,8 @@ export interface FleetResult {
   checkCallsPer10s: number;
   checks: number;
   leaseRequests: number;
+  /** Storage requests for the warm-up slots (acquire, renew, release), in the run. */
+  slotRequests: number;
   storageRps: number;
   storageMeanRps: number;
   reads: number;
@@ -371,6 +379,11 @@ export async function simulate(
         })
       : undefined;
     checker?.start();
+    if (withLedger) {
+      service.useWarmupSlots(
+        new WarmupSlots({ store, timeoutMs: 5_000, clock, schedule: timers.schedule, random, slots: SLOTS }),
+      );
+    }
     loading.push(service.checkVersions([]));
     return {
       index,
@@ -557,10 +570,15 @@ export async function simulate(
           : lastServedDisabled - DISABLE_AT
         : null,
     reenabledAllInstancesS:
-      design === 'ledger' && cold && disabledName ? (reenabledAt === undefined ? null : reenabledAt - ENABLE_AT) : null,
+      design === 'ledger' && cold && disabledName
+        ? reenabledAt === undefined
+          ? null
+          : Math.round((reenabledAt - ENABLE_AT) * 10) / 10
+        : null,
     checkCallsPer10s: Math.round((checkCalls / (horizon / 10)) * 100) / 100,
     checks,
     leaseRequests: store.leaseRequests,
+    slotRequests: store.slotRequests,
     storageRps: store.peakPerSecond(START_WALL / 1000, START_WALL / 1000 + HOUR_S),
     storageMeanRps: Math.round((storageTotal / Math.min(HOUR_S, horizon)) * 10) / 10,
     reads,

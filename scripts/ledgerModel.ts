@@ -2,7 +2,8 @@
  * An in-memory model of the rotation ledger's blob (ETags, conditional GET → not-modified, If-Match writes, an
  * outage switch, request counts per second) and of the check lease's blob (one lease id at a time, expiring after its
  * duration on `now()`, renewable by its id while no other id took it, as Azure Storage's blob lease): the fleet
- * simulation's storage account, and the tests' fast stand-in. The real store, against Azurite, is tested in
+ * simulation's storage account, and the tests' fast stand-in. The warm-up slots' blobs are leases the same way, one per
+ * slot. The real store, against Azurite, is tested in
  * test/ledger.azurite.test.ts.
  */
 import {
@@ -10,9 +11,20 @@ import {
   LedgerFailure,
   type LedgerRead,
   type LedgerStore,
+  type SlotStore,
 } from 'functions-keyvault/internal/ledger/store.js';
 
-export class LedgerModel implements LedgerStore, LeaseStore {
+/** One blob's lease: the id holding it, until when, for how long it was taken. */
+interface Lease {
+  id: string;
+  until: number;
+  durationS: number;
+}
+
+export class LedgerModel implements LedgerStore, LeaseStore, SlotStore {
+  /** The warm-up slots' leases, by slot, and the requests made for them. */
+  private readonly slots = new Map<number, Lease>();
+  slotRequests = 0;
   private lease: { id: string; until: number } | undefined;
   leaseRequests = 0;
   /** Lease requests fail (as `unreachable`) while true, the ledger blob still answering. */
@@ -117,6 +129,44 @@ export class LedgerModel implements LedgerStore, LeaseStore {
       this.leaseCount();
       if (this.lease?.id === leaseId) this.lease = undefined;
     });
+  }
+
+  /** The lease id holding warm-up slot `slot` now, if any. */
+  slotHolder(slot: number): string | undefined {
+    const lease = this.slots.get(slot);
+    return lease !== undefined && lease.until > this.now() ? lease.id : undefined;
+  }
+
+  acquireSlot(slot: number, leaseId: string, durationS: number): Promise<boolean> {
+    return Promise.resolve().then(() => {
+      this.slotCount();
+      const holder = this.slotHolder(slot);
+      if (holder !== undefined && holder !== leaseId) return false;
+      this.slots.set(slot, { id: leaseId, until: this.now() + durationS * 1000, durationS });
+      return true;
+    });
+  }
+
+  renewSlot(slot: number, leaseId: string): Promise<boolean> {
+    return Promise.resolve().then(() => {
+      this.slotCount();
+      const lease = this.slots.get(slot);
+      if (lease?.id !== leaseId) return false;
+      lease.until = this.now() + lease.durationS * 1000;
+      return true;
+    });
+  }
+
+  releaseSlot(slot: number, leaseId: string): Promise<void> {
+    return Promise.resolve().then(() => {
+      this.slotCount();
+      if (this.slots.get(slot)?.id === leaseId) this.slots.delete(slot);
+    });
+  }
+
+  private slotCount(): void {
+    this.slotRequests += 1;
+    this.count();
   }
 
   /** Highest requests in any one second from `fromS` to `toS` (whole seconds of `now()`). */

@@ -19,7 +19,7 @@ import {
   type SecretFetch,
   storageCredential,
 } from 'functions-keyvault/internal/keyVault/index.js';
-import { secretRecord } from 'functions-keyvault/testing';
+import { ManualClock, secretRecord } from 'functions-keyvault/testing';
 import * as storageSdk from '@azure/storage-blob';
 import { BlobLedgerStore, bindStorageSdk } from 'functions-keyvault/internal/ledger/blobStore.js';
 
@@ -27,6 +27,7 @@ bindStorageSdk(storageSdk);
 import { LEDGER_MAX_BYTES, parseLedger } from 'functions-keyvault/internal/ledger/document.js';
 import { rotationLedger, startRotationLedger } from 'functions-keyvault/internal/ledger/index.js';
 import { RotationLedger } from 'functions-keyvault/internal/ledger/rotationLedger.js';
+import { WarmupSlots } from 'functions-keyvault/internal/ledger/warmupSlots.js';
 import { type Azurite, startAzurite } from './support/azurite.js';
 import { keyVaultEvent } from './support/keyVaultEvents.js';
 import { TokenEndpoint } from './support/tokenEndpoint.js';
@@ -141,6 +142,38 @@ test('check lease: one id holds it (on its own blob, created on first use), rene
     await storageCredential(configFor('leased.json')),
   ).getProperties();
   assert.equal(props.contentLength, 0, 'the lease blob is empty: no secret, no version, nothing');
+});
+
+test('warm-up slots: a blob lease per slot (created on first use), one id per slot, freed on release; WarmupSlots over the real store', async () => {
+  const a = await storeFor('slots.json');
+  const b = await storeFor('slots.json');
+  const [idA, idB] = ['00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000b1'];
+  assert.equal(await a.acquireSlot(0, idA, 15, signal()), true, 'slot 0: its blob is created and leased');
+  assert.equal(await b.acquireSlot(0, idB, 15, signal()), false, 'slot 0 taken: 409');
+  assert.equal(await b.acquireSlot(1, idB, 15, signal()), true, 'slot 1 is a blob of its own');
+  assert.equal(await a.renewSlot(0, idA, signal()), true);
+  assert.equal(await b.renewSlot(0, idB, signal()), false, 'an id that does not hold it cannot renew');
+  await a.releaseSlot(0, idA, signal());
+  assert.equal(await b.acquireSlot(0, idB, 15, signal()), true, 'released: the other takes it');
+  await b.releaseSlot(0, idB, signal());
+  await b.releaseSlot(1, idB, signal());
+
+  // The app's WarmupSlots (one slot) over two real stores; no timer fires here (a round's wait ends the attempt).
+  const clock = new ManualClock();
+  const never = () => () => undefined;
+  const slotsA = new WarmupSlots({ store: a, timeoutMs: 30_000, clock, schedule: never, leaseId: idA, slots: 1 });
+  const slotsB = new WarmupSlots({ store: b, timeoutMs: 30_000, clock, schedule: never, leaseId: idB, slots: 1 });
+  assert.equal(await slotsA.enter(1), 'held');
+  assert.equal(await slotsB.enter(1), 'busy', 'the one slot is taken');
+  await slotsA.stop();
+  assert.equal(await slotsB.enter(1), 'held', 'given back: the other takes it');
+  await slotsB.stop();
+  const props = await new BlockBlobClient(
+    `${azurite.accountUrl}${CONTAINER}/slots.json.warmup-0`,
+    await storageCredential(configFor('slots.json')),
+  ).getProperties();
+  assert.equal(props.contentLength, 0, 'a slot blob is empty');
+  assert.equal(props.leaseState, 'available', 'and free after stop');
 });
 
 test('blob store: a ledger larger than the cap is not read; a request without a token is refused', async () => {

@@ -1,7 +1,7 @@
 /**
  * What docs/events.md says about rotation timing without an event follows from the settings' defaults: a default
- * deployment sets ROTATION_LEDGER_URL (infra/main.bicep), so the cache uses the backstop TTL, refreshed at 25-95% of
- * it (src/keyVault/secretCache.ts), not SECRET_CACHE_TTL_SECONDS; and the lease holder's version check
+ * deployment sets ROTATION_LEDGER_URL (infra/main.bicep), so the cache uses the backstop TTL, first refreshed at 25-95%
+ * of it and then at 85-95% (packages/functions-keyvault/src/keyVault/secretCache.ts), not SECRET_CACHE_TTL_SECONDS; and the lease holder's version check
  * (ROTATION_LEDGER_CHECK_SECONDS) finds it first.
  */
 import assert from 'node:assert/strict';
@@ -26,6 +26,13 @@ test('docs/events.md: without an event, the backstop window of a default deploym
   assert.ok(
     section.includes(`${hours(from)} to ${hours(from + jitter)} hours`),
     `events.md states ${hours(from)} to ${hours(from + jitter)} hours`,
+  );
+  const againFrom = Number(/BACKSTOP_REFRESH_AGAIN_FROM = ([\d.]+)/.exec(source)?.[1]);
+  const againJitter = Number(/BACKSTOP_REFRESH_AGAIN_JITTER = ([\d.]+)/.exec(source)?.[1]);
+  assert.ok(againFrom > from && againJitter > 0, 'a refreshed value is refreshed again in a narrower, later window');
+  assert.ok(
+    section.includes(`each later refresh ${hours(againFrom)} to ${hours(againFrom + againJitter)} hours`),
+    `events.md states each later refresh ${hours(againFrom)} to ${hours(againFrom + againJitter)} hours`,
   );
   assert.match(section, /ROTATION_LEDGER_URL/);
   assert.ok(

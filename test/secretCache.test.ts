@@ -52,7 +52,7 @@ function setup(policy: Partial<CacheSettings & CallSettings> = {}, random = () =
     read: cache.read.bind(cache),
     stats: () => ({ ...cache.stats(), vaults: calls.snapshot() }),
   };
-  return { vault, clock, store, warnings, infos };
+  return { vault, clock, store, warnings, infos, cache };
 }
 
 test('miss then hit; one Key Vault call', async () => {
@@ -128,6 +128,25 @@ test('refresh-ahead points carry jitter', async () => {
   await new Promise((r) => setImmediate(r));
   assert.equal(early.vault.calls, 2, 'random 0 refreshes from 75% of the TTL');
   assert.equal(late.vault.calls, 1, 'random 0.99 waits until ~95% of the TTL');
+});
+
+test('backstop TTL: the first refresh of a value read anew is spread widely, later ones fall near expiry', async () => {
+  const { vault, clock, store, cache } = setup({}, () => 0); // the earliest point of each window
+  cache.setTtl(600_000); // a backstop TTL (longer than SECRET_CACHE_TTL_SECONDS, 60 s here)
+  vault.set('b', 'v1');
+  await store.read({ vaultUrl: VAULT, name: 'b' });
+  /** Advance, read (a refresh it starts runs in the background), and count Key Vault's calls. */
+  const after = async (ms: number) => {
+    clock.advance(ms);
+    await store.read({ vaultUrl: VAULT, name: 'b' });
+    await new Promise((r) => setImmediate(r));
+    return vault.calls;
+  };
+  assert.equal(await after(149_000), 1, 'not before 25% of the TTL');
+  assert.equal(await after(1_001), 2, 'the first refresh at 25% of the TTL (150 s)');
+  // The value that refresh returned is refreshed again from 85% of the TTL (510 s later), not from 25%.
+  assert.equal(await after(509_000), 2, 'a refreshed value is not refreshed before 85% of the TTL');
+  assert.equal(await after(1_001), 3, 'the second refresh at 85% of the TTL');
 });
 
 test('force fresh bypasses the cached value', async () => {

@@ -78,7 +78,7 @@ export type { LedgerStatus, StorageSdkLoader } from './ledger/index.js';
 export type { LocalProfile } from './config.js';
 export type { LedgerStatusSource, RotationLedgerReport, SettingState } from './diagnostics/configReport.js';
 export type { EventSchema, IgnoreReason, ParseOptions, SecretEventKind } from './events/keyVaultEvents.js';
-export type { Schedule } from './keyVault/contract.js';
+export type { Schedule, WarmupGate } from './keyVault/contract.js';
 export type { FailureFacts } from './keyVault/failure.js';
 export type { VaultStats } from './keyVault/callPolicy.js';
 export type { CacheStats, Revocation } from './keyVault/secretCache.js';

@@ -9,6 +9,8 @@
  * - Warm-up calls (a first read of a name the fleet is known to use) take turns from the warm-up pacer (KEY_VAULT_WARMUP_PER_10S, {@link WarmupPacer}): a call whose turn is near starts at once,
  *   the others wait for their turn (a bounded queue), and Key Vault's 429 slows the pacer down (AIMD). The lease holder's version check has a pacer of its own
  *   (CHECK_PER_10S).
+ * - With the rotation ledger, an instance that holds one of the fleet's warm-up slots (service.ts) makes its warm-up
+ *   calls at SLOT_PER_10S instead (`slot`: a pacer of its own, also slowed by 429s).
  * The fetch itself is injected (the SDK adapter, or a test double), so this module never touches the network.
  *
  * The token bucket and the pacer are a few lines written here rather than a library: they must run on the injected
@@ -98,7 +100,9 @@ const WARMUP_REGAIN_MS = 100_000;
  * so it keeps its place; a turn more than WARMUP_QUEUE_MS away, or a queue of WARMUP_QUEUE_MAX, is refused. The first
  * turn is jittered over one interval, so a fleet that starts together spreads its first calls. Key Vault's answers
  * are the shared signal (AIMD): a 429 halves the pace (never below `floor`, the steady budget) and moves the next turn
- * past its Retry-After; without 429s the pace grows back to `ceiling` by a tenth of it per 10 s.
+ * past its Retry-After; without 429s the pace grows back to `ceiling` by a tenth of it per 10 s. Without `burst` (the
+ * warm-up slot's pacer) no call starts ahead of its turn: a slot handed from one instance to the next then adds no
+ * second's worth of calls to the fleet's pace.
  */
 export class WarmupPacer {
   private rate: number;
@@ -111,6 +115,7 @@ export class WarmupPacer {
     private readonly floor: number,
     private readonly clock: Clock,
     random: () => number = Math.random,
+    private readonly burst = true,
   ) {
     this.rate = ceiling;
     const now = clock.now();
@@ -129,7 +134,7 @@ export class WarmupPacer {
     const now = this.clock.now();
     this.grow(now);
     const interval = this.interval();
-    const tolerance = Math.floor(this.rate / 10) * interval;
+    const tolerance = this.burst ? Math.floor(this.rate / 10) * interval : 0;
     const tat = Math.max(this.tat, now);
     const wait = Math.max(0, tat - tolerance - now);
     if (wait > WARMUP_QUEUE_MS || (wait > 0 && this.waiting >= WARMUP_QUEUE_MAX)) return undefined;
@@ -173,16 +178,26 @@ export class WarmupPacer {
 export const CHECK_PER_10S = 40;
 
 /**
- * How a call is paid for: `read` (the budget), `background` (the budget, leaving half to reads), `warmup` (the
- * warm-up pacer), `check` (the version check's own pacer, CHECK_PER_10S).
+ * The warm-up pace of an instance that holds one of the fleet's warm-up slots (the ledger's WARMUP_SLOTS blob
+ * leases): 20 calls per second, so 50 names take 2.5 s, within KEY_VAULT_TIMEOUT_MS's default of 4 s. WARMUP_SLOTS ×
+ * SLOT_PER_10S = 16 × 200 = 3,200 per 10 s, 80% of Key Vault's 4,000 per vault, is the whole fleet's warm-up pace
+ * whatever its size: an instance without a slot waits for one.
  */
-export type CallKind = 'read' | 'background' | 'warmup' | 'check';
+export const SLOT_PER_10S = 200;
+
+/**
+ * How a call is paid for: `read` (the budget), `background` (the budget, leaving half to reads), `warmup` (the
+ * warm-up pacer), `slot` (the warm-up slot's pacer, SLOT_PER_10S), `check` (the version check's own pacer,
+ * CHECK_PER_10S).
+ */
+export type CallKind = 'read' | 'background' | 'warmup' | 'slot' | 'check';
 
 export class VaultCalls {
   private readonly limiters = new Map<string, LimitFunction>();
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly pacers = new Map<string, WarmupPacer>();
   private readonly checkPacers = new Map<string, WarmupPacer>();
+  private readonly slotPacers = new Map<string, WarmupPacer>();
   private readonly vaults = new Map<string, VaultStats>();
 
   constructor(
@@ -200,8 +215,13 @@ export class VaultCalls {
    */
   async call(ref: SecretReference, { kind = 'read' }: { kind?: CallKind } = {}): Promise<SecretRecord> {
     const stats = this.stats(ref.vaultUrl);
-    if (kind === 'warmup' || kind === 'check') {
-      const pacer = kind === 'check' ? this.checkPacer(ref.vaultUrl) : this.pacer(ref.vaultUrl);
+    if (kind === 'warmup' || kind === 'slot' || kind === 'check') {
+      const pacer =
+        kind === 'check'
+          ? this.checkPacer(ref.vaultUrl)
+          : kind === 'slot'
+            ? this.slotPacer(ref.vaultUrl)
+            : this.pacer(ref.vaultUrl);
       const wait = pacer.book();
       if (wait === undefined) {
         stats.warmupRefusals += 1;
@@ -253,6 +273,7 @@ export class VaultCalls {
         // Key Vault's own answer: the whole fleet sees it, so every instance's warm-up slows down.
         this.pacer(ref.vaultUrl).throttled((failure.retryAfterSeconds ?? 1) * 1000);
         this.checkPacer(ref.vaultUrl).throttled((failure.retryAfterSeconds ?? 1) * 1000);
+        this.slotPacer(ref.vaultUrl).throttled((failure.retryAfterSeconds ?? 1) * 1000);
       }
       stats.lastError = { kind: failure.kind, message: failure.message, at: new Date().toISOString() };
       throw failure;
@@ -298,10 +319,18 @@ export class VaultCalls {
   }
 
   private checkPacer(vaultUrl: string): WarmupPacer {
-    let pacer = this.checkPacers.get(vaultUrl);
+    return this.ownPacer(this.checkPacers, vaultUrl, CHECK_PER_10S);
+  }
+
+  private slotPacer(vaultUrl: string): WarmupPacer {
+    return this.ownPacer(this.slotPacers, vaultUrl, SLOT_PER_10S, false);
+  }
+
+  private ownPacer(pacers: Map<string, WarmupPacer>, vaultUrl: string, per10s: number, burst = true): WarmupPacer {
+    let pacer = pacers.get(vaultUrl);
     if (!pacer) {
-      pacer = new WarmupPacer(CHECK_PER_10S, 1, this.clock, this.random);
-      this.checkPacers.set(vaultUrl, pacer);
+      pacer = new WarmupPacer(per10s, 1, this.clock, this.random, burst);
+      pacers.set(vaultUrl, pacer);
     }
     return pacer;
   }

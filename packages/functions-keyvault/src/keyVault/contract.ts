@@ -82,6 +82,17 @@ export const realSchedule: Schedule = (run, ms) => {
   return () => clearTimeout(timer);
 };
 
+/**
+ * The fleet's warm-up slots (the rotation ledger's blob leases, src/ledger/warmupSlots.ts): a few instances at a time
+ * warm fast, the others wait for a slot. `enter` resolves `held` (this instance holds a slot: call `leave` once per
+ * `held` when done), `busy` (none came free within `maxWaitMs`; 0 asks only whether one is held already) or
+ * `unavailable` (the slots cannot be used now, storage failing: the per-instance warm-up pace applies).
+ */
+export interface WarmupGate {
+  enter(maxWaitMs: number): Promise<'held' | 'busy' | 'unavailable'>;
+  leave(): void;
+}
+
 /** The cache key of a reference: Key Vault names and versions are case-insensitive. */
 export function cacheKey(ref: SecretReference): string {
   return `${ref.vaultUrl}|${ref.name.toLowerCase()}|${ref.version?.toLowerCase() ?? ''}`;

@@ -38,6 +38,7 @@ export type {
   SecretRead,
   SecretRecord,
   SecretReference,
+  WarmupGate,
 } from './contract.js';
 export { realSchedule } from './contract.js';
 export {

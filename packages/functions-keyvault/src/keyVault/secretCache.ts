@@ -123,11 +123,16 @@ const REFRESH_AHEAD_FROM = 0.75;
 const REFRESH_AHEAD_JITTER = 0.2;
 /**
  * Under a TTL longer than SECRET_CACHE_TTL_SECONDS (the backstop TTL while the rotation ledger is healthy, hours),
- * the refresh falls anywhere from 0.25 to 0.95 of it: a fleet that started together (a deployment) then spreads its
- * refreshes over most of the TTL instead of its last fifth, and stays under its share of the vault's limit.
+ * the first refresh of a value read anew (a first read) falls anywhere from 0.25 to 0.95 of it: a fleet that started
+ * together (a deployment) then spreads its refreshes over most of the TTL instead of its last fifth, and stays under
+ * its share of the vault's limit. A value that was itself a refresh is spread already: its next refresh falls at
+ * 0.85 to 0.95 of the TTL (BACKSTOP_REFRESH_AGAIN_*), so the second wave does not pile onto the first one's tail
+ * (the 12-h fleet simulation's late peak) and the steady cost is about 1 / 0.9 refreshes per TTL, not 1 / 0.6.
  */
 const BACKSTOP_REFRESH_FROM = 0.25;
 const BACKSTOP_REFRESH_JITTER = 0.7;
+const BACKSTOP_REFRESH_AGAIN_FROM = 0.85;
+const BACKSTOP_REFRESH_AGAIN_JITTER = 0.1;
 /**
  * Key Vault answers without the version a notice named before that notice is given up on: the re-read it caused, and
  * one more after SECRET_CACHE_MIN_REFRESH_SECONDS (that re-read may have joined one started before the version
@@ -608,7 +613,7 @@ export class SecretCache {
         rotationState.version = undefined;
       }
     }
-    const entry = this.fresh(ref, record);
+    const entry = this.fresh(ref, record, true);
     setTtl(entry.softTtlMs);
     return entry;
   }
@@ -617,7 +622,7 @@ export class SecretCache {
    * A value just returned by Key Vault. Pinned versions too get the normal TTL: the value is immutable, but access
    * to it is not, so it is revalidated (one GET of that version) at the same pace as the latest.
    */
-  private fresh(ref: SecretReference, record: SecretRecord): ValueEntry {
+  private fresh(ref: SecretReference, record: SecretRecord, refreshed = false): ValueEntry {
     const now = this.clock.now();
     // A pinned version keeps the normal TTL even under the backstop TTL: the rotation ledger carries no word of a
     // revoked version, so this revalidation is what bounds how long one is served.
@@ -628,18 +633,23 @@ export class SecretCache {
       record,
       fetchedAt: now,
       expiresAt: now + ttl,
-      softTtlMs: this.refreshAfter(ttl),
+      softTtlMs: this.refreshAfter(ttl, refreshed),
       ttlMs: ttl,
     };
   }
 
-  /** Soft TTL (lru-cache's): refresh ahead at a jittered point of the TTL, so instances do not synchronise. */
-  private refreshAfter(ttl: number): number {
+  /**
+   * Soft TTL (lru-cache's): refresh ahead at a jittered point of the TTL, so instances do not synchronise; under the
+   * backstop TTL, narrower for a value that was itself a refresh (`refreshed`).
+   */
+  private refreshAfter(ttl: number, refreshed = false): number {
     if (ttl === 0) return 1;
     const [from, jitter] =
-      ttl > this.policy.ttlMs
-        ? [BACKSTOP_REFRESH_FROM, BACKSTOP_REFRESH_JITTER]
-        : [REFRESH_AHEAD_FROM, REFRESH_AHEAD_JITTER];
+      ttl <= this.policy.ttlMs
+        ? [REFRESH_AHEAD_FROM, REFRESH_AHEAD_JITTER]
+        : refreshed
+          ? [BACKSTOP_REFRESH_AGAIN_FROM, BACKSTOP_REFRESH_AGAIN_JITTER]
+          : [BACKSTOP_REFRESH_FROM, BACKSTOP_REFRESH_JITTER];
     return Math.max(1, Math.floor(ttl * (from + this.random() * jitter)));
   }
 

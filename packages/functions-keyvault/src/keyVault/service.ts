@@ -10,7 +10,17 @@
 import { randomUUID } from 'node:crypto';
 import { type AppConfig, isSecretAllowed } from '../config.js';
 import type { VaultStats, VaultCalls } from './callPolicy.js';
-import type { Clock, Logger, Schedule, SecretFetch, SecretMetadata, SecretRead, SecretReference } from './contract.js';
+import type {
+  Clock,
+  Logger,
+  Schedule,
+  SecretFetch,
+  SecretMetadata,
+  SecretRead,
+  SecretRecord,
+  SecretReference,
+  WarmupGate,
+} from './contract.js';
 import { KeyVaultFailure, vaultAnswered } from './failure.js';
 import { chooseIdentity, type IdentityChoice } from './identity.js';
 import { looksLikeReference, parseKeyVaultReference } from './references.js';
@@ -115,6 +125,9 @@ export class KeyVaultService {
   /** Secrets the rotation ledger lists (vault|lower-case name): names the fleet is known to use. */
   private fleetNames = new Set<string>();
   private readonly trusted = new Map<string, boolean>();
+  /** The fleet's warm-up slots (with the rotation ledger), and whether this instance is warming the fleet's names. */
+  private gate: WarmupGate | undefined;
+  private warmingFleet = false;
 
   constructor(private readonly options: KeyVaultOptions) {
     this.config = options.config;
@@ -142,7 +155,7 @@ export class KeyVaultService {
   }
 
   private async createEngine(): Promise<Engine> {
-    const [{ SecretCache }, { VaultCalls }, telemetry] = await Promise.all([
+    const [{ SecretCache }, { VaultCalls, WARMUP_QUEUE_MS }, telemetry] = await Promise.all([
       import('./secretCache.js'),
       import('./callPolicy.js'),
       import('./telemetry.js'),
@@ -154,7 +167,10 @@ export class KeyVaultService {
       async (ref, options = {}) => {
         // A first read of a name the fleet is known to use waits for a warm-up turn; anything else spends the budget.
         const kind = options.first && this.isFleetSecret(ref) ? 'warmup' : options.background ? 'background' : 'read';
-        const record = await calls.call(ref, { kind });
+        const record =
+          kind === 'warmup' && this.gate !== undefined
+            ? await this.slotCall(calls, this.gate, ref, WARMUP_QUEUE_MS)
+            : await calls.call(ref, { kind });
         if (ref.version === undefined && record.version) this.notifyVersion(ref.vaultUrl, record.name, record.version);
         return record;
       },
@@ -166,6 +182,77 @@ export class KeyVaultService {
     );
     if (this.backstop) cache.setTtl(this.cacheTtl().ms);
     return { cache, calls, telemetry };
+  }
+
+  /**
+   * A warm-up call with the fleet's warm-up slots: wait for a slot (at most WARMUP_QUEUE_MS; the reader itself waits
+   * only KEY_VAULT_TIMEOUT_MS and the load keeps its place), then call at the slot's pace; the first call under a slot
+   * also warms every name the fleet is known to use, so the slot is taken once per instance. Without a slot usable
+   * (storage failing), the per-instance warm-up pace applies, as without a ledger.
+   */
+  private async slotCall(
+    calls: VaultCalls,
+    gate: WarmupGate,
+    ref: SecretReference,
+    maxWaitMs: number,
+  ): Promise<SecretRecord> {
+    const state = await gate.enter(maxWaitMs);
+    if (state === 'unavailable') return calls.call(ref, { kind: 'warmup' });
+    if (state === 'busy') {
+      throw new KeyVaultFailure(
+        'throttled',
+        'No warm-up slot of the fleet came free in time for the first read of this secret; a later read tries again.',
+        { retryAfterSeconds: 10, errorCode: 'WarmupWaiting' },
+      );
+    }
+    try {
+      if (!this.warmingFleet) void this.warmFleet(gate);
+      return await calls.call(ref, { kind: 'slot' });
+    } finally {
+      gate.leave();
+    }
+  }
+
+  /** Under a warm-up slot: first reads of every name the fleet is known to use that this instance does not hold. */
+  private async warmFleet(gate: WarmupGate): Promise<void> {
+    this.warmingFleet = true;
+    // Entered at once (a slot is held): the slot stays held until these reads are done.
+    const entered = gate.enter(0);
+    try {
+      const cache = this.loaded?.cache;
+      if ((await entered) !== 'held' || cache === undefined) return;
+      await Promise.allSettled(this.fleetSecrets().flatMap((ref) => (cache.holds(ref) ? [] : [cache.read(ref)])));
+    } finally {
+      if ((await entered) === 'held') gate.leave();
+      this.warmingFleet = false;
+    }
+  }
+
+  /**
+   * The names the fleet is known to use (see {@link isFleetSecret}) that this app may read: at most MAX_FLEET_NAMES
+   * from the ledger and the names in the settings.
+   */
+  private fleetSecrets(): SecretReference[] {
+    const out = new Map<string, SecretReference>();
+    const add = (vaultUrl: string, name: string) => out.set(`${vaultUrl}|${name.toLowerCase()}`, { vaultUrl, name });
+    const { vaultUrl, allowedSecrets, prefetch } = this.config;
+    if (vaultUrl !== undefined)
+      for (const n of [...allowedSecrets, ...prefetch]) if (!n.endsWith('*')) add(vaultUrl, n);
+    for (const r of this.references()) if (r.version === undefined) add(r.vaultUrl, r.name);
+    for (const key of this.fleetNames) {
+      const at = key.lastIndexOf('|');
+      add(key.slice(0, at), key.slice(at + 1));
+    }
+    // Never a name this app does not use or a vault it does not read (a ledger entry is outside input).
+    return [...out.values()].filter((r) => this.isAppVault(r.vaultUrl) && this.usesSecret(r.vaultUrl, r.name));
+  }
+
+  /**
+   * Use the fleet's warm-up slots for first reads (the rotation ledger sets them when it starts); undefined: the
+   * per-instance warm-up pace only.
+   */
+  useWarmupSlots(gate: WarmupGate | undefined): void {
+    this.gate = gate;
   }
 
   private notifyVersion(vaultUrl: string, name: string, version: string): void {

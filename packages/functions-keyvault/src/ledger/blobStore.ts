@@ -16,7 +16,8 @@
  * The check lease (versionCheck.ts) is Azure Storage's blob lease (BlobLeaseClient) on a blob of its own,
  * `<ledger blob>.lease` in the same container, created empty on first use: a lease on the ledger blob itself would
  * make every other instance's write fail with 412 LeaseIdMissing. The app's role on the container (Storage Blob Data
- * Contributor) allows leases (they are blob writes).
+ * Contributor) allows leases (they are blob writes). The fleet's warm-up slots (warmupSlots.ts) are blob leases the
+ * same way, on `<ledger blob>.warmup-<slot>`.
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import type * as StorageSdk from '@azure/storage-blob';
@@ -37,7 +38,7 @@ const STORAGE_SDK = '@azure/storage-blob';
 /** The default loader: a specifier in a variable, which bundlers leave alone (resolved from node_modules at run time). */
 export const loadStorageSdk = (): Promise<typeof StorageSdk> => import(STORAGE_SDK) as Promise<typeof StorageSdk>;
 import { LEDGER_MAX_BYTES } from './document.js';
-import { type LeaseStore, LedgerFailure, type LedgerRead, type LedgerStore } from './store.js';
+import { type LeaseStore, LedgerFailure, type LedgerRead, type LedgerStore, type SlotStore } from './store.js';
 
 /**
  * The storage token only, for the blob's own host: a challenge for another scope or tenant gets the token the request
@@ -91,20 +92,22 @@ async function readCapped(stream: NodeJS.ReadableStream | undefined, etag: strin
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** The lease blob's URL: the ledger blob's, with `.lease` added to its name. */
-export function leaseBlobUrl(blobUrl: string): string {
+/** The lease blob's URL: the ledger blob's, with `.lease` (or another suffix: `warmup-<slot>`) added to its name. */
+export function leaseBlobUrl(blobUrl: string, suffix = 'lease'): string {
   const url = new URL(blobUrl);
-  url.pathname = `${url.pathname}.lease`;
+  url.pathname = `${url.pathname}.${suffix}`;
   return url.toString();
 }
 
 const isStatus = (error: unknown, ...statuses: number[]) =>
   error instanceof RestError && statuses.includes(error.statusCode ?? 0);
 
-export class BlobLedgerStore implements LedgerStore, LeaseStore {
+export class BlobLedgerStore implements LedgerStore, LeaseStore, SlotStore {
   private readonly blob: BlockBlobClientType;
   private readonly credential: ChallengeBoundCredential;
   private readonly leaseBlob: BlockBlobClientType;
+  private readonly slotBlobs = new Map<number, BlockBlobClientType>();
+  private readonly options: StoragePipelineOptions;
 
   constructor(blobUrl: string, credential: TokenCredential, timeoutMs: number) {
     const options: StoragePipelineOptions = {
@@ -113,10 +116,44 @@ export class BlobLedgerStore implements LedgerStore, LeaseStore {
     this.credential = new ChallengeBoundCredential(credential);
     this.blob = new BlockBlobClient(blobUrl, this.credential, options);
     this.leaseBlob = new BlockBlobClient(leaseBlobUrl(blobUrl), this.credential, options);
+    this.options = options;
   }
 
-  async acquireLease(leaseId: string, durationS: number, signal: AbortSignal): Promise<boolean> {
-    const lease = this.leaseBlob.getBlobLeaseClient(leaseId);
+  acquireLease(leaseId: string, durationS: number, signal: AbortSignal): Promise<boolean> {
+    return this.acquireOn(this.leaseBlob, leaseId, durationS, signal);
+  }
+
+  renewLease(leaseId: string, signal: AbortSignal): Promise<boolean> {
+    return this.renewOn(this.leaseBlob, leaseId, signal);
+  }
+
+  releaseLease(leaseId: string, signal: AbortSignal): Promise<void> {
+    return this.releaseOn(this.leaseBlob, leaseId, signal);
+  }
+
+  acquireSlot(slot: number, leaseId: string, durationS: number, signal: AbortSignal): Promise<boolean> {
+    return this.acquireOn(this.slotBlob(slot), leaseId, durationS, signal);
+  }
+
+  renewSlot(slot: number, leaseId: string, signal: AbortSignal): Promise<boolean> {
+    return this.renewOn(this.slotBlob(slot), leaseId, signal);
+  }
+
+  releaseSlot(slot: number, leaseId: string, signal: AbortSignal): Promise<void> {
+    return this.releaseOn(this.slotBlob(slot), leaseId, signal);
+  }
+
+  private slotBlob(slot: number): BlockBlobClientType {
+    let blob = this.slotBlobs.get(slot);
+    if (blob === undefined) {
+      blob = new BlockBlobClient(leaseBlobUrl(this.blob.url, `warmup-${slot}`), this.credential, this.options);
+      this.slotBlobs.set(slot, blob);
+    }
+    return blob;
+  }
+
+  private async acquireOn(blob: BlockBlobClientType, leaseId: string, durationS: number, signal: AbortSignal) {
+    const lease = blob.getBlobLeaseClient(leaseId);
     try {
       await lease.acquireLease(durationS, { abortSignal: signal });
       return true;
@@ -128,7 +165,7 @@ export class BlobLedgerStore implements LedgerStore, LeaseStore {
     }
     try {
       // First use: create the (empty) lease blob; someone else creating it first is as good.
-      await this.leaseBlob.upload('', 0, { abortSignal: signal, conditions: { ifNoneMatch: '*' } });
+      await blob.upload('', 0, { abortSignal: signal, conditions: { ifNoneMatch: '*' } });
     } catch (error) {
       if (!isStatus(error, 409, 412)) throw failureOf(error);
     }
@@ -141,9 +178,9 @@ export class BlobLedgerStore implements LedgerStore, LeaseStore {
     }
   }
 
-  async renewLease(leaseId: string, signal: AbortSignal): Promise<boolean> {
+  private async renewOn(blob: BlockBlobClientType, leaseId: string, signal: AbortSignal): Promise<boolean> {
     try {
-      await this.leaseBlob.getBlobLeaseClient(leaseId).renewLease({ abortSignal: signal });
+      await blob.getBlobLeaseClient(leaseId).renewLease({ abortSignal: signal });
       return true;
     } catch (error) {
       // 409: the lease is another id's now (ours expired and was taken), or was broken.
@@ -152,9 +189,9 @@ export class BlobLedgerStore implements LedgerStore, LeaseStore {
     }
   }
 
-  async releaseLease(leaseId: string, signal: AbortSignal): Promise<void> {
+  private async releaseOn(blob: BlockBlobClientType, leaseId: string, signal: AbortSignal): Promise<void> {
     try {
-      await this.leaseBlob.getBlobLeaseClient(leaseId).releaseLease({ abortSignal: signal });
+      await blob.getBlobLeaseClient(leaseId).releaseLease({ abortSignal: signal });
     } catch (error) {
       if (!isStatus(error, 409, 412)) throw failureOf(error);
     }

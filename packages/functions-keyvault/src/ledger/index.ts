@@ -6,8 +6,9 @@
 import type { AppConfig } from '../config.js';
 import type { KeyVaultService } from '../keyVault/index.js';
 import type { LedgerStatus, RotationLedger, RotationLedgerOptions } from './rotationLedger.js';
-import type { LeaseStore, LedgerStore } from './store.js';
+import type { LeaseStore, LedgerStore, SlotStore } from './store.js';
 import type { VersionChecker } from './versionCheck.js';
+import type { WarmupSlots } from './warmupSlots.js';
 
 export type { LedgerStatus };
 
@@ -42,10 +43,11 @@ export function ledgerStarting(): void {
 
 /** Test seams: the store, clocks and timers (by default the blob, the process clocks and unref'd timers). */
 export type LedgerSeams = Partial<Pick<RotationLedgerOptions, 'clock' | 'wallClock' | 'schedule' | 'log'>> & {
-  /** The ledger's blob and the check's lease blob (a model in tests). */
-  store?: LedgerStore & LeaseStore;
+  /** The ledger's blob, the check's lease blob and the warm-up slots' blobs (a model in tests; slots optional). */
+  store?: LedgerStore & LeaseStore & Partial<SlotStore>;
 };
 let checker: VersionChecker | undefined;
+let slots: WarmupSlots | undefined;
 
 /** The process's ledger, or undefined (not configured, or not started yet). */
 export function rotationLedger(): RotationLedger | undefined {
@@ -87,18 +89,21 @@ async function createLedger(
 ): Promise<RotationLedger> {
   shared?.stop();
   checker?.stop();
+  void slots?.stop();
   const [
     { RotationLedger },
     { BlobLedgerStore, bindStorageSdk, loadStorageSdk },
     { ledgerTelemetry },
     { storageCredential },
     { VersionChecker },
+    { WarmupSlots },
   ] = await Promise.all([
     import('./rotationLedger.js'),
     import('./blobStore.js'),
     import('./telemetry.js'),
     import('../keyVault/index.js'),
     import('./versionCheck.js'),
+    import('./warmupSlots.js'),
   ]);
   if (seams.store === undefined) {
     const sdk = await ((storageLoader ?? loadStorageSdk)() as ReturnType<typeof loadStorageSdk>).catch(() => {
@@ -135,6 +140,17 @@ async function createLedger(
     ...(seams.schedule === undefined ? {} : { schedule: seams.schedule }),
   });
   checker.start();
+  // First reads take turns at the fleet's warm-up slots (warmupSlots.ts): fast with a slot, waiting without one.
+  slots =
+    typeof store.acquireSlot === 'function'
+      ? new WarmupSlots({
+          store: store as SlotStore,
+          timeoutMs: config.calls.timeoutMs,
+          ...(seams.clock === undefined ? {} : { clock: seams.clock }),
+          ...(seams.schedule === undefined ? {} : { schedule: seams.schedule }),
+        })
+      : undefined;
+  service.useWarmupSlots(slots);
   return ledger;
 }
 

@@ -58,3 +58,14 @@ export interface LeaseStore {
   /** Give the lease up (on stop), so another instance need not wait for it to expire. */
   releaseLease(leaseId: string, signal: AbortSignal): Promise<void>;
 }
+
+/**
+ * The fleet's warm-up slots (warmupSlots.ts): WARMUP_SLOTS blob leases on blobs of their own next to the ledger, one
+ * per slot (`<ledger blob>.warmup-<slot>`), with the same semantics as {@link LeaseStore}.
+ */
+export interface SlotStore {
+  /** Take slot `slot`'s lease for `durationS` seconds with this id; false when another id holds it (409). */
+  acquireSlot(slot: number, leaseId: string, durationS: number, signal: AbortSignal): Promise<boolean>;
+  renewSlot(slot: number, leaseId: string, signal: AbortSignal): Promise<boolean>;
+  releaseSlot(slot: number, leaseId: string, signal: AbortSignal): Promise<void>;
+}

@@ -185,18 +185,23 @@ export class VersionChecker {
     this.options.onCheck?.(refs.length, recorded);
   }
 
-  private async bounded<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
-    try {
-      return await run(controller.signal);
-    } finally {
-      clearTimeout(timer);
-    }
+  private bounded<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withTimeout(this.options.timeoutMs, run);
   }
 }
 
-function unrefTimeout(run: () => void, ms: number): () => void {
+/** Runs a storage request with an abort signal that fires after `timeoutMs`. */
+export async function withTimeout<T>(timeoutMs: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    return await run(controller.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function unrefTimeout(run: () => void, ms: number): () => void {
   const timer = setTimeout(run, ms);
   timer.unref();
   return () => clearTimeout(timer);
