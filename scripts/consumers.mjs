@@ -2,9 +2,11 @@
  * The package proven from outside (`npm run test:consumers`, run by .ci/run): packs packages/functions-keyvault as
  * `npm pack` does for a release, then, in a temporary folder for each app under examples/ (they share no code with
  * the template):
- *   1. points the app's functions-keyvault dependency at the tarball and installs it with npm's cache only
- *      (`--offline`, after the root `npm ci`; no lock file: a lock would pin the tarball's integrity, and a re-pack of
- *      the same version would then fail EINTEGRITY or install the previous content from the cache);
+ *   1. points the app's functions-keyvault dependency at the tarball and installs it as a user's `npm install` would,
+ *      from npm's cache where it can (`--prefer-offline`: after the root `npm ci` that is everything on the Node that
+ *      ran it; on another Node, npm may pick newer dependency versions whose engines fit, e.g. @azure/identity 4.13.3
+ *      on Node 22, and fetches those from the registry). No lock file: a lock would pin the tarball's integrity, and a
+ *      re-pack of the same version would then fail EINTEGRITY or install the previous content from the cache;
  *   2. runs the app's own `npm test` (tsc with the app's tsconfig, then node --test), which fails on any failed test;
  * then an empty folder with only the tarball installed require()s and import()s every public entry (the same
  * instance both ways), and last it prints the bundle size of a consumer that only reads secrets (built as
@@ -39,7 +41,7 @@ function installTarball(dir, tarball) {
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   manifest.dependencies = { ...manifest.dependencies, 'functions-keyvault': `file:${tarball}` };
   writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
-  run('npm', ['install', '--offline', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error'], dir);
+  run('npm', ['install', '--prefer-offline', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error'], dir);
 }
 
 const work = mkdtempSync(join(tmpdir(), 'kv-consumers-'));
