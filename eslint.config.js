@@ -40,9 +40,9 @@ export default tseslint.config(
           patterns: [
             { group: ['**/packages/**'], message: "Import the package by its name, 'functions-keyvault'." },
             {
-              group: ['functions-keyvault/*', '!functions-keyvault/handlers', '!functions-keyvault/testing'],
+              group: ['functions-keyvault/*', '!functions-keyvault/handlers'],
               message:
-                'Only the public entries: functions-keyvault, functions-keyvault/handlers, functions-keyvault/testing.',
+                'The app ships functions-keyvault and functions-keyvault/handlers only (functions-keyvault/testing is for tests).',
             },
           ],
         },
