@@ -7,12 +7,16 @@ export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      'packages/*/dist/**',
+      'packages/*/temp/**',
       'dist-bundle/**',
       'node_modules/**',
       '.lowkey/**',
       '.emulators/**',
       'coverage/**',
       '.venv-checkov/**',
+      // The consumer apps compile with their own tsconfig against the packed package (npm run test:consumers).
+      'examples/**',
     ],
   },
   js.configs.recommended,
@@ -24,6 +28,25 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/no-floating-promises': 'error',
       'no-console': ['error', { allow: ['warn', 'info', 'error'] }],
+    },
+  },
+  {
+    // The template reaches the package by its name (test/layering.test.ts also checks dynamic imports).
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/packages/**'], message: "Import the package by its name, 'functions-keyvault'." },
+            {
+              group: ['functions-keyvault/*', '!functions-keyvault/handlers'],
+              message:
+                'The app ships functions-keyvault and functions-keyvault/handlers only (functions-keyvault/testing is for tests).',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -41,7 +64,7 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
-    files: ['**/*.mjs', '**/*.js'],
+    files: ['**/*.mjs', '**/*.js', '**/*.cjs'],
     languageOptions: { globals: { ...globals.node } },
   },
 );

@@ -26,9 +26,9 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import functions, { type HttpResponseInit } from '@azure/functions';
-import { parseConfig } from '../src/config.js';
-import { configureKeyVault, type SecretFetch } from '../src/keyVault/index.js';
-import { secretRecord } from '../src/keyVault/testing.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { configureKeyVault, type SecretFetch } from 'functions-keyvault/internal/keyVault/index.js';
+import { secretRecord } from 'functions-keyvault/testing';
 import type * as TestModeModule from './functions-test-mode.mjs';
 
 const { HttpRequest, InvocationContext } = functions;
@@ -114,8 +114,8 @@ async function cacheBench(): Promise<void> {
 
   if (realVault) {
     backend = `real vault ${realVault} (real SDK and credential)`;
-    const { SecretClients } = await import('../src/keyVault/secretClient.js');
-    const { chooseIdentity } = await import('../src/keyVault/identity.js');
+    const { SecretClients } = await import('functions-keyvault/internal/keyVault/secretClient.js');
+    const { chooseIdentity } = await import('functions-keyvault/internal/keyVault/identity.js');
     const identity = chooseIdentity(config.identity);
     const seed = new SecretClients(identity, config).client(realVault);
     for (const name of NAMES) await seed.setSecret(name, `value-of-${name}`);
@@ -231,7 +231,10 @@ function loadBench(): void {
   // `npm run bench` builds the bundle first; run directly after `npm run compile`, there may be none.
   const bundleFile = resolve(ROOT, 'dist-bundle/index.js');
   const bundle = existsSync(bundleFile) ? loadTime(pathToFileURL(bundleFile).href, ROOT) : undefined;
-  const sdk = loadTime(pathToFileURL(resolve(ROOT, 'dist/src/keyVault/secretClient.js')).href, ROOT);
+  const sdk = loadTime(
+    pathToFileURL(resolve(ROOT, 'packages/functions-keyvault/dist/keyVault/secretClient.js')).href,
+    ROOT,
+  );
   const line = (label: string, ms: number) =>
     console.log(`   ${label.padEnd(52)} ${ms.toFixed(1).padStart(7)} ms   ${(ms / bare).toFixed(2)}x bare`);
   line("bare require('@azure/functions')", bare);

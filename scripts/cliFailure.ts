@@ -6,7 +6,7 @@
  * reference status (`access-denied (AccessToKeyVaultDenied)`), so it matches the config check and the portal. A
  * refused connection says so instead of `unreachable (FetchTimedOut)`: nothing timed out, nothing listens there.
  */
-import { type KeyVaultFailure, referenceStatusWord } from '../src/keyVault/index.js';
+import { type KeyVaultFailure, referenceStatusWord } from 'functions-keyvault/internal/keyVault/index.js';
 
 /** Whether the vault is on this machine (an emulator: `npm run vault:start`), from its URL's host. */
 export function isLoopbackVault(vaultUrl: string): boolean {

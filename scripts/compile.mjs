@@ -18,12 +18,30 @@ import { join, relative, resolve } from 'node:path';
 
 // The project directory: where `npm run` starts scripts (a test points it at a small project of its own).
 const root = process.cwd();
-const tsconfig = JSON.parse(readFileSync(join(root, 'tsconfig.json'), 'utf8'));
-const { outDir, rootDir, tsBuildInfoFile } = tsconfig.compilerOptions;
-const dist = resolve(root, outDir);
-const sourceRoot = resolve(root, rootDir);
-// tsconfig.json "include" is one `<dir>/**/*.ts` per top-level folder (src, test, scripts).
-const sourceDirs = tsconfig.include.map((/** @type {string} */ pattern) => pattern.split('/')[0]);
+
+/**
+ * The projects `tsc -b` builds: tsconfig.json and the projects it references (the package in packages/), each with
+ * its source folders (tsconfig "include" is one `<dir>/**' + '/*.ts` per top-level folder), the folder each one's outputs
+ * go to (outDir, mirrored from rootDir) and its build info.
+ */
+function projects(dir, seen = new Set()) {
+  if (seen.has(dir)) return [];
+  seen.add(dir);
+  const config = JSON.parse(readFileSync(join(dir, 'tsconfig.json'), 'utf8'));
+  const { outDir, rootDir, tsBuildInfoFile } = config.compilerOptions;
+  const folders = config.include.map((/** @type {string} */ pattern) => join(dir, pattern.split('/')[0]));
+  const own = {
+    buildInfo: resolve(dir, tsBuildInfoFile),
+    folders: folders.map((source) => ({
+      source,
+      out: join(resolve(dir, outDir), relative(resolve(dir, rootDir), source)),
+    })),
+  };
+  const referenced = (config.references ?? []).flatMap((/** @type {{ path: string }} */ r) =>
+    projects(resolve(dir, r.path), seen),
+  );
+  return [...referenced, own];
+}
 
 /** Every file under `dir` (relative to `base`), or none when `dir` does not exist. */
 function files(dir, base = dir) {
@@ -41,25 +59,26 @@ function sourceOf(output) {
 }
 
 let stale = 0;
-let missing = 0;
-for (const dir of sourceDirs) {
-  const out = join(dist, dir);
-  const outputs = new Set(files(out));
-  for (const output of outputs) {
-    const source = sourceOf(output);
-    if (source !== undefined && !existsSync(join(sourceRoot, dir, source))) {
-      rmSync(join(out, output));
-      stale += 1;
+for (const project of projects(root)) {
+  let missing = 0;
+  for (const { source: sourceDir, out } of project.folders) {
+    const outputs = new Set(files(out));
+    for (const output of outputs) {
+      const source = sourceOf(output);
+      if (source !== undefined && !existsSync(join(sourceDir, source))) {
+        rmSync(join(out, output));
+        stale += 1;
+      }
+    }
+    for (const source of files(sourceDir)) {
+      if (source.endsWith('.ts') && !/\.d\.[cm]?ts$/.test(source) && !outputs.has(source.replace(/\.ts$/, '.js'))) {
+        missing += 1;
+      }
     }
   }
-  for (const source of files(join(sourceRoot, dir))) {
-    if (source.endsWith('.ts') && !/\.d\.[cm]?ts$/.test(source) && !outputs.has(source.replace(/\.ts$/, '.js'))) {
-      missing += 1;
-    }
-  }
+  if (missing > 0) rmSync(project.buildInfo, { force: true });
 }
-if (stale > 0) console.error(`compile: removed ${stale} output file(s) of deleted sources from ${outDir}/`);
-if (missing > 0) rmSync(resolve(root, tsBuildInfoFile), { force: true });
+if (stale > 0) console.error(`compile: removed ${stale} output file(s) of deleted sources`);
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const result = spawnSync(process.execPath, [tsc, '-b', join(root, 'tsconfig.json')], { stdio: 'inherit' });

@@ -34,13 +34,13 @@
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { LedgerModel } from './ledgerModel.js';
-import { parseConfig } from '../src/config.js';
-import { KeyVaultFailure, KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
-import { secretRecord } from '../src/keyVault/testing.js';
-import { CHECK_PER_10S } from '../src/keyVault/callPolicy.js';
-import { RotationLedger } from '../src/ledger/rotationLedger.js';
-import { VersionChecker } from '../src/ledger/versionCheck.js';
-import { WARMUP_SLOTS, WarmupSlots } from '../src/ledger/warmupSlots.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { KeyVaultFailure, KeyVaultService, type SecretFetch } from 'functions-keyvault/internal/keyVault/index.js';
+import { secretRecord } from 'functions-keyvault/testing';
+import { CHECK_PER_10S } from 'functions-keyvault/internal/keyVault/callPolicy.js';
+import { RotationLedger } from 'functions-keyvault/internal/ledger/rotationLedger.js';
+import { VersionChecker } from 'functions-keyvault/internal/ledger/versionCheck.js';
+import { WARMUP_SLOTS, WarmupSlots } from 'functions-keyvault/internal/ledger/warmupSlots.js';
 
 const VAULT = 'https://fleet.vault.azure.net/';
 const LEDGER_URL = 'https://stfleet.blob.core.windows.net/rotation-ledger/fleet.json';

@@ -12,7 +12,7 @@ import {
   type LedgerRead,
   type LedgerStore,
   type SlotStore,
-} from '../src/ledger/store.js';
+} from 'functions-keyvault/internal/ledger/store.js';
 
 /** One blob's lease: the id holding it, until when, for how long it was taken. */
 interface Lease {

@@ -46,6 +46,9 @@ const env = {
   IMDS_ENDPOINT: 'http://127.0.0.1:9',
   AZURE_POD_IDENTITY_AUTHORITY_HOST: 'http://127.0.0.1:9',
 };
+// The tests, and the dev scripts they start, may reach the package's internals (package.json "./internal/*.js",
+// behind this condition); app code cannot: the bundle is built without it.
+env.NODE_OPTIONS = [process.env.NODE_OPTIONS, '--conditions=functions-keyvault-internal'].filter(Boolean).join(' ');
 for (const name of ['KEY_VAULT_URL', 'KEY_VAULT_URI', 'AZURE_CLIENT_ID', 'SECRETS_ALLOWED', 'NODE_EXTRA_CA_CERTS']) {
   delete env[name];
 }

@@ -17,8 +17,13 @@
  *   delete <name>                               soft-delete
  *   help                                        this list (exit 0)
  */
-import { parseConfig } from '../src/config.js';
-import { classifyError, isValidSecretName, isValidSecretVersion, sdkSecretClient } from '../src/keyVault/index.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import {
+  classifyError,
+  isValidSecretName,
+  isValidSecretVersion,
+  sdkSecretClient,
+} from 'functions-keyvault/internal/keyVault/index.js';
 import { failureLines } from './cliFailure.js';
 import { applyLocalSettings } from './localEnv.js';
 

@@ -12,7 +12,7 @@
  */
 import { ManagedIdentityCredential } from '@azure/identity';
 import { useAzureMonitor } from '@azure/monitor-opentelemetry';
-import type { MonitoringSettings } from './config.js';
+import type { MonitoringSettings } from './appSettings.js';
 
 export function startAzureMonitor(settings: MonitoringSettings): void {
   const credential = settings.entraAuth

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classifyError, parseRetryAfter } from '../src/keyVault/classify.js';
-import { KeyVaultFailure } from '../src/keyVault/failure.js';
-import { keyVaultError } from '../src/keyVault/testing.js';
+import { classifyError, parseRetryAfter } from 'functions-keyvault/internal/keyVault/classify.js';
+import { KeyVaultFailure } from 'functions-keyvault/internal/keyVault/failure.js';
+import { keyVaultError } from 'functions-keyvault/testing';
 
 test('classification of Key Vault and identity errors', () => {
   assert.equal(classifyError(keyVaultError(404, 'not found')).kind, 'secret-not-found');

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import * as getSecretModule from '../src/functions/getSecret.js';
-import { parseConfig } from '../src/config.js';
-import { configureKeyVault, KeyVaultFailure } from '../src/keyVault/index.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { configureKeyVault, KeyVaultFailure } from 'functions-keyvault/internal/keyVault/index.js';
 import { failureLines, isLoopbackVault } from '../scripts/cliFailure.js';
 import { skipUnlessEmulator, uniqueName, useEmulatorIdentity, vaultSettings } from './support/emulator.js';
-import { body, capturingContext, get } from '../src/http/testing.js';
+import { body, capturingContext, get } from 'functions-keyvault/testing';
 
 const CLI = fileURLToPath(new URL('../scripts/secrets.js', import.meta.url));
 // The CLI reads local.settings.json from its working directory: an empty one, so a developer's file stays out.

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NUMERIC_SETTINGS, parseConfig } from '../src/config.js';
-import { chooseIdentity } from '../src/keyVault/identity.js';
+import { NUMERIC_SETTINGS, parseConfig } from 'functions-keyvault/internal/config.js';
+import { chooseIdentity } from 'functions-keyvault/internal/keyVault/identity.js';
 import { ROOT } from './support/projectRoot.js';
 
 test('KEY_VAULT_URL, alias KEY_VAULT_URI, normalised to the origin', () => {

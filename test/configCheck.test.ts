@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
-import { configureKeyVault, KeyVaultFailure } from '../src/keyVault/index.js';
-import { body, capturingContext, get, header } from '../src/http/testing.js';
-import { InMemoryVault } from '../src/keyVault/testing.js';
+import { configureKeyVault, KeyVaultFailure } from 'functions-keyvault/internal/keyVault/index.js';
+import { body, capturingContext, get, header } from 'functions-keyvault/testing';
+import { InMemoryVault } from 'functions-keyvault/testing';
 
 const VAULT = 'https://check.vault.azure.net/';
 const quiet = { warn: () => undefined, info: () => undefined };

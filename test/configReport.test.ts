@@ -5,12 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../src/config.js';
-import { buildConfigReport, reportLogLine, reportSummary } from '../src/diagnostics/configReport.js';
-import { KeyVaultService } from '../src/keyVault/index.js';
-import { InMemoryVault, keyVaultError, ManualClock } from '../src/keyVault/testing.js';
-import { RotationLedger } from '../src/ledger/rotationLedger.js';
-import { LedgerFailure, type LedgerStore } from '../src/ledger/store.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import {
+  buildConfigReport,
+  reportLogLine,
+  reportSummary,
+} from 'functions-keyvault/internal/diagnostics/configReport.js';
+import { KeyVaultService } from 'functions-keyvault/internal/keyVault/index.js';
+import { InMemoryVault, keyVaultError, ManualClock } from 'functions-keyvault/testing';
+import { RotationLedger } from 'functions-keyvault/internal/ledger/rotationLedger.js';
+import { LedgerFailure, type LedgerStore } from 'functions-keyvault/internal/ledger/store.js';
 import { LedgerModel } from '../scripts/ledgerModel.js';
 
 const VAULT = 'https://report.vault.azure.net/';

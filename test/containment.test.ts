@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
-import { configureKeyVault } from '../src/keyVault/index.js';
-import { body, capturingContext, get, header } from '../src/http/testing.js';
-import { InMemoryVault, keyVaultError, ManualClock } from '../src/keyVault/testing.js';
+import { configureKeyVault } from 'functions-keyvault/internal/keyVault/index.js';
+import { body, capturingContext, get, header } from 'functions-keyvault/testing';
+import { InMemoryVault, keyVaultError, ManualClock } from 'functions-keyvault/testing';
 
 const VAULT = 'https://contain.vault.azure.net/';
 const quiet = { warn: () => undefined, info: () => undefined };

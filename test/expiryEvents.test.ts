@@ -5,14 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../src/config.js';
-import { MAX_REPORTED_SECRETS } from '../src/diagnostics/configReport.js';
-import { SECRET_EXPIRED, SECRET_NEAR_EXPIRY } from '../src/events/keyVaultEvents.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { MAX_REPORTED_SECRETS } from 'functions-keyvault/internal/diagnostics/configReport.js';
+import { SECRET_EXPIRED, SECRET_NEAR_EXPIRY } from 'functions-keyvault/internal/events/keyVaultEvents.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as secretEventsModule from '../src/functions/secretEvents.js';
-import { configureKeyVault, keyVault, MAX_EXPIRY_NOTICES, readSecret } from '../src/keyVault/index.js';
-import { InMemoryVault } from '../src/keyVault/testing.js';
-import { body, capturingContext, get } from '../src/http/testing.js';
+import {
+  configureKeyVault,
+  keyVault,
+  MAX_EXPIRY_NOTICES,
+  readSecret,
+} from 'functions-keyvault/internal/keyVault/index.js';
+import { InMemoryVault } from 'functions-keyvault/testing';
+import { body, capturingContext, get } from 'functions-keyvault/testing';
 import { asDelivered, keyVaultEvent } from './support/keyVaultEvents.js';
 
 const VAULT = 'https://kv-shared.vault.azure.net/';

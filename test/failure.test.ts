@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isTransient, referenceStatusWord } from '../src/keyVault/failure.js';
+import { isTransient, referenceStatusWord } from 'functions-keyvault/internal/keyVault/failure.js';
 
 test('transient failures are the ones that may serve stale; 403 and 404 are not', () => {
   for (const kind of ['throttled', 'timeout', 'service-error', 'unreachable', 'identity-unavailable'] as const)

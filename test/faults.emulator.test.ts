@@ -14,8 +14,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import * as getSecretModule from '../src/functions/getSecret.js';
-import { parseConfig } from '../src/config.js';
-import { configureKeyVault, type KeyVaultService } from '../src/keyVault/index.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { configureKeyVault, type KeyVaultService } from 'functions-keyvault/internal/keyVault/index.js';
 import { FaultProxy } from './support/faultProxy.js';
 import {
   emulator,
@@ -27,9 +27,9 @@ import {
   useEmulatorIdentity,
   vaultSettings,
 } from './support/emulator.js';
-import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { body, capturingContext, get, header } from 'functions-keyvault/testing';
 import { captureConsole } from './support/captureConsole.js';
-import { ManualClock } from '../src/keyVault/testing.js';
+import { ManualClock } from 'functions-keyvault/testing';
 
 describe('faults against the Key Vault emulator', () => {
   let vaultProxy: FaultProxy;

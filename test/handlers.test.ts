@@ -8,11 +8,11 @@ import { beforeEach, test } from 'node:test';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as pingModule from '../src/functions/ping.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
-import { parseConfig } from '../src/config.js';
-import { configureKeyVault } from '../src/keyVault/index.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { configureKeyVault } from 'functions-keyvault/internal/keyVault/index.js';
 import { APP_VERSION } from '../src/version.js';
-import { body, capturingContext, get, header } from '../src/http/testing.js';
-import { InMemoryVault, keyVaultError } from '../src/keyVault/testing.js';
+import { body, capturingContext, get, header } from 'functions-keyvault/testing';
+import { InMemoryVault, keyVaultError } from 'functions-keyvault/testing';
 import { captureConsole } from './support/captureConsole.js';
 
 const VAULT = 'https://handlers.vault.azure.net/';

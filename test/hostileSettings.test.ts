@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
-import { configureKeyVault } from '../src/keyVault/index.js';
-import { body, capturingContext, get } from '../src/http/testing.js';
-import { InMemoryVault } from '../src/keyVault/testing.js';
+import { configureKeyVault } from 'functions-keyvault/internal/keyVault/index.js';
+import { body, capturingContext, get } from 'functions-keyvault/testing';
+import { InMemoryVault } from 'functions-keyvault/testing';
 
 const VAULT = 'https://kv-settings.vault.azure.net/';
 

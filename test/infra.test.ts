@@ -10,8 +10,9 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import type * as EventsHookModule from '../scripts/key-vault-events-subscription.mjs';
-import { REQUIRED_DEPLOYMENT_SETTINGS, APP_SETTINGS } from '../src/config.js';
-import { KEY_VAULT_SECRET_EVENT_TYPES } from '../src/events/keyVaultEvents.js';
+import { APP_SETTINGS } from 'functions-keyvault';
+import { REQUIRED_DEPLOYMENT_SETTINGS } from '../src/appSettings.js';
+import { KEY_VAULT_SECRET_EVENT_TYPES } from 'functions-keyvault/internal/events/keyVaultEvents.js';
 import { declaringFile, loadFunctionModules, missingFromBicep } from './support/declaredSettings.js';
 import { ROOT } from './support/projectRoot.js';
 
@@ -532,7 +533,7 @@ test('Function App: Flex Consumption, node runtime, hardened, managed identity, 
 });
 
 // ---------------------------------------------------------------------------------------------
-// App settings vs src/config.ts
+// App settings vs the package's APP_SETTINGS and src/appSettings.ts (REQUIRED_DEPLOYMENT_SETTINGS)
 // ---------------------------------------------------------------------------------------------
 
 test('extractAppSettings reads object and name/value forms (guards the checks below)', () => {

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
-import { parseConfig } from '../src/config.js';
-import { configureKeyVault, declareSetting, resolveSetting } from '../src/keyVault/index.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { configureKeyVault, declareSetting, resolveSetting } from 'functions-keyvault/internal/keyVault/index.js';
 import { FaultProxy } from './support/faultProxy.js';
 import {
   emulator,
@@ -20,9 +20,9 @@ import {
   useEmulatorIdentity,
   vaultSettings,
 } from './support/emulator.js';
-import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { body, capturingContext, get, header } from 'functions-keyvault/testing';
 import { captureConsole } from './support/captureConsole.js';
-import { ManualClock } from '../src/keyVault/testing.js';
+import { ManualClock } from 'functions-keyvault/testing';
 
 // Read with resolveSetting() below, as a function would: declared first.
 declareSetting('MY_REF', 'a Key Vault reference this test resolves');

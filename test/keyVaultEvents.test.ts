@@ -10,7 +10,7 @@ import {
   SECRET_EXPIRED,
   SECRET_NEAR_EXPIRY,
   SECRET_NEW_VERSION_CREATED,
-} from '../src/events/keyVaultEvents.js';
+} from 'functions-keyvault/internal/events/keyVaultEvents.js';
 import {
   DOC_CLOUD_EVENT_SCHEMA,
   DOC_EVENT_GRID_SCHEMA,

@@ -15,7 +15,7 @@ import type { TokenCredential } from '@azure/identity';
 import type * as Arm from '../scripts/arm.mjs';
 import type * as HookModule from '../scripts/key-vault-events-subscription.mjs';
 import type * as Gate from '../scripts/postdeploy-gate.mjs';
-import { KEY_VAULT_SECRET_EVENT_TYPES } from '../src/events/keyVaultEvents.js';
+import { KEY_VAULT_SECRET_EVENT_TYPES } from 'functions-keyvault/internal/events/keyVaultEvents.js';
 import { type ArmStub, armStubAvailable, startArmStub } from './support/armStub.js';
 import { ROOT } from './support/projectRoot.js';
 

@@ -9,16 +9,16 @@ import { readFileSync } from 'node:fs';
 import { beforeEach, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { failureResponse } from '../src/http/failureResponse.js';
-import { body, capturingContext, get, header } from '../src/http/testing.js';
-import { declareSetting, readSecret, resolveSetting } from '../src/keyVault/index.js';
+import { failureResponse } from 'functions-keyvault/internal/http/failureResponse.js';
+import { body, capturingContext, get, header } from 'functions-keyvault/testing';
+import { declareSetting, readSecret, resolveSetting } from 'functions-keyvault/internal/keyVault/index.js';
 import {
   configureTestKeyVault,
   InMemoryVault,
   keyVaultError,
   ManualClock,
   TEST_VAULT_URL,
-} from '../src/keyVault/testing.js';
+} from 'functions-keyvault/testing';
 
 const CANARY = 'canary-orders-7c1d2e';
 

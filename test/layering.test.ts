@@ -10,7 +10,8 @@ import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+const SRC = fileURLToPath(new URL('../../packages/functions-keyvault/src/', import.meta.url));
+const TEMPLATE_SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
@@ -47,7 +48,11 @@ for (const [room, forbidden] of [
 // Modules with a public face (an index.ts): the rest of src/ imports that face and nothing else of them.
 for (const room of ['keyVault', 'ledger']) {
   test(`outside src/${room}/, src/ reaches that module only through its public face (index.ts)`, () => {
-    const outside = sources(SRC).filter((file) => !relative(SRC, file).startsWith(`${room}/`));
+    // The package's entry files gather its rooms' faces and testing modules.
+    const entries = new Set(['index.ts', 'handlers.ts', 'testing.ts']);
+    const outside = sources(SRC).filter(
+      (file) => !relative(SRC, file).startsWith(`${room}/`) && !entries.has(relative(SRC, file)),
+    );
     const into = new RegExp(`(?:^|/)${room}/`);
     let reached = 0;
     for (const file of outside) {
@@ -64,7 +69,8 @@ test('the testing entries (src/keyVault/testing.ts, src/http/testing.ts) are imp
   const files = sources(SRC);
   assert.ok(files.some((f) => f.endsWith(join('keyVault', 'testing.ts'))));
   assert.ok(files.some((f) => f.endsWith(join('http', 'testing.ts'))));
-  for (const file of files) {
+  // The package's own testing entry (functions-keyvault/testing) is the one module that gathers them.
+  for (const file of files.filter((f) => relative(SRC, f) !== 'testing.ts')) {
     for (const spec of imports(file)) {
       assert.doesNotMatch(
         spec,
@@ -73,4 +79,41 @@ test('the testing entries (src/keyVault/testing.ts, src/http/testing.ts) are imp
       );
     }
   }
+});
+
+test('the template (src/) reaches the package by its name and public entries only: no path into packages/, no internals', () => {
+  let byName = 0;
+  for (const file of sources(TEMPLATE_SRC)) {
+    for (const spec of imports(file)) {
+      assert.doesNotMatch(
+        spec,
+        /(^|\/)packages\//,
+        `${relative(TEMPLATE_SRC, file)} imports ${spec}: use 'functions-keyvault'`,
+      );
+      assert.doesNotMatch(
+        spec,
+        /^functions-keyvault\/(?!handlers$)/,
+        `${relative(TEMPLATE_SRC, file)} imports ${spec}: the app ships '.' and './handlers' only (the testing entry is for tests)`,
+      );
+      if (/^functions-keyvault(\/|$)/.test(spec)) byName += 1;
+    }
+  }
+  assert.ok(byName >= 5, `the template imports the package (${byName} imports)`);
+});
+
+test("the package's main entry (functions-keyvault) reaches no @azure/functions and nothing of HTTP, however deep", () => {
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const spec of imports(file)) {
+      assert.doesNotMatch(spec, /^@azure\/functions$/, `${relative(SRC, file)} imports ${spec}`);
+      if (!spec.startsWith('.')) continue;
+      const target = join(file, '..', spec.replace(/\.js$/, '.ts'));
+      assert.doesNotMatch(relative(SRC, target), /^(?:http|handlers)\//, `${relative(SRC, file)} imports ${spec}`);
+      visit(target);
+    }
+  };
+  visit(join(SRC, 'index.ts'));
+  assert.ok(seen.size >= 20, `the main entry's graph (${seen.size} modules)`);
 });

@@ -10,17 +10,24 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import functions from '@azure/functions';
 import { BlobServiceClient, BlockBlobClient } from '@azure/storage-blob';
-import { parseConfig } from '../src/config.js';
-import { SECRET_NEW_VERSION_CREATED } from '../src/events/keyVaultEvents.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { SECRET_NEW_VERSION_CREATED } from 'functions-keyvault/internal/events/keyVaultEvents.js';
 import { secretEvents } from '../src/functions/secretEvents.js';
-import { configureKeyVault, KeyVaultService, type SecretFetch, storageCredential } from '../src/keyVault/index.js';
-import { secretRecord } from '../src/keyVault/testing.js';
-import { BlobLedgerStore } from '../src/ledger/blobStore.js';
-import { LEDGER_MAX_BYTES, parseLedger } from '../src/ledger/document.js';
-import { rotationLedger, startRotationLedger } from '../src/ledger/index.js';
-import { RotationLedger } from '../src/ledger/rotationLedger.js';
-import { WarmupSlots } from '../src/ledger/warmupSlots.js';
-import { ManualClock } from '../src/keyVault/testing.js';
+import {
+  configureKeyVault,
+  KeyVaultService,
+  type SecretFetch,
+  storageCredential,
+} from 'functions-keyvault/internal/keyVault/index.js';
+import { ManualClock, secretRecord } from 'functions-keyvault/testing';
+import * as storageSdk from '@azure/storage-blob';
+import { BlobLedgerStore, bindStorageSdk } from 'functions-keyvault/internal/ledger/blobStore.js';
+
+bindStorageSdk(storageSdk);
+import { LEDGER_MAX_BYTES, parseLedger } from 'functions-keyvault/internal/ledger/document.js';
+import { rotationLedger, startRotationLedger } from 'functions-keyvault/internal/ledger/index.js';
+import { RotationLedger } from 'functions-keyvault/internal/ledger/rotationLedger.js';
+import { WarmupSlots } from 'functions-keyvault/internal/ledger/warmupSlots.js';
 import { type Azurite, startAzurite } from './support/azurite.js';
 import { keyVaultEvent } from './support/keyVaultEvents.js';
 import { TokenEndpoint } from './support/tokenEndpoint.js';

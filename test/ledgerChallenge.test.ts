@@ -7,12 +7,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { parseConfig } from '../src/config.js';
-import { KeyVaultService, type SecretFetch, storageCredential } from '../src/keyVault/index.js';
-import { secretRecord } from '../src/keyVault/testing.js';
-import { BlobLedgerStore } from '../src/ledger/blobStore.js';
-import { serializeLedger } from '../src/ledger/document.js';
-import { RotationLedger } from '../src/ledger/rotationLedger.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { KeyVaultService, type SecretFetch, storageCredential } from 'functions-keyvault/internal/keyVault/index.js';
+import { secretRecord } from 'functions-keyvault/testing';
+import * as storageSdk from '@azure/storage-blob';
+import { BlobLedgerStore, bindStorageSdk } from 'functions-keyvault/internal/ledger/blobStore.js';
+
+bindStorageSdk(storageSdk);
+import { serializeLedger } from 'functions-keyvault/internal/ledger/document.js';
+import { RotationLedger } from 'functions-keyvault/internal/ledger/rotationLedger.js';
 import { FaultProxy, fixtureTls } from './support/faultProxy.js';
 import { TokenEndpoint } from './support/tokenEndpoint.js';
 

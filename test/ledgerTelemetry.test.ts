@@ -7,11 +7,11 @@ import { after, before, test } from 'node:test';
 import { metrics } from '@opentelemetry/api';
 import { type DataPoint, MeterProvider } from '@opentelemetry/sdk-metrics';
 import { LedgerModel } from '../scripts/ledgerModel.js';
-import { parseConfig } from '../src/config.js';
-import { KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
-import { RotationLedger } from '../src/ledger/rotationLedger.js';
-import { secretRecord } from '../src/keyVault/testing.js';
-import { ledgerTelemetry } from '../src/ledger/telemetry.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { KeyVaultService, type SecretFetch } from 'functions-keyvault/internal/keyVault/index.js';
+import { RotationLedger } from 'functions-keyvault/internal/ledger/rotationLedger.js';
+import { secretRecord } from 'functions-keyvault/testing';
+import { ledgerTelemetry } from 'functions-keyvault/internal/ledger/telemetry.js';
 import { CollectingReader } from './support/collectingReader.js';
 
 const reader = new CollectingReader();

@@ -8,13 +8,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
-import { problemForFailure } from '../src/http/problems.js';
-import { configureKeyVault, KeyVaultFailure } from '../src/keyVault/index.js';
+import { problemForFailure } from 'functions-keyvault/internal/http/problems.js';
+import { configureKeyVault, KeyVaultFailure } from 'functions-keyvault/internal/keyVault/index.js';
 import { FaultProxy, fixtureTls } from './support/faultProxy.js';
-import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { body, capturingContext, get, header } from 'functions-keyvault/testing';
 
 const skip = fixtureTls() ? false : 'no TLS material for the HTTPS fixture (openssl missing)';
 let vault: FaultProxy;

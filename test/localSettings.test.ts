@@ -23,7 +23,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { rootCertificates } from 'node:tls';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
 import type * as LocalSettingsModule from '../scripts/local-settings.mjs';
 import { FaultProxy, fixtureTls } from './support/faultProxy.js';
 import { runNode } from './support/runNode.js';

@@ -22,7 +22,6 @@ import {
   readdirSync,
   rmSync,
   statSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +30,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { parse } from 'yaml';
+import { linkNodeModules } from './support/projectCopy.js';
 import { ROOT } from './support/projectRoot.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ describe('deployment package, built as azd builds it', () => {
       recursive: true,
       filter: (src) => !NOT_COPIED.has(relative(ROOT, src).split(sep)[0]!),
     });
-    symlinkSync(join(ROOT, 'node_modules'), join(project, 'node_modules'), 'junction');
+    linkNodeModules(ROOT, project);
     // A developer's working tree has one; it must not reach the package.
     writeFileSync(join(project, 'local.settings.json'), JSON.stringify({ Values: { PLANTED } }));
 
@@ -438,6 +438,21 @@ describe('deployment package, built as azd builds it', () => {
       ...run.requires.filter((path) => !path.startsWith('node:') && path.includes(sep)),
     ].filter((path) => relative(cleanDir, path).startsWith('..') && relative(worker, path).startsWith('..'));
     assert.deepEqual(outside, [], 'every module loaded comes from the package');
+  });
+
+  test("the bundle is built from the copy's own package and carries the Storage SDK the ledger loads", () => {
+    const fromPackage = bundleInputs.filter((input) => input.startsWith('packages/functions-keyvault/dist/'));
+    assert.ok(fromPackage.includes('packages/functions-keyvault/dist/index.js'), 'the package is inside the bundle');
+    assert.deepEqual(
+      bundleInputs.filter((input) => /(^|\/)functions-keyvault\//.test(input) && !fromPackage.includes(input)),
+      [],
+      "every package module comes from the copy's packages/, not from another tree",
+    );
+    // Without it the deployed ledger would fail safe (TTL refresh only) without anyone noticing.
+    assert.ok(
+      bundleInputs.some((input) => /node_modules\/@azure\/storage-blob\//.test(input)),
+      'the bundle contains @azure/storage-blob (src/startup.ts hands it to the ledger)',
+    );
   });
 
   test('prints the package contents, size and entry load time', () => {

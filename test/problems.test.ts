@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { problemForFailure } from '../src/http/problems.js';
-import { KeyVaultFailure } from '../src/keyVault/index.js';
-import { body, header } from '../src/http/testing.js';
+import { problemForFailure } from 'functions-keyvault/internal/http/problems.js';
+import { KeyVaultFailure } from 'functions-keyvault/internal/keyVault/index.js';
+import { body, header } from 'functions-keyvault/testing';
 
 const ctx = {
   vaultUrl: 'https://v.vault.azure.net/',
@@ -58,9 +58,9 @@ test('bad input and no vault: 400 and 503 problems', () => {
 });
 
 test('failureResponse fills the problem with the failing service’s vault and identity', async () => {
-  const { failureResponse } = await import('../src/http/failureResponse.js');
-  const { parseConfig } = await import('../src/config.js');
-  const { KeyVaultService } = await import('../src/keyVault/index.js');
+  const { failureResponse } = await import('functions-keyvault/internal/http/failureResponse.js');
+  const { parseConfig } = await import('functions-keyvault/internal/config.js');
+  const { KeyVaultService } = await import('functions-keyvault/internal/keyVault/index.js');
   const service = new KeyVaultService({
     config: parseConfig({
       KEY_VAULT_URL: 'https://mapped.vault.azure.net/',

@@ -14,13 +14,13 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { rootCertificates } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
-import { configureKeyVault, declareSetting, resolveSetting } from '../src/keyVault/index.js';
+import { configureKeyVault, declareSetting, resolveSetting } from 'functions-keyvault/internal/keyVault/index.js';
 import { emulator, skipUnlessEmulator, uniqueName } from './support/emulator.js';
 import { runNode } from './support/runNode.js';
-import { body, capturingContext, get } from '../src/http/testing.js';
+import { body, capturingContext, get } from 'functions-keyvault/testing';
 
 // Read with resolveSetting() below, as a function would: declared first.
 declareSetting('DEMO_SECRET_REFERENCE', 'the demo Key Vault reference, read as a function would');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseKeyVaultReference } from '../src/keyVault/references.js';
+import { parseKeyVaultReference } from 'functions-keyvault/internal/keyVault/references.js';
 
 const V = '0123456789abcdef0123456789abcdef';
 

@@ -6,14 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../src/config.js';
-import { SECRET_NEW_VERSION_CREATED } from '../src/events/keyVaultEvents.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { SECRET_NEW_VERSION_CREATED } from 'functions-keyvault/internal/events/keyVaultEvents.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import * as secretEventsModule from '../src/functions/secretEvents.js';
-import { configureKeyVault, keyVault } from '../src/keyVault/index.js';
+import { configureKeyVault, keyVault } from 'functions-keyvault/internal/keyVault/index.js';
 import { asDelivered, keyVaultEvent } from './support/keyVaultEvents.js';
-import { body, capturingContext, get, header } from '../src/http/testing.js';
-import { InMemoryVault, keyVaultError, ManualClock } from '../src/keyVault/testing.js';
+import { body, capturingContext, get, header } from 'functions-keyvault/testing';
+import { InMemoryVault, keyVaultError, ManualClock } from 'functions-keyvault/testing';
 
 const VAULT = 'https://kv-rotation.vault.azure.net/';
 const quiet = { warn: () => undefined, info: () => undefined };

@@ -1,14 +1,14 @@
 /**
  * What docs/events.md says about rotation timing without an event follows from the settings' defaults: a default
  * deployment sets ROTATION_LEDGER_URL (infra/main.bicep), so the cache uses the backstop TTL, first refreshed at 25-95%
- * of it and then at 85-95% (src/keyVault/secretCache.ts), not SECRET_CACHE_TTL_SECONDS; and the lease holder's version check
+ * of it and then at 85-95% (packages/functions-keyvault/src/keyVault/secretCache.ts), not SECRET_CACHE_TTL_SECONDS; and the lease holder's version check
  * (ROTATION_LEDGER_CHECK_SECONDS) finds it first.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { NUMERIC_SETTINGS } from '../src/config.js';
+import { NUMERIC_SETTINGS } from 'functions-keyvault/internal/config.js';
 import { ROOT } from './support/projectRoot.js';
 
 test('docs/events.md: without an event, the backstop window of a default deployment, and the TTL without a ledger', () => {
@@ -16,7 +16,10 @@ test('docs/events.md: without an event, the backstop window of a default deploym
   const section = page.slice(page.indexOf('## Rotating a secret without events')).replace(/\s+/g, ' ');
   const backstop = NUMERIC_SETTINGS.SECRET_CACHE_BACKSTOP_TTL_SECONDS.default;
   const hours = (fraction: number) => String(Math.round((backstop * fraction) / 360) / 10).replace(/\.0$/, '');
-  const source = readFileSync(join(ROOT, 'src', 'keyVault', 'secretCache.ts'), 'utf8');
+  const source = readFileSync(
+    join(ROOT, 'packages', 'functions-keyvault', 'src', 'keyVault', 'secretCache.ts'),
+    'utf8',
+  );
   const from = Number(/BACKSTOP_REFRESH_FROM = ([\d.]+)/.exec(source)?.[1]);
   const jitter = Number(/BACKSTOP_REFRESH_JITTER = ([\d.]+)/.exec(source)?.[1]);
   assert.ok(from > 0 && jitter > 0);

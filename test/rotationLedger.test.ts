@@ -6,17 +6,26 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LedgerModel } from '../scripts/ledgerModel.js';
-import { parseConfig } from '../src/config.js';
-import { buildConfigReport, reportLogLine } from '../src/diagnostics/configReport.js';
-import { SECRET_NEW_VERSION_CREATED } from '../src/events/keyVaultEvents.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { buildConfigReport, reportLogLine } from 'functions-keyvault/internal/diagnostics/configReport.js';
+import { SECRET_NEW_VERSION_CREATED } from 'functions-keyvault/internal/events/keyVaultEvents.js';
 import { secretEvents } from '../src/functions/secretEvents.js';
-import { capturingContext } from '../src/http/testing.js';
-import { configureKeyVault, KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
-import { secretRecord } from '../src/keyVault/testing.js';
-import { LEDGER_MAX_ENTRIES, mergeEntries, parseLedger, serializeLedger } from '../src/ledger/document.js';
-import { rotationLedger, startRotationLedger } from '../src/ledger/index.js';
-import { RotationLedger, type PollOutcome, type RotationLedgerOptions } from '../src/ledger/rotationLedger.js';
-import { LedgerFailure, type LedgerRead } from '../src/ledger/store.js';
+import { capturingContext } from 'functions-keyvault/testing';
+import { configureKeyVault, KeyVaultService, type SecretFetch } from 'functions-keyvault/internal/keyVault/index.js';
+import { secretRecord } from 'functions-keyvault/testing';
+import {
+  LEDGER_MAX_ENTRIES,
+  mergeEntries,
+  parseLedger,
+  serializeLedger,
+} from 'functions-keyvault/internal/ledger/document.js';
+import { rotationLedger, startRotationLedger } from 'functions-keyvault/internal/ledger/index.js';
+import {
+  RotationLedger,
+  type PollOutcome,
+  type RotationLedgerOptions,
+} from 'functions-keyvault/internal/ledger/rotationLedger.js';
+import { LedgerFailure, type LedgerRead } from 'functions-keyvault/internal/ledger/store.js';
 import { keyVaultEvent } from './support/keyVaultEvents.js';
 
 const VAULT = 'https://ledger.vault.azure.net/';

@@ -11,13 +11,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, test } from 'node:test';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
-import { configureKeyVault } from '../src/keyVault/index.js';
+import { configureKeyVault } from 'functions-keyvault/internal/keyVault/index.js';
 import { FaultProxy, fixtureTls } from './support/faultProxy.js';
 import { TokenEndpoint } from './support/tokenEndpoint.js';
-import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { body, capturingContext, get, header } from 'functions-keyvault/testing';
 
 const skip = fixtureTls() ? false : 'no TLS material for the HTTPS fixture (openssl missing)';
 const NOT_FOUND = JSON.stringify({
@@ -37,7 +37,7 @@ before(async () => {
   process.env.IDENTITY_HEADER = 'fixture';
   // The SDK adapter (and with it @azure/identity and @azure/keyvault-secrets) is loaded lazily on the first Key Vault
   // call; load it now, so that no test's timing includes a module load.
-  await import('../src/keyVault/secretClient.js');
+  await import('functions-keyvault/internal/keyVault/secretClient.js');
 });
 
 // Whatever a test did or however it failed, the next one starts with a healthy token endpoint and a passing vault.

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type CacheSettings, type CallSettings, parseConfig } from '../src/config.js';
-import { VaultCalls } from '../src/keyVault/callPolicy.js';
-import type { KeyVaultFailure } from '../src/keyVault/failure.js';
-import { SecretCache } from '../src/keyVault/secretCache.js';
-import { InMemoryVault, keyVaultError, ManualClock } from '../src/keyVault/testing.js';
+import { type CacheSettings, type CallSettings, parseConfig } from 'functions-keyvault/internal/config.js';
+import { VaultCalls } from 'functions-keyvault/internal/keyVault/callPolicy.js';
+import type { KeyVaultFailure } from 'functions-keyvault/internal/keyVault/failure.js';
+import { SecretCache } from 'functions-keyvault/internal/keyVault/secretCache.js';
+import { InMemoryVault, keyVaultError, ManualClock } from 'functions-keyvault/testing';
 
 const VAULT = 'https://unit.vault.azure.net/';
 

@@ -12,10 +12,10 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as getSecretModule from '../src/functions/getSecret.js';
 import * as configCheckModule from '../src/functions/configCheck.js';
-import { parseConfig } from '../src/config.js';
-import { configureKeyVault } from '../src/keyVault/index.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { configureKeyVault } from 'functions-keyvault/internal/keyVault/index.js';
 import { FaultProxy, fixtureTls } from './support/faultProxy.js';
-import { body, capturingContext, get, header } from '../src/http/testing.js';
+import { body, capturingContext, get, header } from 'functions-keyvault/testing';
 import { captureConsole } from './support/captureConsole.js';
 import { entryFiles } from './support/entryFiles.js';
 
@@ -101,7 +101,7 @@ test('cold start: loading the app and calling ping loads no Key Vault SDK, cache
     const fs = await import('node:fs');
     fs.appendFileSync(process.env.LOAD_LOG, 'PING ' + r.status + '\\n');
     if (process.argv.includes('--touch-vault')) {
-      const { keyVault } = await import(${JSON.stringify(pathToFileURL(join(dist, 'keyVault/index.js')).href)});
+      const { keyVault } = await import('functions-keyvault');
       await keyVault().probeAccess('https://127.0.0.1:${closedPort}/').catch(() => {});
     }`;
   const run = (touch: boolean) => {
@@ -144,9 +144,9 @@ test('cold start: loading the app and calling ping loads no Key Vault SDK, cache
 test('the real ManagedIdentityCredential: its failures classify as refused (4xx) or unavailable (down)', async () => {
   const { createServer: createHttpServer } = await import('node:http');
   const { randomUUID } = await import('node:crypto');
-  const { createCredential } = await import('../src/keyVault/credential.js');
-  const { chooseIdentity } = await import('../src/keyVault/identity.js');
-  const { classifyError } = await import('../src/keyVault/classify.js');
+  const { createCredential } = await import('functions-keyvault/internal/keyVault/credential.js');
+  const { chooseIdentity } = await import('functions-keyvault/internal/keyVault/identity.js');
+  const { classifyError } = await import('functions-keyvault/internal/keyVault/classify.js');
   // A token endpoint that refuses, as App Service does for an identity that is not assigned to the app.
   const refusing = createHttpServer((_req, res) => {
     res.writeHead(400, { 'content-type': 'application/json' });

@@ -6,13 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, test } from 'node:test';
-import { parseConfig } from '../src/config.js';
-import { SECRET_EXPIRED, SECRET_NEAR_EXPIRY, SECRET_NEW_VERSION_CREATED } from '../src/events/keyVaultEvents.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import {
+  SECRET_EXPIRED,
+  SECRET_NEAR_EXPIRY,
+  SECRET_NEW_VERSION_CREATED,
+} from 'functions-keyvault/internal/events/keyVaultEvents.js';
 import * as secretEventsModule from '../src/functions/secretEvents.js';
-import { configureKeyVault, keyVault, readSecret } from '../src/keyVault/index.js';
+import { configureKeyVault, keyVault, readSecret } from 'functions-keyvault/internal/keyVault/index.js';
 import { asDelivered, keyVaultEvent, SCHEMAS, type Schema } from './support/keyVaultEvents.js';
-import { capturingContext } from '../src/http/testing.js';
-import { InMemoryVault, ManualClock } from '../src/keyVault/testing.js';
+import { capturingContext } from 'functions-keyvault/testing';
+import { InMemoryVault, ManualClock } from 'functions-keyvault/testing';
 import { captureConsole } from './support/captureConsole.js';
 
 const VAULT = 'https://kv-events.vault.azure.net/';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSecretAllowed, secretRequestError } from '../src/http/secretRequest.js';
-import { isValidSecretName, isValidSecretVersion } from '../src/keyVault/index.js';
+import { isValidSecretName, isValidSecretVersion } from 'functions-keyvault/internal/keyVault/index.js';
 
 test('secret names: 1-127 letters, digits, dashes', () => {
   assert.equal(isValidSecretName('db-password'), true);

@@ -9,10 +9,16 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { APP_SETTINGS, declareSetting, declaredSettings, isDeclaredSetting, parseConfig } from '../src/config.js';
-import { missingDeclaredSettings } from '../src/diagnostics/configReport.js';
-import { resolveSetting } from '../src/keyVault/index.js';
-import { configureTestKeyVault } from '../src/keyVault/testing.js';
+import {
+  APP_SETTINGS,
+  declareSetting,
+  declaredSettings,
+  isDeclaredSetting,
+  parseConfig,
+} from 'functions-keyvault/internal/config.js';
+import { missingDeclaredSettings } from 'functions-keyvault/internal/diagnostics/configReport.js';
+import { resolveSetting } from 'functions-keyvault/internal/keyVault/index.js';
+import { configureTestKeyVault } from 'functions-keyvault/testing';
 import { captureConsole } from './support/captureConsole.js';
 import { loadFunctionModules } from './support/declaredSettings.js';
 import { ROOT } from './support/projectRoot.js';

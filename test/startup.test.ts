@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../src/config.js';
-import { configureKeyVault } from '../src/keyVault/index.js';
-import { prefetchSecrets } from '../src/startup.js';
-import { InMemoryVault, keyVaultError } from '../src/keyVault/testing.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { configureKeyVault } from 'functions-keyvault/internal/keyVault/index.js';
+import { prefetchSecrets } from 'functions-keyvault/internal/handlers/appStart.js';
+import { startKeyVault } from 'functions-keyvault/handlers';
+import { InMemoryVault, keyVaultError } from 'functions-keyvault/testing';
 
 test('SECRET_PREFETCH warms the cache; bad names and failures only log, never reject', async () => {
   const vault = new InMemoryVault();
@@ -67,4 +68,28 @@ test('telemetry export starts only when APPLICATIONINSIGHTS_CONNECTION_STRING is
   });
   assert.equal(on.started, true);
   assert.notEqual(on.provider, 'NoopMeterProvider');
+});
+
+test("startKeyVault: problems logged at once; the ledger and the prefetch after the app's own start-up work", async () => {
+  const vault = new InMemoryVault();
+  vault.set('warm-a', 'a');
+  configureKeyVault({
+    config: parseConfig({
+      KEY_VAULT_URL: 'https://p.vault.azure.net/',
+      SECRET_PREFETCH: 'warm-a',
+      KEY_VAULT_TIMEOUT_MS: 'soon',
+    }),
+    fetchSecret: vault.fetch,
+  });
+  const logged: string[] = [];
+  let release!: () => void;
+  const after = new Promise<void>((resolve) => (release = resolve));
+  const started = startKeyVault({ after, log: (m) => logged.push(m) });
+  assert.match(logged.join('\n'), /^Configuration: .*KEY_VAULT_TIMEOUT_MS/m, 'problems are logged synchronously');
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(vault.calls, 0, "the prefetch waits for the app's own start-up work");
+  release();
+  assert.deepEqual(await started, { ledger: false, prefetched: 1 }, 'no ledger without ROTATION_LEDGER_URL');
+  assert.equal(vault.calls, 1);
+  assert.equal(logged.length, 1, 'one line per problem, nothing else');
 });

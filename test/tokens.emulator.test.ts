@@ -17,8 +17,8 @@ import { after, afterEach, before, describe, mock, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as configCheckModule from '../src/functions/configCheck.js';
 import * as getSecretModule from '../src/functions/getSecret.js';
-import { parseConfig } from '../src/config.js';
-import { configureKeyVault } from '../src/keyVault/index.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { configureKeyVault } from 'functions-keyvault/internal/keyVault/index.js';
 import { FaultProxy } from './support/faultProxy.js';
 import {
   emulator,
@@ -30,8 +30,8 @@ import {
   vaultSettings,
 } from './support/emulator.js';
 import { runNode } from './support/runNode.js';
-import { body, capturingContext, get, header } from '../src/http/testing.js';
-import { ManualClock } from '../src/keyVault/testing.js';
+import { body, capturingContext, get, header } from 'functions-keyvault/testing';
+import { ManualClock } from 'functions-keyvault/testing';
 
 const CLI = fileURLToPath(new URL('../scripts/secrets.js', import.meta.url));
 const API_VERSION = emulator?.apiVersion ?? '7.5';

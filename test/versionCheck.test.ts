@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LedgerModel } from '../scripts/ledgerModel.js';
-import { parseConfig } from '../src/config.js';
-import { KeyVaultFailure, KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
-import { secretRecord } from '../src/keyVault/testing.js';
-import { RotationLedger } from '../src/ledger/rotationLedger.js';
-import { LEASE_SECONDS, VersionChecker } from '../src/ledger/versionCheck.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { KeyVaultFailure, KeyVaultService, type SecretFetch } from 'functions-keyvault/internal/keyVault/index.js';
+import { secretRecord } from 'functions-keyvault/testing';
+import { RotationLedger } from 'functions-keyvault/internal/ledger/rotationLedger.js';
+import { LEASE_SECONDS, VersionChecker } from 'functions-keyvault/internal/ledger/versionCheck.js';
 import { VirtualTimers } from './support/virtualTimers.js';
 
 const VAULT = 'https://check.vault.azure.net/';

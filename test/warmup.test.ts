@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../src/config.js';
-import { KeyVaultFailure, KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
-import { secretRecord } from '../src/keyVault/testing.js';
-import { WARMUP_QUEUE_MS } from '../src/keyVault/callPolicy.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { KeyVaultFailure, KeyVaultService, type SecretFetch } from 'functions-keyvault/internal/keyVault/index.js';
+import { secretRecord } from 'functions-keyvault/testing';
+import { WARMUP_QUEUE_MS } from 'functions-keyvault/internal/keyVault/callPolicy.js';
 import { settle, VirtualTimers } from './support/virtualTimers.js';
 
 const VAULT = 'https://warm.vault.azure.net/';

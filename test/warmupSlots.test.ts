@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LedgerModel } from '../scripts/ledgerModel.js';
-import { parseConfig } from '../src/config.js';
-import { KeyVaultService, type SecretFetch } from '../src/keyVault/index.js';
-import { secretRecord } from '../src/keyVault/testing.js';
-import { SLOT_LEASE_SECONDS, UNAVAILABLE_MS, WarmupSlots } from '../src/ledger/warmupSlots.js';
+import { parseConfig } from 'functions-keyvault/internal/config.js';
+import { KeyVaultService, type SecretFetch } from 'functions-keyvault/internal/keyVault/index.js';
+import { secretRecord } from 'functions-keyvault/testing';
+import { SLOT_LEASE_SECONDS, UNAVAILABLE_MS, WarmupSlots } from 'functions-keyvault/internal/ledger/warmupSlots.js';
 import { VirtualTimers } from './support/virtualTimers.js';
 
 const VAULT = 'https://slots.vault.azure.net/';

@@ -7,12 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { after, before, test } from 'node:test';
 import { missingFromBicep } from './support/declaredSettings.js';
+import { linkNodeModules } from './support/projectCopy.js';
 import { ROOT } from './support/projectRoot.js';
 
 /** The fenced code blocks of a markdown text, with the fence's indentation removed (blocks inside list items). */
@@ -99,6 +100,7 @@ let project: string;
 const childEnv: Record<string, string> = {
   PATH: process.env.PATH ?? '',
   HOME: process.env.HOME ?? '',
+  NODE_OPTIONS: process.env.NODE_OPTIONS ?? '',
   IDENTITY_ENDPOINT: 'http://127.0.0.1:9/metadata/identity/oauth2/token',
   IDENTITY_HEADER: 'unit-tests',
   IMDS_ENDPOINT: 'http://127.0.0.1:9',
@@ -111,7 +113,7 @@ before(() => {
   work = mkdtempSync(join(tmpdir(), 'kv-own-function-'));
   project = join(work, 'project');
   cpSync(ROOT, project, { recursive: true, filter: (src) => !NOT_COPIED.has(relative(ROOT, src).split(sep)[0]!) });
-  symlinkSync(join(ROOT, 'node_modules'), join(project, 'node_modules'), 'junction');
+  linkNodeModules(ROOT, project);
   writeFileSync(join(project, 'src', 'functions', 'orders.ts'), ordersSource);
   writeFileSync(join(project, 'test', 'orders.test.ts'), ordersTest);
   // Only what this test runs, type-checked as strictly as the project (tsconfig.json's options).

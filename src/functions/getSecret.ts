@@ -5,10 +5,10 @@ import {
   type HttpResponseInit,
   type InvocationContext,
 } from '@azure/functions';
-import { failureResponse } from '../http/failureResponse.js';
-import { problem, problemResponse } from '../http/problems.js';
+import { failureResponse } from 'functions-keyvault/handlers';
+import { problem, problemResponse } from 'functions-keyvault/handlers';
 import { isSecretAllowed, queryError, secretRequestError, wantsFreshValue } from '../http/secretRequest.js';
-import { keyVault, KeyVaultFailure, readSecret, secretState } from '../keyVault/index.js';
+import { keyVault, KeyVaultFailure, readSecret, secretState } from 'functions-keyvault';
 
 function iso(date: Date | null): string | null {
   return date ? date.toISOString() : null;

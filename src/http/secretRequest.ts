@@ -2,7 +2,7 @@
  * The HTTP secret function's input rules: name and version validation, the deny-by-default allow-list, and
  * whether the caller asks for a fresh value. Pure functions: no I/O, no SDK.
  */
-import { isValidSecretName, isValidSecretVersion } from '../keyVault/index.js';
+import { isValidSecretName, isValidSecretVersion } from 'functions-keyvault';
 
 /** Why a requested name/version is rejected, or undefined when both are well formed. */
 export function secretRequestError(name: string | undefined, version: string | undefined): string | undefined {
@@ -33,7 +33,7 @@ export function queryError(query: URLSearchParams): string | undefined {
 }
 
 /** The deny-by-default allow-list match (config.ts owns SECRETS_ALLOWED: its entries and how they match). */
-export { isSecretAllowed } from '../config.js';
+export { isSecretAllowed } from 'functions-keyvault';
 
 /** `Cache-Control: no-cache` (or `max-age=0`) from the caller asks for a value fresh from Key Vault. */
 export function wantsFreshValue(cacheControl: string | null): boolean {

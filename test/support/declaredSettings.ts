@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { declaredSettings, type SettingDeclaration } from '../../src/config.js';
+import { declaredSettings, type SettingDeclaration } from 'functions-keyvault/internal/config.js';
 
 const DIST_FUNCTIONS = fileURLToPath(new URL('../../src/functions/', import.meta.url));
 

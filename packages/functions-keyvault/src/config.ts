@@ -94,13 +94,6 @@ export function isDeclaredSetting(name: string): boolean {
   return declared.has(name) || (Object.values(APP_SETTINGS) as string[]).includes(name);
 }
 
-/** Settings a deployment must set for the app to do its job (the rest have safe defaults). */
-export const REQUIRED_DEPLOYMENT_SETTINGS = [
-  APP_SETTINGS.KEY_VAULT_URL,
-  APP_SETTINGS.SECRETS_ALLOWED,
-  APP_SETTINGS.CONFIG_CHECK_SETTINGS,
-] as const;
-
 export const KEY_VAULT_API_VERSIONS = ['7.0', '7.1', '7.2', '7.3', '7.4', '7.5', '7.6', '2025-07-01'] as const;
 export type KeyVaultApiVersion = (typeof KEY_VAULT_API_VERSIONS)[number];
 
@@ -216,18 +209,7 @@ export interface IdentitySettings {
 /** Which local profile `local.settings.json` was copied from (LOCAL_PROFILE); undefined in Azure or when unset. */
 export type LocalProfile = 'emulator' | 'azure';
 
-/** Application Insights, when APPLICATIONINSIGHTS_CONNECTION_STRING is set (the string is never logged or shown). */
-export interface MonitoringSettings {
-  readonly connectionString: string;
-  /** APPLICATIONINSIGHTS_AUTHENTICATION_STRING says `Authorization=AAD`: send with the app's Entra identity. */
-  readonly entraAuth: boolean;
-  /** `ClientId=` of that string: a user-assigned identity. */
-  readonly clientId: string | undefined;
-}
-
 export interface AppConfig {
-  /** Telemetry to Application Insights, or undefined (telemetry stays a no-op). */
-  readonly monitoring: MonitoringSettings | undefined;
   /**
    * Whether the app runs in Azure (App Service sets WEBSITE_INSTANCE_ID on every instance). Locally, the host never
    * resolves Key Vault references: the app resolves them itself, and the config check says so.
@@ -562,19 +544,7 @@ export function parseConfig(env: Env): AppConfig {
     problems.push({ setting: 'LOCAL_PROFILE', message: 'LOCAL_PROFILE must be "emulator" or "azure".' });
   }
 
-  const connectionString = trimmed(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING');
-  const authentication = trimmed(env, 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING') ?? '';
-  const monitoring: MonitoringSettings | undefined =
-    connectionString === undefined
-      ? undefined
-      : Object.freeze({
-          connectionString,
-          entraAuth: /(^|;)\s*Authorization\s*=\s*AAD\s*(;|$)/i.test(authentication),
-          clientId: /(^|;)\s*ClientId\s*=\s*([^;\s]+)/i.exec(authentication)?.[2],
-        });
-
   return Object.freeze({
-    monitoring,
     inAzure: trimmed(env, 'WEBSITE_INSTANCE_ID') !== undefined,
     localProfile,
     vaultUrl,

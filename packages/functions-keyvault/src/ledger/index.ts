@@ -13,6 +13,21 @@ import type { WarmupSlots } from './warmupSlots.js';
 export type { LedgerStatus };
 
 let shared: RotationLedger | undefined;
+
+/**
+ * Loads `@azure/storage-blob` (an optional peer: its types must not appear in this package's public declarations, or
+ * an app without it installed could not compile them). Checked when the ledger starts.
+ */
+export type StorageSdkLoader = () => Promise<unknown>;
+let storageLoader: StorageSdkLoader | undefined;
+
+/**
+ * A bundled app that uses the ledger hands the package the Storage SDK with a literal import, so the bundler includes
+ * it: `configureRotationLedger({ loadStorageSdk: () => import('@azure/storage-blob') })`.
+ */
+export function configureRotationLedger(options: { loadStorageSdk?: StorageSdkLoader }): void {
+  storageLoader = options.loadStorageSdk;
+}
 /** The ledger being started (resolves to it, or undefined when it could not start): events wait for it. */
 let starting: Promise<RotationLedger | undefined> | undefined;
 let settleStarting: ((ledger: RotationLedger | undefined) => void) | undefined;
@@ -77,7 +92,7 @@ async function createLedger(
   void slots?.stop();
   const [
     { RotationLedger },
-    { BlobLedgerStore },
+    { BlobLedgerStore, bindStorageSdk, loadStorageSdk },
     { ledgerTelemetry },
     { storageCredential },
     { VersionChecker },
@@ -90,6 +105,14 @@ async function createLedger(
     import('./versionCheck.js'),
     import('./warmupSlots.js'),
   ]);
+  if (seams.store === undefined) {
+    const sdk = await ((storageLoader ?? loadStorageSdk)() as ReturnType<typeof loadStorageSdk>).catch(() => {
+      throw new Error(
+        'ROTATION_LEDGER_URL is set but @azure/storage-blob is not installed (npm install @azure/storage-blob)',
+      );
+    });
+    bindStorageSdk(sdk);
+  }
   const store =
     seams.store ?? new BlobLedgerStore(settings.blobUrl, await storageCredential(config), config.calls.timeoutMs);
   const log = seams.log ?? { warn: (m: string) => console.warn(m), info: (m: string) => console.info(m) };

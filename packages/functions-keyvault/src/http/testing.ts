@@ -12,12 +12,14 @@
  *
  * Never imported by the app (test/layering.test.ts checks it), so it is not in the deployment bundle.
  */
-import functions, { type HttpResponseInit } from '@azure/functions';
+import { createRequire } from 'node:module';
+import type * as AzureFunctions from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-// @azure/functions is a CommonJS bundle whose classes Node cannot see as named ESM exports.
-const { HttpRequest, InvocationContext } = functions;
-type HttpRequest = InstanceType<typeof HttpRequest>;
-type InvocationContext = InstanceType<typeof InvocationContext>;
+// @azure/functions is a CommonJS bundle whose classes Node cannot see as named ESM exports; a default import would
+// also put `import functions from '@azure/functions'` into the published .d.ts, which a CommonJS consumer without
+// esModuleInterop cannot compile (TS1192). Loaded with require, typed with type-only imports.
+const functions = createRequire(import.meta.url)('@azure/functions') as typeof AzureFunctions;
 
 export interface Captured {
   context: InvocationContext;
@@ -28,7 +30,7 @@ export interface Captured {
 /** An InvocationContext whose log lines are captured (not printed). */
 export function capturingContext(functionName = 'test'): Captured {
   const lines: string[] = [];
-  const context = new InvocationContext({
+  const context = new functions.InvocationContext({
     functionName,
     invocationId: 'test-invocation',
     logHandler: (level, ...args) => lines.push(`${level}: ${args.map(String).join(' ')}`),
@@ -42,7 +44,7 @@ export function get(
   params: Record<string, string> = {},
   headers: Record<string, string> = {},
 ): HttpRequest {
-  return new HttpRequest({ method: 'GET', url, params, headers });
+  return new functions.HttpRequest({ method: 'GET', url, params, headers });
 }
 
 /** The response body as an object (handlers set jsonBody). */

@@ -20,7 +20,23 @@
  * same way, on `<ledger blob>.warmup-<slot>`.
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
-import { BlockBlobClient, RestError, StorageBlobAudience, type StoragePipelineOptions } from '@azure/storage-blob';
+import type * as StorageSdk from '@azure/storage-blob';
+import type { BlockBlobClient as BlockBlobClientType, StoragePipelineOptions } from '@azure/storage-blob';
+
+// The Storage SDK (an optional peer dependency), bound by bindStorageSdk() before the first store is made: this module
+// never names it in an import a bundler follows, so an app without the ledger neither installs nor bundles it.
+let BlockBlobClient: typeof StorageSdk.BlockBlobClient;
+let RestError: typeof StorageSdk.RestError;
+let StorageBlobAudience: typeof StorageSdk.StorageBlobAudience;
+
+/** Binds the Storage SDK module this file uses (the ledger's start does, with the app's loader or its own). */
+export function bindStorageSdk(sdk: typeof StorageSdk): void {
+  ({ BlockBlobClient, RestError, StorageBlobAudience } = sdk);
+}
+
+const STORAGE_SDK = '@azure/storage-blob';
+/** The default loader: a specifier in a variable, which bundlers leave alone (resolved from node_modules at run time). */
+export const loadStorageSdk = (): Promise<typeof StorageSdk> => import(STORAGE_SDK) as Promise<typeof StorageSdk>;
 import { LEDGER_MAX_BYTES } from './document.js';
 import { type LeaseStore, LedgerFailure, type LedgerRead, type LedgerStore, type SlotStore } from './store.js';
 
@@ -87,10 +103,10 @@ const isStatus = (error: unknown, ...statuses: number[]) =>
   error instanceof RestError && statuses.includes(error.statusCode ?? 0);
 
 export class BlobLedgerStore implements LedgerStore, LeaseStore, SlotStore {
-  private readonly blob: BlockBlobClient;
+  private readonly blob: BlockBlobClientType;
   private readonly credential: ChallengeBoundCredential;
-  private readonly leaseBlob: BlockBlobClient;
-  private readonly slotBlobs = new Map<number, BlockBlobClient>();
+  private readonly leaseBlob: BlockBlobClientType;
+  private readonly slotBlobs = new Map<number, BlockBlobClientType>();
   private readonly options: StoragePipelineOptions;
 
   constructor(blobUrl: string, credential: TokenCredential, timeoutMs: number) {
@@ -127,7 +143,7 @@ export class BlobLedgerStore implements LedgerStore, LeaseStore, SlotStore {
     return this.releaseOn(this.slotBlob(slot), leaseId, signal);
   }
 
-  private slotBlob(slot: number): BlockBlobClient {
+  private slotBlob(slot: number): BlockBlobClientType {
     let blob = this.slotBlobs.get(slot);
     if (blob === undefined) {
       blob = new BlockBlobClient(leaseBlobUrl(this.blob.url, `warmup-${slot}`), this.credential, this.options);
@@ -136,7 +152,7 @@ export class BlobLedgerStore implements LedgerStore, LeaseStore, SlotStore {
     return blob;
   }
 
-  private async acquireOn(blob: BlockBlobClient, leaseId: string, durationS: number, signal: AbortSignal) {
+  private async acquireOn(blob: BlockBlobClientType, leaseId: string, durationS: number, signal: AbortSignal) {
     const lease = blob.getBlobLeaseClient(leaseId);
     try {
       await lease.acquireLease(durationS, { abortSignal: signal });
@@ -162,7 +178,7 @@ export class BlobLedgerStore implements LedgerStore, LeaseStore, SlotStore {
     }
   }
 
-  private async renewOn(blob: BlockBlobClient, leaseId: string, signal: AbortSignal): Promise<boolean> {
+  private async renewOn(blob: BlockBlobClientType, leaseId: string, signal: AbortSignal): Promise<boolean> {
     try {
       await blob.getBlobLeaseClient(leaseId).renewLease({ abortSignal: signal });
       return true;
@@ -173,7 +189,7 @@ export class BlobLedgerStore implements LedgerStore, LeaseStore, SlotStore {
     }
   }
 
-  private async releaseOn(blob: BlockBlobClient, leaseId: string, signal: AbortSignal): Promise<void> {
+  private async releaseOn(blob: BlockBlobClientType, leaseId: string, signal: AbortSignal): Promise<void> {
     try {
       await blob.getBlobLeaseClient(leaseId).releaseLease({ abortSignal: signal });
     } catch (error) {

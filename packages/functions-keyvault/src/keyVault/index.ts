@@ -11,7 +11,7 @@
  * The module knows nothing of HTTP: a function turns a failure into a response with `src/http/failureResponse.ts`.
  */
 import type { TokenCredential } from '@azure/identity';
-import { appConfig, isDeclaredSetting } from '../config.js';
+import { appConfig, type Env, isDeclaredSetting, parseConfig } from '../config.js';
 import { type CacheState, isValidSecretName, isValidSecretVersion, type SecretRecord } from './contract.js';
 import { KeyVaultFailure } from './failure.js';
 import { KeyVaultService, type KeyVaultOptions } from './service.js';
@@ -63,9 +63,25 @@ export function keyVault(): KeyVaultService {
   return shared;
 }
 
-/** Replace the process-wide service (tests, or an app that wants another fetch, clock or logger). */
-export function configureKeyVault(options: Partial<KeyVaultOptions> = {}): KeyVaultService {
-  shared = new KeyVaultService({ ...options, config: options.config ?? appConfig() });
+/**
+ * What {@link configureKeyVault} takes: the service's options, and `settings`, the app settings as an object (the
+ * same names and values as in the environment, e.g. `{ KEY_VAULT_URL: 'https://my-vault.vault.azure.net/' }`).
+ */
+export interface ConfigureOptions extends Partial<KeyVaultOptions> {
+  /** Configure from these instead of `process.env`: then the package reads no environment variable of its own. */
+  settings?: Env;
+}
+
+/**
+ * Replace the process-wide service: configuration from an options object instead of the app settings (`settings`,
+ * or an already parsed `config`), or another fetch, clock or logger (tests). Without `settings` or `config` the
+ * settings are read from `process.env`, as {@link keyVault} does. (@azure/identity itself still reads the platform's
+ * managed-identity variables, IDENTITY_ENDPOINT and the like: that is the SDK, not one of this package's settings.)
+ */
+export function configureKeyVault(options: ConfigureOptions = {}): KeyVaultService {
+  const { settings, ...rest } = options;
+  const config = rest.config ?? (settings !== undefined ? parseConfig(settings) : appConfig());
+  shared = new KeyVaultService({ ...rest, config });
   return shared;
 }
 
