@@ -128,6 +128,11 @@ async function createLedger(
   service.onVersionSeen((vaultUrl, name, version) => ledger.versionSeen(vaultUrl, name, version));
   ledger.start();
   shared = ledger;
+  // The check and the slots run on the same clock and timers as the ledger (virtual ones in tests).
+  const timers = {
+    ...(seams.clock === undefined ? {} : { clock: seams.clock }),
+    ...(seams.schedule === undefined ? {} : { schedule: seams.schedule }),
+  };
   // One instance at a time (the lease holder) checks the fleet's secrets against Key Vault (versionCheck.ts).
   checker = new VersionChecker({
     lease: store,
@@ -136,8 +141,7 @@ async function createLedger(
     checkMs: settings.checkMs,
     timeoutMs: config.calls.timeoutMs,
     log,
-    ...(seams.clock === undefined ? {} : { clock: seams.clock }),
-    ...(seams.schedule === undefined ? {} : { schedule: seams.schedule }),
+    ...timers,
   });
   checker.start();
   // First reads take turns at the fleet's warm-up slots (warmupSlots.ts): fast with a slot, waiting without one.
@@ -146,8 +150,7 @@ async function createLedger(
       ? new WarmupSlots({
           store: store as SlotStore,
           timeoutMs: config.calls.timeoutMs,
-          ...(seams.clock === undefined ? {} : { clock: seams.clock }),
-          ...(seams.schedule === undefined ? {} : { schedule: seams.schedule }),
+          ...timers,
         })
       : undefined;
   service.useWarmupSlots(slots);
